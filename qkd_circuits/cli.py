@@ -1,0 +1,228 @@
+"""The ``qkd`` command. ``main(argv)`` returns the exit status, so tests call it in-process.
+
+Exit status: 0 success (an abort is a normal, reported outcome), 2 bad input
+(one line ``qkd: error: ...`` on stderr, no traceback), 1 a backend failure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import NoReturn, TextIO, TypeVar
+
+from tqdm import tqdm
+
+from qkd_circuits.attacks.intercept_resend import EveSpec
+from qkd_circuits.channel.noise import NoiseSpec
+from qkd_circuits.errors import BackendError, ConfigError
+from qkd_circuits.report import RunReport
+from qkd_circuits.runner import AER_BACKENDS, DEFAULT_QUBITS, PROTOCOLS, RunConfig, run_config
+
+T = TypeVar("T")
+
+
+class _UsageError(Exception):
+    """Raised by the parser instead of exiting, so ``main`` can return 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise _UsageError(f"{self.prog}: error: {message} (see '{self.prog} --help')")
+
+
+def _spec_type(parse: Callable[[str], T]) -> Callable[[str], T]:
+    """An argparse type that parses a spec and reports a ConfigError as a usage error."""
+
+    def convert(text: str) -> T:
+        try:
+            return parse(text)
+        except ConfigError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    return convert
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive integer (>= 1)")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is negative; seeds are integers >= 0")
+    return value
+
+
+def _fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0.0 < value < 1.0:
+        raise argparse.ArgumentTypeError(f"{text!r} is outside (0, 1)")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``qkd`` argument parser with its subcommands."""
+    parser = _Parser(prog="qkd", description="Quantum key distribution on Qiskit circuits.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    p = sub.add_parser("run", help="run a QKD protocol end to end and report")
+    p.add_argument("protocol", nargs="?", default="bb84", choices=PROTOCOLS)
+    p.add_argument(
+        "--qubits",
+        type=_positive_int,
+        default=DEFAULT_QUBITS,
+        metavar="N",
+        help=f"number of exchanges (default {DEFAULT_QUBITS})",
+    )
+    p.add_argument(
+        "--noise",
+        type=_spec_type(NoiseSpec.parse),
+        default=NoiseSpec(),
+        metavar="SPEC",
+        help="e.g. depolarizing=0.02,readout=0.01; names: depolarizing, bitflip, "
+        "phaseflip, amplitude-damping, readout (default: none)",
+    )
+    p.add_argument(
+        "--eve",
+        type=_spec_type(EveSpec.parse),
+        default=EveSpec(),
+        metavar="SPEC",
+        help="none | intercept-resend | intercept-resend=FRACTION (default: none)",
+    )
+    p.add_argument(
+        "--seed",
+        type=_non_negative_int,
+        default=None,
+        metavar="S",
+        help="seed of the run (default: fresh, recorded in the report)",
+    )
+    p.add_argument(
+        "--backend",
+        default="aer",
+        choices=AER_BACKENDS,
+        help="aer: grouped circuits, exact distributions (default); aer-shots: "
+        "grouped, Aer samples every shot; aer-literal: one circuit per exchange",
+    )
+    p.add_argument(
+        "--sample-fraction",
+        type=_fraction,
+        default=0.1,
+        metavar="F",
+        help="fraction of the sifted key disclosed to estimate the QBER (default 0.1)",
+    )
+    p.add_argument("--json", metavar="PATH", help="write the JSON report ('-' for stdout)")
+    p.add_argument("--plot", metavar="PATH", help="write a PNG summary")
+    p.add_argument("--quiet", action="store_true", help="no summary or progress bar")
+    p.set_defaults(handler=_cmd_run)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``qkd``; returns the exit status."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+        return int(args.handler(args))
+    except _UsageError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    except ConfigError as exc:
+        print(f"qkd: error: {exc}", file=sys.stderr)
+        return 2
+    except BackendError as exc:
+        print(f"qkd: backend error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("qkd: interrupted", file=sys.stderr)
+        return 130
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    config = RunConfig(
+        protocol=args.protocol,
+        qubits=args.qubits,
+        noise=args.noise,
+        eve=args.eve,
+        seed=args.seed,
+        backend=args.backend,
+        sample_fraction=args.sample_fraction,
+    )
+    summary_out = sys.stderr if args.json == "-" else sys.stdout
+    bar = tqdm(
+        total=config.qubits,
+        unit="qubit",
+        unit_scale=True,
+        desc="quantum phase",
+        disable=True if args.quiet else None,
+        leave=False,
+        file=sys.stderr,
+    )
+
+    def progress(done: int, total: int) -> None:
+        bar.update(done - bar.n)
+
+    try:
+        report = run_config(config, progress=progress)
+    finally:
+        bar.close()
+    if args.json == "-":
+        print(report.to_json())
+    elif args.json:
+        Path(args.json).write_text(report.to_json() + "\n")
+    if args.plot:
+        from qkd_circuits.plotting import save_run_summary
+
+        save_run_summary(report, args.plot)
+    if not args.quiet:
+        print_summary(report, file=summary_out)
+    return 0
+
+
+def print_summary(report: RunReport, *, file: TextIO) -> None:
+    """The human summary of a run, a few aligned lines."""
+
+    def line(label: str, text: str) -> None:
+        print(f"  {label:<16}{text}", file=file)
+
+    quantum_s = report.timings_s.get("quantum", float("nan"))
+    print(
+        f"{report.protocol.upper()} on {report.backend} · {report.qubits:,} qubits · "
+        f"seed {report.seed}",
+        file=file,
+    )
+    noise = ",".join(f"{k}={v:g}" for k, v in report.noise.items()) or "none"
+    eve = report.eve["kind"]
+    if eve != "none" and report.eve["fraction"] != 1.0:
+        eve += f" on {report.eve['fraction']:.0%} of exchanges"
+    line("noise", noise)
+    line("eve", eve)
+    line("quantum phase", f"{quantum_s:.3f} s ({report.qubits / quantum_s:,.0f} exchanges/s)")
+    line("sifted bits", f"{report.sifted_bits:,} ({report.sifted_bits / report.qubits:.1%})")
+    if report.sample_bits:
+        line(
+            "QBER estimate",
+            f"{report.qber:.3%} from {report.sample_bits:,} disclosed bits "
+            f"(upper bound {report.qber_upper:.3%})",
+        )
+    z, x = report.qber_by_basis["Z"], report.qber_by_basis["X"]
+    line("QBER actual", f"{report.qber_actual:.3%} (Z {z:.3%}, X {x:.3%})")
+    if report.eve_agreement is not None:
+        line("Eve knows", f"{report.eve_agreement:.1%} of the sifted bits she attacked")
+    if report.aborted:
+        line("result", f"ABORTED ({report.abort_reason}): {report.abort_message}")
+    else:
+        line("result", "QBER below threshold")

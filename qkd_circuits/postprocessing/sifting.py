@@ -1,0 +1,99 @@
+"""Sifting: keep the exchanges where Alice's and Bob's bases agree.
+
+Bob announces his bases on the public channel, Alice answers which ones
+match (Bennett & Brassard 1984). Neither message says anything about the bit
+values, so both are sent with ``leaked_bits=0``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from qkd_circuits.bits import Bits, as_bits
+from qkd_circuits.errors import ConfigError
+from qkd_circuits.postprocessing.channel import PublicChannel
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SiftedKey:
+    """The sifted key of both parties.
+
+    Attributes:
+        alice: Alice's sifted bits, uint8 (m,).
+        bob: Bob's sifted bits, uint8 (m,).
+        positions: Index of each sifted bit among the exchanges, int64 (m,).
+        bases: Basis of each sifted bit (0 = Z, 1 = X), uint8 (m,).
+    """
+
+    alice: Bits
+    bob: Bits
+    positions: NDArray[np.int64]
+    bases: NDArray[np.uint8]
+
+    @property
+    def size(self) -> int:
+        """Number of sifted bits."""
+        return int(self.alice.size)
+
+    def error_rate(self) -> float:
+        """Actual fraction of positions where Alice's and Bob's bits differ (nan when empty).
+
+        Only a simulator knows this; the protocol itself estimates it from a sample.
+        """
+        return _error_rate(self.alice, self.bob)
+
+    def error_rate_by_basis(self) -> dict[str, float]:
+        """Actual error rate among the sifted bits of each basis (nan for an empty basis)."""
+        return {
+            name: _error_rate(self.alice[self.bases == value], self.bob[self.bases == value])
+            for value, name in ((0, "Z"), (1, "X"))
+        }
+
+
+def _error_rate(a: Bits, b: Bits) -> float:
+    """Fraction of positions where ``a`` and ``b`` differ; nan for empty arrays."""
+    return float(np.mean(a != b)) if a.size else float("nan")
+
+
+def sift(
+    alice_bits: ArrayLike,
+    alice_bases: ArrayLike,
+    bob_bits: ArrayLike,
+    bob_bases: ArrayLike,
+    *,
+    channel: PublicChannel | None = None,
+    stage: str = "sifting",
+) -> SiftedKey:
+    """Keep the exchanges measured in the basis they were prepared in.
+
+    Args:
+        alice_bits, alice_bases, bob_bits, bob_bases: uint8 0/1 arrays of shape (n,).
+        channel: Public channel on which the basis announcements are recorded.
+        stage: Stage name on the channel.
+
+    Raises:
+        ConfigError: on non-binary input or arrays of different lengths.
+    """
+    arrays = {
+        "alice_bits": as_bits(alice_bits, name="alice_bits"),
+        "alice_bases": as_bits(alice_bases, name="alice_bases"),
+        "bob_bits": as_bits(bob_bits, name="bob_bits"),
+        "bob_bases": as_bits(bob_bases, name="bob_bases"),
+    }
+    sizes = {k: v.size for k, v in arrays.items()}
+    if len(set(sizes.values())) != 1:
+        raise ConfigError(f"sifting needs arrays of one length, got {sizes}")
+    match = arrays["alice_bases"] == arrays["bob_bases"]
+    if channel is not None:
+        channel.send(stage, "bob", arrays["bob_bases"])
+        channel.send(stage, "alice", match.astype(np.uint8))
+    positions = np.flatnonzero(match)
+    return SiftedKey(
+        alice=arrays["alice_bits"][positions],
+        bob=arrays["bob_bits"][positions],
+        positions=positions.astype(np.int64),
+        bases=arrays["alice_bases"][positions],
+    )
