@@ -30,7 +30,7 @@ def as_bits(values: Any, *, name: str = "bits") -> Bits:
     if arr.size and not np.issubdtype(arr.dtype, np.integer):
         raise ConfigError(f"{name} must hold integers 0/1, got dtype {arr.dtype}")
     if arr.size and (arr.min() < 0 or arr.max() > 1):
-        bad = arr[(arr < 0) | (arr > 1)][0]
+        bad = arr[(arr < 0) | (arr > 1)][0].item()
         raise ConfigError(f"{name} must hold only 0 and 1, found {bad!r}")
     return arr.astype(np.uint8, copy=False)
 

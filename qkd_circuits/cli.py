@@ -146,6 +146,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BackendError as exc:
         print(f"qkd: backend error: {exc}", file=sys.stderr)
         return 1
+    except SystemExit as exc:  # --help and --version exit through argparse
+        return exc.code if isinstance(exc.code, int) else 0
     except KeyboardInterrupt:
         print("qkd: interrupted", file=sys.stderr)
         return 130

@@ -61,6 +61,6 @@ def check_int(value: object, *, name: str, minimum: int) -> int:
     Booleans are rejected (``True`` is not a number of qubits).
     """
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        kind = "positive" if minimum == 1 else f">= {minimum}"
-        raise ConfigError(f"{name} must be an integer {kind}, got {value!r}")
+        kind = "a positive integer" if minimum == 1 else f"an integer >= {minimum}"
+        raise ConfigError(f"{name} must be {kind}, got {value!r}")
     return int(value)

@@ -1,10 +1,14 @@
 """Channel and detector noise as qiskit-aer ``NoiseModel`` objects.
 
 The channel is a single-qubit instruction ``IGate(label="channel")`` on the
-signal qubit; the noise model attaches the channel error to that *label*.
-An unlabelled ``id`` gate would be removed by the transpiler at optimisation
-level >= 1 and its noise would vanish silently; a labelled gate keeps its noise
-whatever happens to it (Aer matches noise on labels as well as names).
+signal qubit; the noise model attaches the channel error to that *label*
+(Aer matches noise on labels as well as names). Measured with qiskit 2.6: an
+unlabelled ``id`` gate is removed by the transpiler at optimisation level >= 1,
+the labelled one survives levels 0 and 1 but is removed at levels 2 and 3
+(``RemoveIdentityEquivalent``). So BB84 circuits go to Aer untranspiled, and
+:class:`~qkd_circuits.execution.aer.AerExecutor` refuses a circuit that has
+lost its channel while the noise model has channel noise, instead of letting
+the noise vanish silently.
 
 Bit-error rates these channels produce for BB84 (state in Z or X, measured in
 the same basis), used as test oracles:

@@ -116,7 +116,7 @@ def bb84_circuit(config: BB84Config) -> QuantumCircuit:
         append_intercept_resend(qc, signal[0], probe[0], basis=config.eve_basis)
         qc.barrier(label="eve")
     qc.append(IGate(label=CHANNEL_LABEL), [signal[0]])
-    qc.barrier(label="channel")
+    qc.barrier(label="bob")
     if config.bob_basis:
         qc.h(signal[0])
     qc.measure(signal[0], bob[0])

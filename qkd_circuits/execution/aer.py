@@ -29,6 +29,7 @@ from qiskit_aer.library import SaveProbabilities
 from qiskit_aer.noise import NoiseModel
 from qiskit_aer.primitives import SamplerV2
 
+from qkd_circuits.channel.noise import CHANNEL_LABEL
 from qkd_circuits.errors import BackendError, ConfigError
 from qkd_circuits.execution.base import Outcomes
 from qkd_circuits.randomness import draw_seed
@@ -55,6 +56,9 @@ class AerExecutor:
         self._backend_options: dict[str, object] = {"method": "density_matrix"}
         if noise_model is not None:
             self._backend_options["noise_model"] = noise_model
+        self._needs_channel = noise_model is not None and CHANNEL_LABEL in (
+            noise_model.noise_instructions
+        )
         self._readout: dict[int, NDArray[np.float64]] = {}
         self._default_readout: NDArray[np.float64] | None = None
         if mode == "probabilities" and noise_model is not None:
@@ -76,6 +80,17 @@ class AerExecutor:
             raise ConfigError(f"got {len(circuits)} circuits but {len(shots)} shot counts")
         if any(s < 0 for s in shots):
             raise ConfigError(f"shot counts must be >= 0, got {min(shots)}")
+        if self._needs_channel:
+            for circuit in circuits:
+                if not any(
+                    inst.operation.label == CHANNEL_LABEL and inst.operation.name != "barrier"
+                    for inst in circuit.data
+                ):
+                    raise ConfigError(
+                        f"circuit {circuit.name!r} has no instruction labelled "
+                        f"{CHANNEL_LABEL!r}, so the noise model's channel noise would silently "
+                        "vanish (was it transpiled at optimization_level >= 2?)"
+                    )
         if self.mode == "probabilities":
             return self._run_probabilities(circuits, shots, rng=rng)
         return self._run_shots(circuits, shots, rng=rng)

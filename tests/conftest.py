@@ -1,0 +1,23 @@
+"""Shared test helpers: binomial tolerances."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+Z_SIGMA = 5.0
+"""Tolerance of statistical checks, in binomial standard errors (two-sided p ~ 6e-7)."""
+
+
+def assert_rate(observed: float, expected: float, trials: int, *, sigmas: float = Z_SIGMA) -> None:
+    """Assert ``observed`` is within ``sigmas`` binomial standard errors of ``expected``."""
+    se = math.sqrt(max(expected * (1 - expected), 1e-12) / trials)
+    assert abs(observed - expected) <= sigmas * se, (
+        f"observed {observed:.6f}, expected {expected:.6f} ± {sigmas} × {se:.6f} ({trials} trials)"
+    )
+
+
+@pytest.fixture(name="assert_rate")
+def _assert_rate_fixture():  # type: ignore[no-untyped-def]
+    return assert_rate

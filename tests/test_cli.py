@@ -1,0 +1,100 @@
+"""The ``qkd`` command, tested in-process through ``main(argv)``."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from qkd_circuits.cli import main
+
+
+@pytest.mark.parametrize(
+    ("argv", "fragment"),
+    [
+        (["--qubits", "0"], "'0' is not a positive integer"),
+        (["--qubits", "-5"], "'-5' is not a positive integer"),
+        (["--qubits", "many"], "'many' is not an integer"),
+        (["--noise", "depolarizing=1.5"], "depolarizing=1.5 is outside [0, 1]"),
+        (["--noise", "foo=0.1"], "unknown name 'foo'"),
+        (["--noise", "depolarizing=0.1,"], "empty item"),
+        (["--noise", "depolarizing"], "needs a value"),
+        (["--eve", "bar"], "unknown eve spec 'bar'"),
+        (["--eve", "intercept-resend=2"], "attack fraction=2.0 is outside [0, 1]"),
+        (["--backend", "gpu"], "invalid choice: 'gpu'"),
+        (["--seed", "-1"], "'-1' is negative"),
+        (["--sample-fraction", "1.5"], "outside (0, 1)"),
+        (["e91"], "invalid choice: 'e91'"),
+    ],
+)
+def test_bad_input_exits_2_with_one_clear_line(argv, fragment, capsys):
+    assert main(["run", *argv]) == 2
+    captured = capsys.readouterr()
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1, captured.err
+    assert fragment in lines[0]
+    assert "Traceback" not in captured.err and captured.out == ""
+
+
+def test_json_to_stdout_has_the_documented_fields(capsys):
+    assert main(["run", "--qubits", "20000", "--seed", "3", "--json", "-"]) == 0
+    captured = capsys.readouterr()
+    report = json.loads(captured.out)
+    for key in (
+        "protocol",
+        "qubits",
+        "seed",
+        "backend",
+        "sifted_bits",
+        "qber",
+        "qber_actual",
+        "aborted",
+        "abort_reason",
+        "timings_s",
+        "versions",
+    ):
+        assert key in report, key
+    assert report["protocol"] == "bb84" and report["qubits"] == 20000 and report["seed"] == 3
+    assert report["qber_actual"] == 0.0 and report["aborted"] is False
+    assert "quantum" in report["timings_s"]
+    assert {"qiskit", "qiskit-aer", "numpy"} <= set(report["versions"])
+    # With JSON on stdout, the human summary goes to stderr.
+    assert "BB84 on aer" in captured.err
+
+
+def test_summary_plot_and_json_file(tmp_path, capsys):
+    out_json, out_png = tmp_path / "r.json", tmp_path / "r.png"
+    argv = [
+        "run",
+        "bb84",
+        "--qubits",
+        "20000",
+        "--seed",
+        "1",
+        "--noise",
+        "depolarizing=0.02,readout=0.01",
+        "--eve",
+        "intercept-resend",
+        "--json",
+        str(out_json),
+        "--plot",
+        str(out_png),
+    ]
+    assert main(argv) == 0
+    text = capsys.readouterr().out
+    assert "ABORTED (qber_above_threshold)" in text and "Eve knows" in text
+    report = json.loads(out_json.read_text())
+    assert report["aborted"] is True and report["abort_reason"] == "qber_above_threshold"
+    assert out_png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_literal_backend_runs(capsys):
+    assert (
+        main(["run", "--qubits", "300", "--backend", "aer-literal", "--seed", "2", "--quiet"]) == 0
+    )
+    assert capsys.readouterr().out == ""
+
+
+def test_help_exits_0(capsys):
+    assert main(["run", "--help"]) == 0
+    assert "--qubits" in capsys.readouterr().out

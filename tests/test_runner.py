@@ -1,0 +1,90 @@
+"""The Python API ``run(...)`` mirrors the CLI and returns a frozen report."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import numpy as np
+import pytest
+
+from qkd_circuits.cli import main
+from qkd_circuits.errors import ConfigError
+from qkd_circuits.runner import RunConfig, run
+
+
+def test_report_is_frozen_and_to_dict_equals_the_cli_json(capsys):
+    report = run(qubits=5000, seed=9, noise="depolarizing=0.05")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        report.qber = 0.0  # type: ignore[misc]
+    assert (
+        main(
+            [
+                "run",
+                "--qubits",
+                "5000",
+                "--seed",
+                "9",
+                "--noise",
+                "depolarizing=0.05",
+                "--json",
+                "-",
+                "--quiet",
+            ]
+        )
+        == 0
+    )
+    cli = json.loads(capsys.readouterr().out)
+    api = json.loads(report.to_json())
+    for d in (cli, api):
+        d.pop("timings_s")
+    assert cli == api
+
+
+def test_same_seed_reproduces_the_run():
+    a = run(qubits=3000, seed=4, eve="intercept-resend=0.3", noise="readout=0.02")
+    b = run(qubits=3000, seed=4, eve="intercept-resend=0.3", noise="readout=0.02")
+    assert a.qber_actual == b.qber_actual and a.sifted_bits == b.sifted_bits
+    assert np.array_equal(a.records.bob_bits, b.records.bob_bits)
+
+
+def test_unseeded_run_records_a_seed_that_reproduces_it():
+    a = run(qubits=2000)
+    b = run(qubits=2000, seed=a.seed)
+    assert np.array_equal(a.records.bob_bits, b.records.bob_bits)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "fragment"),
+    [
+        ({"qubits": 0}, "qubits must be a positive integer, got 0"),
+        ({"qubits": -5}, "got -5"),
+        ({"qubits": 2.5}, "got 2.5"),
+        ({"qubits": True}, "got True"),
+        ({"noise": "depolarizing=1.5"}, "depolarizing=1.5 is outside"),
+        ({"noise": "foo=0.1"}, "unknown name 'foo'"),
+        ({"eve": "bar"}, "unknown eve spec 'bar'"),
+        ({"backend": "gpu"}, "unknown backend 'gpu'"),
+        ({"seed": -3}, "seed must be an integer >= 0, got -3"),
+        ({"sample_fraction": 0.0}, "sample fraction must be in (0, 1), got 0.0"),
+        ({"qber_threshold": 0.7}, "qber threshold must be in [0, 0.5], got 0.7"),
+    ],
+)
+def test_bad_arguments_raise_config_error(kwargs, fragment):
+    with pytest.raises(ConfigError) as info:
+        run(**{"qubits": 100, **kwargs})
+    assert fragment in str(info.value)
+
+
+def test_unknown_protocol():
+    with pytest.raises(ConfigError, match="unknown protocol 'b92'"):
+        RunConfig(protocol="b92")
+
+
+def test_no_noise_no_eve_is_error_free_and_eve_raises_the_qber():
+    clean = run(qubits=20000, seed=1)
+    assert clean.qber_actual == 0.0 and clean.qber == 0.0 and not clean.aborted
+    assert clean.eve_agreement is None
+    attacked = run(qubits=20000, seed=1, eve="intercept-resend")
+    assert attacked.aborted and attacked.abort_reason == "qber_above_threshold"
+    assert 0.2 < attacked.qber_actual < 0.3 and 0.7 < attacked.eve_agreement < 0.8
