@@ -17,6 +17,9 @@ from tqdm import tqdm
 from qkd_circuits.attacks.intercept_resend import EveSpec
 from qkd_circuits.channel.noise import NoiseSpec
 from qkd_circuits.errors import BackendError, ConfigError
+from qkd_circuits.postprocessing.pipeline import PostprocessingConfig
+from qkd_circuits.postprocessing.reconciliation.cascade_variants import CASCADE_VARIANTS
+from qkd_circuits.private_files import write_key_file
 from qkd_circuits.report import RunReport
 from qkd_circuits.runner import AER_BACKENDS, DEFAULT_QUBITS, PROTOCOLS, RunConfig, run_config
 
@@ -124,6 +127,40 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="F",
         help="fraction of the sifted key disclosed to estimate the QBER (default 0.1)",
     )
+    p.add_argument(
+        "--reconciliation",
+        default="cascade:original",
+        metavar="METHOD",
+        help="cascade[:VARIANT], VARIANT one of "
+        f"{', '.join(CASCADE_VARIANTS)} (default cascade:original)",
+    )
+    p.add_argument(
+        "--key-length",
+        default="finite",
+        choices=("finite", "asymptotic"),
+        help="finite-key length (Tomamichel et al. 2012, default) or the asymptotic "
+        "Shor-Preskill rate",
+    )
+    p.add_argument(
+        "--eps-sec",
+        type=_fraction,
+        default=1e-10,
+        metavar="E",
+        help="secrecy parameter, in (0, 1) (default 1e-10)",
+    )
+    p.add_argument(
+        "--eps-cor",
+        type=_fraction,
+        default=1e-15,
+        metavar="E",
+        help="correctness parameter, in (0, 1) (default 1e-15)",
+    )
+    p.add_argument(
+        "--keys",
+        metavar="PATH",
+        help='write {"alice": HEX, "bob": HEX, "bits": N} (mode 0600); '
+        "nothing is written when the run aborts",
+    )
     p.add_argument("--json", metavar="PATH", help="write the JSON report ('-' for stdout)")
     p.add_argument("--plot", metavar="PATH", help="write a PNG summary")
     p.add_argument("--quiet", action="store_true", help="no summary or progress bar")
@@ -161,7 +198,13 @@ def _cmd_run(args: argparse.Namespace) -> int:
         eve=args.eve,
         seed=args.seed,
         backend=args.backend,
-        sample_fraction=args.sample_fraction,
+        postprocessing=PostprocessingConfig(
+            sample_fraction=args.sample_fraction,
+            reconciliation=args.reconciliation,
+            key_length_method=args.key_length,
+            eps_sec=args.eps_sec,
+            eps_cor=args.eps_cor,
+        ),
     )
     summary_out = sys.stderr if args.json == "-" else sys.stdout
     bar = tqdm(
@@ -181,6 +224,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
         report = run_config(config, progress=progress)
     finally:
         bar.close()
+    if args.keys and not report.aborted:
+        assert report.key_alice is not None and report.key_bob is not None
+        write_key_file(args.keys, report.key_alice, report.key_bob)
     if args.json == "-":
         print(report.to_json())
     elif args.json:
@@ -191,6 +237,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
         save_run_summary(report, args.plot)
     if not args.quiet:
         print_summary(report, file=summary_out)
+        if args.keys:
+            written = "not written (aborted)" if report.aborted else "written"
+            print(f"  {'key file':<16}{args.keys} {written}", file=summary_out)
     return 0
 
 
@@ -224,7 +273,45 @@ def print_summary(report: RunReport, *, file: TextIO) -> None:
     line("QBER actual", f"{report.qber_actual:.3%} (Z {z:.3%}, X {x:.3%})")
     if report.eve_agreement is not None:
         line("Eve knows", f"{report.eve_agreement:.1%} of the sifted bits she attacked")
+    rec = report.reconciliation
+    if rec is not None:
+        line(
+            "reconciliation",
+            f"{rec['method']}: {rec['leaked_bits']:,} parities in {rec['messages']:,} messages, "
+            f"efficiency f = {_fmt(rec['efficiency'], '.3f')}, "
+            f"{rec['residual_errors']} errors left",
+        )
+    if report.verification is not None:
+        line(
+            "verification",
+            f"{report.verification['tag_bits']}-bit tag, "
+            f"collision bound {report.verification['collision_bound']:.1e}",
+        )
+    if report.key_length is not None:
+        kl = report.key_length
+        line(
+            "key length",
+            f"{kl['length']:,} bits ({kl['method']}, phase error bound "
+            f"{kl['phase_error_bound']:.3%})",
+        )
+    leaked = ", ".join(f"{k} {v:,}" for k, v in report.leaked_bits.items() if v)
+    line("leaked bits", leaked or "none")
+    line("authentication", f"{report.auth_key_bits_used} pre-shared key bits used")
     if report.aborted:
         line("result", f"ABORTED ({report.abort_reason}): {report.abort_message}")
     else:
-        line("result", "QBER below threshold")
+        match = "keys match" if report.keys_match else "KEYS DIFFER"
+        line(
+            "result",
+            f"{report.final_key_bits:,} secret key bits ({report.secret_key_rate:.4f} per qubit, "
+            f"net {report.net_key_bits:,} after authentication), {match}",
+        )
+    total = sum(report.timings_s.values())
+    line(
+        "time",
+        f"{total:.2f} s (" + ", ".join(f"{k} {v:.2f}" for k, v in report.timings_s.items()) + ")",
+    )
+
+
+def _fmt(value: float | None, spec: str) -> str:
+    return "n/a" if value is None or value != value else format(value, spec)

@@ -5,13 +5,18 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from qkd_circuits.bits import Bits
+from qkd_circuits.postprocessing.pipeline import DistillationResult
 from qkd_circuits.postprocessing.sifting import SiftedKey
 from qkd_circuits.protocols.bb84 import ExchangeRecords
+from qkd_circuits.versions import package_versions
+
+if TYPE_CHECKING:
+    from qkd_circuits.runner import RunConfig
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -26,16 +31,32 @@ class RunReport:
         backend_info: What the executor reports about itself.
         noise: Non-zero noise parameters by spec name.
         eve: Attack kind and fraction.
+        postprocessing: The post-processing parameters (sample fraction, threshold,
+            reconciliation, key-length method, ε's).
         sifted_bits: Length of the sifted key.
         sample_bits: Sifted bits disclosed to estimate the QBER.
         sample_errors: Errors among the disclosed bits.
-        qber: QBER estimated from the disclosed sample (nan if there is none).
-        qber_upper: Finite-sample upper bound on the QBER of the undisclosed key.
+        qber: QBER estimated from the disclosed sample (None if there is none).
+        qber_upper: Upper bound ``Q + μ`` on the phase error rate of the undisclosed key,
+            failing with probability ``(ε_sec/4)²`` (the bound the finite key uses).
         qber_actual: Actual error rate of the whole sifted key (known to the simulator).
         qber_by_basis: Actual error rate of the sifted key per basis (``"Z"``, ``"X"``).
         qber_threshold: Estimated QBER above which the run aborts.
         eve_agreement: Fraction of the sifted bits Eve attacked on which her result
             equals Alice's bit (None without Eve).
+        reconciliation: ``method``, ``efficiency`` (leaked / (n h(e)) with e the frame's
+            actual error rate), ``messages``, ``leaked_bits``, ``residual_errors``
+            (None when not reached).
+        verification: ``tag_bits``, ``collision_bound``, ``match`` (None when not reached).
+        key_length: ``method``, ``length``, ``phase_error_bound`` and every ``terms`` of
+            the formula (None when not reached).
+        leaked_bits: Bits disclosed on the public channel, by stage.
+        final_key_bits: Length of the final secret key (0 when aborted).
+        secret_key_rate: Final key bits per exchange.
+        keys_match: Alice's final key equals Bob's (None when no key was emitted).
+        auth_key_bits_used: Pre-shared key bits consumed by authenticating the transcript.
+        net_key_bits: ``final_key_bits - auth_key_bits_used`` (negative when the run
+            cost more key than it made).
         aborted: True when no key was emitted.
         abort_reason: Machine-readable reason (None when not aborted).
         abort_message: Human-readable explanation (None when not aborted).
@@ -43,6 +64,8 @@ class RunReport:
         versions: Python and package versions.
         records: The raw records (not in the JSON).
         sifted: The sifted key (not in the JSON).
+        key_alice: Alice's final key, uint8 (m,) (not in the JSON).
+        key_bob: Bob's final key, uint8 (m,) (not in the JSON).
     """
 
     protocol: str
@@ -52,6 +75,7 @@ class RunReport:
     backend_info: dict[str, Any]
     noise: dict[str, float]
     eve: dict[str, Any]
+    postprocessing: dict[str, Any]
     sifted_bits: int
     sample_bits: int
     sample_errors: int
@@ -61,6 +85,15 @@ class RunReport:
     qber_by_basis: dict[str, float]
     qber_threshold: float
     eve_agreement: float | None
+    reconciliation: dict[str, Any] | None
+    verification: dict[str, Any] | None
+    key_length: dict[str, Any] | None
+    leaked_bits: dict[str, int]
+    final_key_bits: int
+    secret_key_rate: float
+    keys_match: bool | None
+    auth_key_bits_used: int
+    net_key_bits: int
     aborted: bool
     abort_reason: str | None
     abort_message: str | None
@@ -68,22 +101,105 @@ class RunReport:
     versions: dict[str, str]
     records: ExchangeRecords | None = field(default=None, repr=False, compare=False)
     sifted: SiftedKey | None = field(default=None, repr=False, compare=False)
+    key_alice: Bits | None = field(default=None, repr=False, compare=False)
+    key_bob: Bits | None = field(default=None, repr=False, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON report as plain Python values (nan becomes None)."""
-        out: dict[str, Any] = {}
-        for name in self.__dataclass_fields__:
-            if name in _NOT_IN_JSON:
-                continue
-            out[name] = _plain(getattr(self, name))
-        return out
+        return {
+            name: _plain(getattr(self, name))
+            for name in self.__dataclass_fields__
+            if name not in _NOT_IN_JSON
+        }
 
     def to_json(self, *, indent: int | None = 2) -> str:
         """The JSON report as a string."""
         return json.dumps(self.to_dict(), indent=indent, allow_nan=False)
 
 
-_NOT_IN_JSON = frozenset({"records", "sifted"})
+def build_report(
+    *,
+    config: RunConfig,
+    seed: int,
+    backend_info: dict[str, Any],
+    records: ExchangeRecords,
+    sifted: SiftedKey,
+    result: DistillationResult,
+    timings: dict[str, float],
+) -> RunReport:
+    """Assemble the report of a run from its configuration and each stage's result."""
+    est, rec, ver, length = (
+        result.estimate,
+        result.reconciliation,
+        result.verification,
+        result.key_length,
+    )
+    pp = config.postprocessing
+    return RunReport(
+        protocol=config.protocol,
+        qubits=config.qubits,
+        seed=seed,
+        backend=config.backend,
+        backend_info=backend_info,
+        noise=config.noise.to_dict(),
+        eve=config.eve.to_dict(),
+        postprocessing={
+            "sample_fraction": pp.sample_fraction,
+            "qber_threshold": pp.qber_threshold,
+            "reconciliation": pp.reconciliation,
+            "key_length_method": pp.key_length_method,
+            "eps_sec": pp.eps_sec,
+            "eps_cor": pp.eps_cor,
+            "eps_auth": pp.eps_auth,
+        },
+        sifted_bits=sifted.size,
+        sample_bits=est.sample_size if est else 0,
+        sample_errors=est.sample_errors if est else 0,
+        qber=est.qber if est else float("nan"),
+        qber_upper=est.qber_upper if est else float("nan"),
+        qber_actual=sifted.error_rate(),
+        qber_by_basis=sifted.error_rate_by_basis(),
+        qber_threshold=pp.qber_threshold,
+        eve_agreement=eve_agreement(records, sifted),
+        reconciliation=None
+        if rec is None
+        else {
+            "method": rec.method,
+            "efficiency": result.reconciliation_efficiency(),
+            "messages": rec.messages,
+            "leaked_bits": rec.leaked_bits,
+            "residual_errors": result.residual_errors,
+        },
+        verification=None
+        if ver is None
+        else {"tag_bits": ver.tag_bits, "collision_bound": ver.collision_bound, "match": ver.match},
+        key_length=None
+        if length is None
+        else {
+            "method": length.method,
+            "length": length.length,
+            "phase_error_bound": length.phase_error_bound,
+            "terms": dict(length.terms),
+        },
+        leaked_bits=result.channel.leaked_bits(),
+        final_key_bits=result.final_key_bits,
+        secret_key_rate=result.final_key_bits / config.qubits,
+        keys_match=result.keys_match,
+        auth_key_bits_used=result.authentication.key_bits_used,
+        net_key_bits=result.net_key_bits,
+        aborted=result.aborted,
+        abort_reason=result.abort_reason,
+        abort_message=result.abort_message,
+        timings_s=timings,
+        versions=package_versions(),
+        records=records,
+        sifted=sifted,
+        key_alice=result.key_alice,
+        key_bob=result.key_bob,
+    )
+
+
+_NOT_IN_JSON = frozenset({"records", "sifted", "key_alice", "key_bob"})
 
 
 def _plain(value: Any) -> Any:

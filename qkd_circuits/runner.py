@@ -2,25 +2,26 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from qkd_circuits.attacks.intercept_resend import EveSpec
 from qkd_circuits.channel.noise import NoiseSpec, build_noise_model
-from qkd_circuits.errors import ConfigError, ProtocolAbort
+from qkd_circuits.errors import ConfigError
 from qkd_circuits.execution.aer import AerExecutor
 from qkd_circuits.execution.base import Executor, ProgressCallback
 from qkd_circuits.postprocessing.channel import PublicChannel
-from qkd_circuits.postprocessing.estimation import check_qber, estimate_qber
+from qkd_circuits.postprocessing.pipeline import (
+    KeyLengthMethod,
+    PostprocessingConfig,
+    distill_key,
+)
 from qkd_circuits.postprocessing.sifting import sift
 from qkd_circuits.protocols.bb84 import draw_choices, run_quantum_phase
-from qkd_circuits.report import RunReport, eve_agreement
+from qkd_circuits.report import RunReport, build_report
 from qkd_circuits.specs import check_int
-from qkd_circuits.versions import package_versions
+from qkd_circuits.timing import Stopwatch
 
 PROTOCOLS = ("bb84",)
 AER_BACKENDS = ("aer", "aer-shots", "aer-literal")
@@ -40,9 +41,7 @@ class RunConfig:
         backend: ``"aer"`` (grouped circuits, exact distributions), ``"aer-shots"``
             (grouped circuits, Aer samples every shot) or ``"aer-literal"`` (one
             circuit per exchange).
-        sample_fraction: Fraction of the sifted key disclosed to estimate the QBER, in (0, 1).
-        qber_threshold: Abort when the estimated QBER exceeds this, in [0, 0.5].
-        eps_pe: Failure probability of the QBER upper bound, in (0, 1).
+        postprocessing: Parameters of the classical post-processing.
     """
 
     protocol: str = "bb84"
@@ -51,9 +50,7 @@ class RunConfig:
     eve: EveSpec = field(default_factory=EveSpec)
     seed: int | None = None
     backend: str = "aer"
-    sample_fraction: float = 0.1
-    qber_threshold: float = 0.11
-    eps_pe: float = 1e-10
+    postprocessing: PostprocessingConfig = field(default_factory=PostprocessingConfig)
 
     def __post_init__(self) -> None:
         if self.protocol not in PROTOCOLS:
@@ -67,12 +64,6 @@ class RunConfig:
             raise ConfigError(
                 f"unknown backend {self.backend!r}; allowed: {', '.join(AER_BACKENDS)}"
             )
-        if not 0.0 < self.sample_fraction < 1.0:
-            raise ConfigError(f"sample fraction must be in (0, 1), got {self.sample_fraction!r}")
-        if not 0.0 <= self.qber_threshold <= 0.5:
-            raise ConfigError(f"qber threshold must be in [0, 0.5], got {self.qber_threshold!r}")
-        if not 0.0 < self.eps_pe < 1.0:
-            raise ConfigError(f"eps_pe must be in (0, 1), got {self.eps_pe!r}")
 
 
 def make_executor(backend: str, noise: NoiseSpec) -> tuple[Executor, bool]:
@@ -95,6 +86,10 @@ def run(
     backend: str = "aer",
     sample_fraction: float = 0.1,
     qber_threshold: float = 0.11,
+    reconciliation: str = "cascade:original",
+    key_length_method: KeyLengthMethod = "finite",
+    eps_sec: float = 1e-10,
+    eps_cor: float = 1e-15,
     progress: ProgressCallback | None = None,
 ) -> RunReport:
     """Run a QKD protocol end to end and return its report.
@@ -109,6 +104,10 @@ def run(
         backend: ``"aer"``, ``"aer-shots"`` or ``"aer-literal"``.
         sample_fraction: Fraction of the sifted key disclosed to estimate the QBER.
         qber_threshold: Abort above this estimated QBER.
+        reconciliation: ``"cascade"`` or ``"cascade:VARIANT"``.
+        key_length_method: ``"finite"`` (Tomamichel et al. 2012) or ``"asymptotic"``.
+        eps_sec: Secrecy parameter.
+        eps_cor: Correctness parameter.
         progress: ``progress(done, total)`` callback for the quantum phase.
 
     Raises:
@@ -121,8 +120,14 @@ def run(
         eve=EveSpec.parse(eve) if isinstance(eve, str) else eve,
         seed=seed,
         backend=backend,
-        sample_fraction=sample_fraction,
-        qber_threshold=qber_threshold,
+        postprocessing=PostprocessingConfig(
+            sample_fraction=sample_fraction,
+            qber_threshold=qber_threshold,
+            reconciliation=reconciliation,
+            key_length_method=key_length_method,
+            eps_sec=eps_sec,
+            eps_cor=eps_cor,
+        ),
     )
     return run_config(config, progress=progress)
 
@@ -131,9 +136,9 @@ def run_config(config: RunConfig, *, progress: ProgressCallback | None = None) -
     """Run ``config`` end to end (see :func:`run`)."""
     seed = config.seed if config.seed is not None else _fresh_seed()
     rng_choices, rng_quantum, rng_post = np.random.default_rng(seed).spawn(3)
-    timings: dict[str, float] = {}
+    clock = Stopwatch()
 
-    with _timed(timings, "quantum"):
+    with clock("quantum"):
         executor, literal = make_executor(config.backend, config.noise)
         choices = draw_choices(config.qubits, eve=config.eve, rng=rng_choices)
         records = run_quantum_phase(
@@ -141,7 +146,7 @@ def run_config(config: RunConfig, *, progress: ProgressCallback | None = None) -
         )
 
     channel = PublicChannel()
-    with _timed(timings, "sifting"):
+    with clock("sifting"):
         sifted = sift(
             records.alice_bits,
             records.alice_bases,
@@ -149,59 +154,20 @@ def run_config(config: RunConfig, *, progress: ProgressCallback | None = None) -
             records.bob_bases,
             channel=channel,
         )
-
-    aborted, reason, message = False, None, None
-    with _timed(timings, "estimation"):
-        estimate = None
-        try:
-            estimate = estimate_qber(
-                sifted.alice,
-                sifted.bob,
-                sample_fraction=config.sample_fraction,
-                eps=config.eps_pe,
-                channel=channel,
-                rng=rng_post,
-            )
-            check_qber(estimate, threshold=config.qber_threshold)
-        except ProtocolAbort as abort:
-            aborted, reason, message = True, abort.reason, str(abort)
-
-    return RunReport(
-        protocol=config.protocol,
-        qubits=config.qubits,
+    result = distill_key(
+        sifted.alice, sifted.bob, config=config.postprocessing, channel=channel, rng=rng_post
+    )
+    return build_report(
+        config=config,
         seed=seed,
-        backend=config.backend,
         backend_info=executor.describe(),
-        noise=config.noise.to_dict(),
-        eve=config.eve.to_dict(),
-        sifted_bits=sifted.size,
-        sample_bits=estimate.sample_size if estimate else 0,
-        sample_errors=estimate.sample_errors if estimate else 0,
-        qber=estimate.qber if estimate else float("nan"),
-        qber_upper=estimate.qber_upper if estimate else float("nan"),
-        qber_actual=sifted.error_rate(),
-        qber_by_basis=sifted.error_rate_by_basis(),
-        qber_threshold=config.qber_threshold,
-        eve_agreement=eve_agreement(records, sifted),
-        aborted=aborted,
-        abort_reason=reason,
-        abort_message=message,
-        timings_s=timings,
-        versions=package_versions(),
         records=records,
         sifted=sifted,
+        result=result,
+        timings={**clock.timings, **result.timings_s},
     )
 
 
 def _fresh_seed() -> int:
     """A fresh 63-bit seed from OS entropy, so that every run is reproducible from its report."""
     return int(np.random.SeedSequence().generate_state(1, dtype=np.uint64)[0] >> np.uint64(1))
-
-
-@contextmanager
-def _timed(timings: dict[str, float], stage: str) -> Iterator[None]:
-    start = time.perf_counter()
-    try:
-        yield
-    finally:
-        timings[stage] = timings.get(stage, 0.0) + time.perf_counter() - start

@@ -98,3 +98,77 @@ def test_literal_backend_runs(capsys):
 def test_help_exits_0(capsys):
     assert main(["run", "--help"]) == 0
     assert "--qubits" in capsys.readouterr().out
+
+
+def test_keys_written_0600_and_match_the_report(tmp_path, capsys):
+    import stat
+
+    keys, out_json = tmp_path / "keys.json", tmp_path / "r.json"
+    argv = [
+        "run",
+        "--qubits",
+        "200000",
+        "--noise",
+        "depolarizing=0.04",
+        "--seed",
+        "5",
+        "--keys",
+        str(keys),
+        "--json",
+        str(out_json),
+        "--reconciliation",
+        "cascade:biconf",
+    ]
+    assert main(argv) == 0
+    report = json.loads(out_json.read_text())
+    record = json.loads(keys.read_text())
+    assert stat.S_IMODE(keys.stat().st_mode) == 0o600
+    assert record["alice"] == record["bob"] and record["bits"] == report["final_key_bits"] > 0
+    assert report["keys_match"] is True and report["reconciliation"]["method"] == "cascade:biconf"
+    for field in (
+        "final_key_bits",
+        "secret_key_rate",
+        "leaked_bits",
+        "reconciliation",
+        "keys_match",
+        "auth_key_bits_used",
+        "net_key_bits",
+    ):
+        assert field in report
+    assert report["net_key_bits"] == report["final_key_bits"] - report["auth_key_bits_used"]
+    assert set(report["leaked_bits"]) >= {"estimation", "reconciliation", "verification"}
+    assert "keys match" in capsys.readouterr().out
+
+
+def test_full_intercept_resend_aborts_and_writes_no_key_file(tmp_path, capsys):
+    keys = tmp_path / "keys.json"
+    argv = [
+        "run",
+        "--qubits",
+        "50000",
+        "--eve",
+        "intercept-resend",
+        "--seed",
+        "5",
+        "--keys",
+        str(keys),
+    ]
+    assert main(argv) == 0
+    assert not keys.exists()
+    assert "not written (aborted)" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("argv", "fragment"),
+    [
+        (["--reconciliation", "ldpc"], "unknown reconciliation 'ldpc'"),
+        (["--reconciliation", "cascade:x"], "unknown cascade variant 'x'"),
+        (["--eps-sec", "0"], "'0' is outside (0, 1)"),
+        (["--eps-cor", "1.5"], "'1.5' is outside (0, 1)"),
+        (["--key-length", "infinite"], "invalid choice: 'infinite'"),
+    ],
+)
+def test_bad_postprocessing_options(argv, fragment, capsys):
+    assert main(["run", "--qubits", "100", *argv]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and fragment in err[0]

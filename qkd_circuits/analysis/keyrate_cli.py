@@ -1,0 +1,267 @@
+"""The ``qkd keyrate`` subcommand: key rate vs distance tables, plots and JSON.
+
+Examples::
+
+    qkd keyrate --params gys --distances 0:200:5
+    qkd keyrate --params lim2014 --analysis finite:1e4,finite:1e6,finite:inf,plob --plot out.png
+    qkd keyrate --params gys --max-distance
+    qkd keyrate --params my_link.toml --set eta_bob=0.1 --json -
+
+Bad input raises :class:`~qkd_circuits.errors.ConfigError`; the main CLI turns
+it into one line on stderr and exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import math
+import sys
+from typing import Any
+
+from qkd_circuits.analysis.curves import (
+    AnalysisSpec,
+    KeyRatePoint,
+    key_rate_curve,
+    max_distance,
+    parse_analyses,
+    parse_distances,
+)
+from qkd_circuits.analysis.finite_decoy import FiniteKeySecurity
+from qkd_circuits.analysis.link import PRESETS, LinkParameters, resolve_link_parameters
+from qkd_circuits.errors import ConfigError
+
+__all__ = ["DEFAULT_ANALYSES", "PROTOCOLS", "add_parser", "run_keyrate"]
+
+PROTOCOLS = ("decoy-bb84",)
+DEFAULT_ANALYSES = "infinite-decoy,vacuum-weak,gllp,plob"
+_LINK_FIELDS = tuple(f.name for f in dataclasses.fields(LinkParameters) if f.name != "name")
+
+_EPILOG = f"""\
+analyses (comma-separated):
+  infinite-decoy   Lo-Ma-Chen 2005, infinitely many decoys (mu optimised)
+  vacuum-weak      Ma-Qi-Zhao-Lo 2005, vacuum + weak decoy nu (mu optimised)
+  gllp             GLLP 2004 without decoys (mu optimised)
+  finite:N         Lim et al. 2014 finite-key, block size n_X = N, e.g. finite:1e6
+                   (q_x, intensities and probabilities optimised; key from all
+                   intensities incl. vacuum events); finite:inf = its n_X -> inf limit
+  plob, tgw        repeaterless bounds of the fibre (Pirandola 2017; Takeoka 2014)
+presets: {", ".join(sorted(PRESETS))}; or a .toml/.json file with the fields
+  {", ".join(_LINK_FIELDS)} (and optionally preset = "gys" to override one).
+"""
+
+
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Register the ``keyrate`` subcommand on ``subparsers`` (handler: :func:`run_keyrate`)."""
+    p = subparsers.add_parser(
+        "keyrate",
+        help="secret key rate vs distance (asymptotic, finite-key, PLOB bound)",
+        description="Secret key rate per pulse vs fibre length for weak-coherent-pulse "
+        "BB84: a table on stdout, optionally a log-scale plot and JSON rows.",
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--protocol", default="decoy-bb84", help="protocol (default: decoy-bb84)")
+    p.add_argument(
+        "--params",
+        default="gys",
+        metavar="PRESET|FILE",
+        help="link parameters: preset name or .toml/.json file (default: gys)",
+    )
+    p.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="FIELD=VALUE",
+        help="override one link parameter, e.g. --set eta_bob=0.1 (repeatable)",
+    )
+    p.add_argument(
+        "--distances",
+        default="0:200:5",
+        metavar="START:STOP:STEP",
+        help="fibre lengths in km, STOP included, or a list 0,50,100 (default: 0:200:5)",
+    )
+    p.add_argument(
+        "--analysis",
+        default=DEFAULT_ANALYSES,
+        metavar="LIST",
+        help=f"comma-separated analyses (default: {DEFAULT_ANALYSES})",
+    )
+    p.add_argument(
+        "--mu",
+        default=None,
+        metavar="MU",
+        help="fix the signal intensity of the asymptotic decoy analyses (default: optimised)",
+    )
+    p.add_argument("--nu", default="0.1", metavar="NU", help="weak decoy of vacuum-weak (0.1)")
+    p.add_argument(
+        "--eps-sec",
+        default=None,
+        metavar="EPS",
+        help="finite-key secrecy epsilon (default: 1e-15 x key length, as Lim et al. Sec. IV)",
+    )
+    p.add_argument(
+        "--eps-cor", default="1e-15", metavar="EPS", help="finite-key correctness (1e-15)"
+    )
+    p.add_argument("--plot", default=None, metavar="PATH", help="save a log-scale plot")
+    p.add_argument(
+        "--json", default=None, metavar="PATH", help="write JSON rows ('-' for stdout only)"
+    )
+    p.add_argument(
+        "--max-distance",
+        action="store_true",
+        help="print the distance at which each analysis reaches zero key",
+    )
+    p.set_defaults(handler=run_keyrate)
+
+
+def _number(text: str | None, what: str) -> float | None:
+    if text is None:
+        return None
+    try:
+        v = float(text)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{what} must be a number, got {text!r}") from None
+    if not math.isfinite(v):
+        raise ConfigError(f"{what} must be finite, got {text!r}")
+    return v
+
+
+def _link(args: argparse.Namespace) -> LinkParameters:
+    link = resolve_link_parameters(str(args.params))
+    changes: dict[str, float] = {}
+    for item in args.overrides or []:
+        key, sep, value = str(item).partition("=")
+        key = key.strip().replace("-", "_")
+        if not sep or key not in _LINK_FIELDS:
+            raise ConfigError(
+                f"--set expects FIELD=VALUE with FIELD one of {', '.join(_LINK_FIELDS)}, "
+                f"got {item!r}"
+            )
+        v = _number(value.strip(), f"--set {key}")
+        assert v is not None
+        changes[key] = v
+    if not changes:
+        return link
+    values = {**link.to_dict(), **changes, "name": f"{link.name}+set"}
+    return LinkParameters(**values)
+
+
+def _security(args: argparse.Namespace) -> FiniteKeySecurity:
+    eps_sec = _number(args.eps_sec, "--eps-sec")
+    eps_cor = _number(args.eps_cor, "--eps-cor")
+    assert eps_cor is not None
+    return FiniteKeySecurity(eps_sec=eps_sec, eps_cor=eps_cor)
+
+
+def _fmt_rate(v: float) -> str:
+    if math.isinf(v):
+        return "inf"
+    return f"{v:.4e}" if v > 0 else "0"
+
+
+def _header(protocol: str, link: LinkParameters) -> str:
+    fields = ", ".join(f"{k}={getattr(link, k):g}" for k in _LINK_FIELDS)
+    return f"# {protocol}, link {link.name!r}: {fields}"
+
+
+def _write_json(rows: list[dict[str, Any]], target: str) -> None:
+    text = json.dumps(rows, indent=2, allow_nan=False)
+    if target == "-":
+        sys.stdout.write(text + "\n")
+        return
+    try:
+        with open(target, "w", encoding="utf-8") as fh:
+            fh.write(text + "\n")
+    except OSError as exc:
+        raise ConfigError(f"cannot write JSON to {target!r}: {exc.strerror}") from exc
+
+
+def run_keyrate(args: argparse.Namespace) -> int:
+    """Run ``qkd keyrate``: print a table (or JSON) to stdout; return the exit status.
+
+    Raises:
+        ConfigError: for any invalid option (unknown protocol, preset or
+            analysis; malformed or negative distances; μ <= 0; link parameters
+            out of range; unwritable output).
+    """
+    protocol = str(args.protocol).strip().lower()
+    if protocol not in PROTOCOLS:
+        raise ConfigError(
+            f"unknown protocol {args.protocol!r}; expected one of {', '.join(PROTOCOLS)}"
+        )
+    link = _link(args)
+    analyses = parse_analyses(str(args.analysis))
+    mu = _number(args.mu, "--mu")
+    if mu is not None and mu <= 0:
+        raise ConfigError(f"--mu (mean photon number) must be > 0, got {args.mu!r}")
+    nu = _number(args.nu, "--nu")
+    assert nu is not None
+    if nu <= 0:
+        raise ConfigError(f"--nu (decoy mean photon number) must be > 0, got {args.nu!r}")
+    security = _security(args)
+    json_target = args.json
+    to_stdout = json_target != "-"
+
+    if args.max_distance:
+        if args.plot:
+            raise ConfigError(
+                "--plot draws a distance curve; it cannot be combined with --max-distance"
+            )
+        reach = [(a, max_distance(link, a, mu=mu, nu=nu, security=security)) for a in analyses]
+        if to_stdout:
+            print(_header(protocol, link))
+            width = max(len("analysis"), *(len(a.label) for a, _ in reach))
+            print(f"{'analysis':<{width}}  max_distance_km")
+            for a, km in reach:
+                print(f"{a.label:<{width}}  {'inf' if math.isinf(km) else f'{km:.2f}'}")
+        if json_target:
+            _write_json(
+                [
+                    {"analysis": a.label, "max_distance_km": None if math.isinf(km) else km}
+                    for a, km in reach
+                ],
+                json_target,
+            )
+        return 0
+
+    distances = parse_distances(str(args.distances))
+    curves: dict[str, list[KeyRatePoint]] = {}
+    for a in analyses:
+        curves[a.label] = key_rate_curve(link, distances, a, mu=mu, nu=nu, security=security)
+    if to_stdout:
+        _print_table(protocol, link, analyses, curves)
+    if args.plot:
+        from qkd_circuits.analysis.plot import plot_key_rates
+
+        plot_key_rates([p for pts in curves.values() for p in pts], args.plot, link=link)
+        if to_stdout:
+            print(f"# plot written to {args.plot}")
+    if json_target:
+        rows = [p.to_dict() for a in analyses for p in curves[a.label]]
+        _write_json(rows, json_target)
+    return 0
+
+
+def _print_table(
+    protocol: str,
+    link: LinkParameters,
+    analyses: list[AnalysisSpec],
+    curves: dict[str, list[KeyRatePoint]],
+) -> None:
+    print(_header(protocol, link))
+    print("# secret key rate in bits per pulse; 0 = no key")
+    widths = [max(11, len(a.label)) for a in analyses]
+    print(
+        "distance_km" + "".join(f"  {a.label:>{w}}" for a, w in zip(analyses, widths, strict=True))
+    )
+    n = len(next(iter(curves.values())))
+    for i in range(n):
+        d = curves[analyses[0].label][i].distance_km
+        cells = "".join(
+            f"  {_fmt_rate(curves[a.label][i].key_rate):>{w}}"
+            for a, w in zip(analyses, widths, strict=True)
+        )
+        print(f"{d:>11g}{cells}")

@@ -1,0 +1,221 @@
+"""A submitted run on disk: the job record and the run's classical secrets, private and atomic.
+
+``qkd run --backend ibm:... --submit-only`` submits the circuits and returns;
+hours later ``qkd resume RUN_DIR`` fetches the results and finishes the
+protocol. Between the two, the run directory holds everything needed:
+
+* ``run.json``: format tag, creation time, backend spec, the run's config (as
+  given by the caller, e.g. the seed and protocol options), the
+  :class:`~qkd_circuits.execution.ibm.SubmittedJob` (job ids, device,
+  layout, calibration, shot plan), package versions, and the SHA-256 of the
+  secrets file;
+* ``secrets.npz``: the random choices of the run (Alice's bits and bases,
+  Bob's and Eve's bases), arrays only, no pickles.
+
+Both files are created with mode 0600 inside a directory of mode 0700 and
+written atomically (:func:`qkd_circuits.private_files.write_private_file`: a
+temporary file in the same directory, created owner-only, flushed and
+fsynced, then ``os.replace``). The secrets are written first and
+``run.json`` last, so a crash at any point leaves either no ``run.json`` (the
+run was not saved: nothing was lost that :func:`load_pending_run` would
+accept) or a complete, consistent pair. The secrets are what a key is later
+distilled from: the directory is as sensitive as the key itself.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import importlib
+import io
+import json
+import os
+import stat
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from qkd_circuits.errors import ConfigError
+from qkd_circuits.execution.ibm import SubmittedJob
+from qkd_circuits.private_files import write_private_file
+from qkd_circuits.versions import package_versions
+
+RUN_FILE = "run.json"
+SECRETS_FILE = "secrets.npz"
+FORMAT = "qkd-circuits/pending-run"
+FORMAT_VERSION = 1
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PendingRun:
+    """A run read back from its directory, ready for :func:`~qkd_circuits.execution.ibm.fetch_job`.
+
+    Attributes:
+        run_dir: The directory.
+        config: The config dict saved with the run.
+        choices: The run's random choices (e.g. :class:`~qkd_circuits.protocols.bb84.BB84Choices`).
+        job: The submitted job.
+        versions: Package versions at submission.
+        created: UTC time the run was saved, ISO 8601.
+    """
+
+    run_dir: Path
+    config: dict[str, Any]
+    choices: Any
+    job: SubmittedJob
+    versions: dict[str, str]
+    created: str
+
+
+def _prepare_dir(run_dir: Path) -> None:
+    if run_dir.exists():
+        if not run_dir.is_dir():
+            raise ConfigError(f"run dir {str(run_dir)!r} exists and is not a directory")
+        if any(run_dir.iterdir()):
+            raise ConfigError(
+                f"run dir {str(run_dir)!r} already exists and is not empty; "
+                "choose a new --run-dir (a saved run is never overwritten)"
+            )
+        os.chmod(run_dir, 0o700)
+        return
+    run_dir.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.mkdir(run_dir, 0o700)
+    except FileExistsError:
+        raise ConfigError(f"run dir {str(run_dir)!r} already exists") from None
+    os.chmod(run_dir, 0o700)  # mkdir's mode is reduced by the umask
+
+
+def _choices_arrays(choices: Any) -> dict[str, np.ndarray]:
+    if not dataclasses.is_dataclass(choices) or isinstance(choices, type):
+        raise ConfigError(f"choices must be a dataclass of arrays, got {type(choices).__name__}")
+    arrays = {}
+    for f in dataclasses.fields(choices):
+        value = getattr(choices, f.name)
+        if not isinstance(value, np.ndarray):
+            raise ConfigError(f"choices field {f.name!r} is not a numpy array")
+        arrays[f.name] = value
+    return arrays
+
+
+def save_pending_run(
+    run_dir: Path | str,
+    *,
+    choices: Any,
+    job: SubmittedJob,
+    config: Mapping[str, Any],
+) -> Path:
+    """Save a submitted run so that it can be resumed later, in another process.
+
+    Args:
+        run_dir: Directory to create (mode 0700); an existing non-empty one is refused.
+        choices: The run's random choices, a dataclass of numpy arrays
+            (e.g. :class:`~qkd_circuits.protocols.bb84.BB84Choices`): the secrets.
+        job: What :meth:`~qkd_circuits.execution.ibm.BackendExecutor.submit` returned.
+        config: JSON-serialisable settings needed to finish the run (seed,
+            protocol options...). Must not hold credentials.
+
+    Returns:
+        The path of ``run.json``.
+
+    Raises:
+        ConfigError: the directory exists and is not empty, or ``config`` is not
+            JSON-serialisable.
+    """
+    run_dir = Path(run_dir)
+    arrays = _choices_arrays(choices)
+    choices_type = f"{type(choices).__module__}.{type(choices).__qualname__}"
+    if not choices_type.startswith("qkd_circuits."):
+        raise ConfigError(f"choices must be a qkd_circuits record, got {choices_type}")
+    try:
+        config_json = json.loads(json.dumps(dict(config)))
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"run config is not JSON-serialisable: {exc}") from None
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)  # type: ignore[arg-type]  # numpy stubs: kwargs may be allow_pickle
+    secrets = buf.getvalue()
+    record = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "backend": job.spec,
+        "config": config_json,
+        "job": job.to_dict(),
+        "choices_type": choices_type,
+        "secrets_file": SECRETS_FILE,
+        "secrets_sha256": hashlib.sha256(secrets).hexdigest(),
+        "versions": package_versions(),
+    }
+    text = json.dumps(record, indent=2, sort_keys=True).encode("utf-8")
+    _prepare_dir(run_dir)
+    write_private_file(run_dir / SECRETS_FILE, secrets)
+    return write_private_file(run_dir / RUN_FILE, text)
+
+
+def load_pending_run(run_dir: Path | str) -> PendingRun:
+    """Read a run saved by :func:`save_pending_run`.
+
+    Raises:
+        ConfigError: no such run, an incomplete or altered one (the secrets'
+            checksum differs), a file readable by others, or an unknown format.
+    """
+    run_dir = Path(run_dir)
+    run_file = run_dir / RUN_FILE
+    if not run_file.is_file():
+        raise ConfigError(
+            f"{str(run_dir)!r} holds no saved run ({RUN_FILE} missing): nothing to resume"
+        )
+    for path in (run_file, run_dir / SECRETS_FILE):
+        if path.exists() and stat.S_IMODE(path.stat().st_mode) & 0o077:
+            raise ConfigError(
+                f"{str(path)!r} is readable by other users (mode "
+                f"{stat.S_IMODE(path.stat().st_mode):o}); it holds the run's secrets: "
+                "chmod 600 it before resuming"
+            )
+    try:
+        record = json.loads(run_file.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"cannot read {str(run_file)!r}: {exc}") from None
+    if record.get("format") != FORMAT or record.get("format_version") != FORMAT_VERSION:
+        raise ConfigError(
+            f"{str(run_file)!r} is not a {FORMAT} v{FORMAT_VERSION} record "
+            f"(format {record.get('format')!r} v{record.get('format_version')!r})"
+        )
+    secrets_path = run_dir / str(record.get("secrets_file", SECRETS_FILE))
+    try:
+        secrets = secrets_path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"cannot read the run's secrets {str(secrets_path)!r}: {exc}") from None
+    if hashlib.sha256(secrets).hexdigest() != record.get("secrets_sha256"):
+        raise ConfigError(f"{str(secrets_path)!r} does not match its checksum in {RUN_FILE}")
+    choices = _load_choices(str(record.get("choices_type", "")), secrets)
+    return PendingRun(
+        run_dir=run_dir,
+        config=dict(record.get("config", {})),
+        choices=choices,
+        job=SubmittedJob.from_dict(record["job"]),
+        versions=dict(record.get("versions", {})),
+        created=str(record.get("created", "")),
+    )
+
+
+def _load_choices(choices_type: str, secrets: bytes) -> Any:
+    module_name, _, class_name = choices_type.rpartition(".")
+    if not module_name.startswith("qkd_circuits."):
+        raise ConfigError(f"unknown choices type {choices_type!r} in the run record")
+    try:
+        cls = getattr(importlib.import_module(module_name), class_name)
+    except (ImportError, AttributeError):
+        raise ConfigError(f"unknown choices type {choices_type!r} in the run record") from None
+    with np.load(io.BytesIO(secrets), allow_pickle=False) as data:
+        arrays = {name: data[name] for name in data.files}
+    names = {f.name for f in dataclasses.fields(cls)}
+    if set(arrays) != names:
+        raise ConfigError(
+            f"the secrets hold {sorted(arrays)}, but {class_name} needs {sorted(names)}"
+        )
+    return cls(**arrays)

@@ -1,0 +1,324 @@
+"""Authentication of the public channel: a Wegman–Carter MAC over each party's transcript.
+
+QKD needs an authenticated classical channel; authentication needs a short
+pre-shared key, so QKD *expands* a key rather than creating one. We use the
+Wegman–Carter construction (M. N. Wegman & J. L. Carter, "New hash functions
+and their use in authentication and set equality", JCSS 22, 265 (1981)):
+
+    tag_j = (H_{x_j}(M) + s_j) mod p,    j = 1 … r,
+
+where ``H_x`` is the polynomial hash of
+:mod:`~qkd_circuits.postprocessing.verification` over ``F_p``,
+``p = 2^e − 1``, the hash keys ``x_j`` are uniform on ``{1, …, p − 1}`` and the
+one-time pads ``s_j`` are uniform on ``F_p``. The family
+``M ↦ H_x(M) + s`` is ``(d/(p − 1))``-almost strongly universal: having seen
+one (message, tag) pair, an adversary who substitutes any other message of at
+most ``d`` blocks is accepted with probability at most ``d/(p − 1)`` (for each
+guess of the new tag, ``x · Q(x) = c`` with ``Q ≠ 0`` of degree < d has at most
+``d`` roots, and the pad makes the observed tag independent of ``x``);
+``r`` independent repetitions give ``(d/(p − 1))^r``. Field and ``r`` are chosen
+with :func:`~qkd_circuits.postprocessing.verification.choose_hash_family` so that
+each direction's forgery probability is ≤ ``eps_auth / 2`` (union bound ≤ ``eps_auth``).
+
+Both directions are authenticated separately: Alice tags every message she
+sent (``channel.transcript(sender="alice")``, whose framing encodes stage,
+sender and length of every message, so the byte string determines the
+message sequence), Bob verifies it against what *he received*; and
+symmetrically for Bob's messages. Tags are computed over the whole transcript
+at the end of the run, and the key is accepted only if both tags verify;
+the tags themselves are sent on the channel (``leaked_bits = 0``: they are
+one-time-padded and carry no information about the QKD key).
+
+Key consumption (conservative): every run consumes fresh pre-shared bits for
+*both* the hash keys and the pads, ``2 · 2 · r · e`` bits for the two
+directions (plus ``e`` bits for each rejected draw, which happens with
+probability ``2^(1 − e)``), whether or not the tags verify (a pad must never be
+reused). Portmann, "Key recycling in authentication", IEEE Trans. Inf. Theory
+60, 4383 (2014), arXiv:1112.5630, shows that with one-time-padded tags the
+hash key can be recycled and only the pads need be fresh; we do not rely on
+that here, so ``key_bits_used`` counts everything drawn. The bits are read
+from the front of ``preshared_key``; the caller discards that prefix (never
+reuse it) and may refill its pool from the new key:
+:func:`net_new_key_bits` is the run's net gain.
+
+In a deployment both parties must fix the field and ``r`` from an agreed
+maximum transcript length before the run. Here the sender's actual
+transcript sets the size (``max_transcript_bits`` overrides it) and the
+receiver rejects any received transcript longer than that size, which keeps
+the forgery bound valid.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+from qkd_circuits.bits import as_bits
+from qkd_circuits.errors import ConfigError, ProtocolAbort
+from qkd_circuits.postprocessing.channel import Party, PublicChannel
+from qkd_circuits.postprocessing.verification import (
+    PolynomialHashFamily,
+    choose_hash_family,
+    draw_field_element,
+    polynomial_hash,
+)
+from qkd_circuits.randomness import RNGLike, ensure_rng
+
+__all__ = [
+    "AuthenticationResult",
+    "PresharedKeyReader",
+    "WegmanCarterKey",
+    "authenticate_transcript",
+    "net_new_key_bits",
+    "wegman_carter_tag",
+    "wegman_carter_verify",
+]
+
+
+class PresharedKeyReader:
+    """Reads pre-shared key bits front to back and counts how many were used.
+
+    With ``bits=None`` it simulates a pre-shared key by drawing fresh uniform
+    bits from ``rng`` (both parties are assumed to hold the same bits).
+    """
+
+    __slots__ = ("_bits", "_pos", "_rng")
+
+    def __init__(self, bits: ArrayLike | None = None, *, rng: RNGLike = None) -> None:
+        self._bits = None if bits is None else as_bits(bits, name="preshared_key")
+        self._rng = ensure_rng(rng) if bits is None else None
+        self._pos = 0
+
+    @property
+    def used(self) -> int:
+        """Number of bits read so far."""
+        return self._pos
+
+    def __call__(self, nbits: int) -> int:
+        """Return the next ``nbits`` bits as an int (first bit most significant)."""
+        if nbits < 1:
+            raise ConfigError(f"must read at least one bit, got {nbits!r}")
+        if self._rng is not None:
+            nbytes = (nbits + 7) // 8
+            value = int.from_bytes(self._rng.bytes(nbytes), "big") >> (8 * nbytes - nbits)
+            self._pos += nbits
+            return value
+        bits = self._bits if self._bits is not None else np.zeros(0, dtype=np.uint8)
+        end = self._pos + nbits
+        if end > bits.size:
+            raise ConfigError(
+                f"pre-shared key exhausted: need at least {end} bits, have {bits.size}"
+            )
+        chunk = bits[self._pos : end]
+        self._pos = end
+        packed = np.packbits(chunk).tobytes()
+        return int.from_bytes(packed, "big") >> (8 * len(packed) - nbits)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WegmanCarterKey:
+    """Key of one Wegman–Carter tag: ``r`` hash keys and ``r`` one-time pads.
+
+    Attributes:
+        family: Field ``F_{2^e − 1}`` and number of repetitions ``r``.
+        hash_keys: ``r`` elements of ``{1, …, p − 1}``.
+        pads: ``r`` elements of ``{0, …, p − 1}``.
+    """
+
+    family: PolynomialHashFamily
+    hash_keys: tuple[int, ...]
+    pads: tuple[int, ...]
+
+    def __post_init__(self) -> None:
+        r, p = self.family.repetitions, self.family.prime
+        if len(self.hash_keys) != r or len(self.pads) != r:
+            raise ConfigError(
+                f"need {r} hash keys and {r} pads, got {len(self.hash_keys)} and {len(self.pads)}"
+            )
+        if any(not 0 < x < p for x in self.hash_keys) or any(not 0 <= s < p for s in self.pads):
+            raise ConfigError(
+                f"key values must lie in the field F_p, p = 2^{self.family.exponent}-1"
+            )
+
+    @classmethod
+    def draw(cls, family: PolynomialHashFamily, source: PresharedKeyReader) -> WegmanCarterKey:
+        """Read a key from pre-shared bits (rejection sampling: exactly uniform)."""
+        e, p = family.exponent, family.prime
+        hash_keys = tuple(draw_field_element(e, source) for _ in range(family.repetitions))
+        pads = []
+        for _ in range(family.repetitions):
+            value = source(e)
+            while value >= p:  # only 2^e − 1 is rejected
+                value = source(e)
+            pads.append(value)
+        return cls(family=family, hash_keys=hash_keys, pads=tuple(pads))
+
+
+def wegman_carter_tag(message: bytes, key: WegmanCarterKey) -> tuple[int, ...]:
+    """Tag ``(H_{x_j}(message) + s_j) mod p`` for ``j = 1 … r``."""
+    p = key.family.prime
+    hashes = polynomial_hash(message, 8 * len(message), key.hash_keys, key.family)
+    return tuple((h + s) % p for h, s in zip(hashes, key.pads, strict=True))
+
+
+def wegman_carter_verify(
+    message: bytes, tag: tuple[int, ...], key: WegmanCarterKey, *, max_message_bits: int
+) -> bool:
+    """Check a tag; messages longer than ``max_message_bits`` are rejected outright."""
+    if 8 * len(message) > max_message_bits:
+        return False
+    return wegman_carter_tag(message, key) == tuple(tag)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AuthenticationResult:
+    """Outcome of :func:`authenticate_transcript`.
+
+    Attributes:
+        tag_bits: Total tag bits sent, both directions.
+        key_bits_used: Pre-shared key bits consumed (hash keys, pads and
+            rejected draws, both directions); discard them whatever the outcome.
+        verified: Whether both directions' tags verified.
+        forgery_probability: Upper bound on the probability that a modified
+            transcript is accepted (sum over the two directions), ≤ ``eps_auth``.
+        alice_verified: Whether Alice's messages verified at Bob.
+        bob_verified: Whether Bob's messages verified at Alice.
+    """
+
+    tag_bits: int
+    key_bits_used: int
+    verified: bool
+    forgery_probability: float
+    alice_verified: bool = True
+    bob_verified: bool = True
+
+    def __post_init__(self) -> None:
+        if self.tag_bits < 0 or self.key_bits_used < 0:
+            raise ConfigError(
+                f"tag_bits and key_bits_used must be >= 0, got {self.tag_bits!r}, "
+                f"{self.key_bits_used!r}"
+            )
+        if not 0.0 <= self.forgery_probability <= 1.0:
+            raise ConfigError(
+                f"forgery_probability must be in [0, 1], got {self.forgery_probability!r}"
+            )
+
+
+def authenticate_transcript(
+    channel: PublicChannel,
+    *,
+    preshared_key: ArrayLike | None = None,
+    eps_auth: float = 1e-15,
+    rng: RNGLike = None,
+    received: PublicChannel | None = None,
+    max_transcript_bits: int | None = None,
+    stage: str = "authentication",
+    raise_on_failure: bool = True,
+) -> AuthenticationResult:
+    """Authenticate both directions of the public transcript with a Wegman–Carter MAC.
+
+    For each sender (Alice, then Bob) the sender tags the bytes of every
+    message it sent on ``channel``; the other party verifies the tag against
+    the messages *it received*, ``received.transcript(sender=...)`` (the same
+    ``channel`` when ``received`` is None, i.e. an untampered channel). The two
+    tags are then sent on ``channel`` (stage ``stage``, ``leaked_bits = 0``).
+
+    Args:
+        channel: The channel as sent (what each party actually said).
+        preshared_key: Pre-shared bits, 1-D 0/1, read from the front; None
+            simulates a fresh pre-shared key drawn from ``rng``.
+        eps_auth: Bound on the total forgery probability, in (0, 1); each
+            direction gets ``eps_auth / 2``.
+        rng: Generator, seed or None; used only when ``preshared_key`` is None.
+        received: The channel as received (for tests of tampering), or None.
+        max_transcript_bits: Size the hash for transcripts up to this many bits
+            (default: the sender's actual transcript length).
+        stage: Stage name for the tag messages.
+        raise_on_failure: Raise ``ProtocolAbort`` when a tag fails (default);
+            otherwise return the result with ``verified=False``.
+
+    Returns:
+        An :class:`AuthenticationResult`.
+
+    Raises:
+        ConfigError: ``eps_auth`` outside (0, 1), a pre-shared key that is
+            non-binary or too short, or a transcript longer than ``max_transcript_bits``.
+        ProtocolAbort: ``"authentication_failed"`` if a tag does not verify
+            (and ``raise_on_failure``).
+    """
+    try:
+        eps_value = float(eps_auth)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"eps_auth must be a number in (0, 1), got {eps_auth!r}") from exc
+    if not 0.0 < eps_value < 1.0:
+        raise ConfigError(f"eps_auth must be in the open interval (0, 1), got {eps_auth!r}")
+    if max_transcript_bits is not None and (
+        isinstance(max_transcript_bits, bool)
+        or not isinstance(max_transcript_bits, (int, np.integer))
+        or max_transcript_bits < 0
+    ):
+        raise ConfigError(
+            f"max_transcript_bits must be an integer >= 0 or None, got {max_transcript_bits!r}"
+        )
+    source = PresharedKeyReader(preshared_key, rng=rng)
+    view = channel if received is None else received
+    senders: tuple[Party, Party] = ("alice", "bob")
+
+    tags: dict[str, tuple[int, ...]] = {}
+    families: dict[str, PolynomialHashFamily] = {}
+    ok: dict[str, bool] = {}
+    forgery = 0.0
+    for sender in senders:
+        sent = channel.transcript(sender=sender)
+        size = 8 * len(sent) if max_transcript_bits is None else int(max_transcript_bits)
+        if 8 * len(sent) > size:
+            raise ConfigError(
+                f"{sender}'s transcript has {8 * len(sent)} bits, more than "
+                f"max_transcript_bits={max_transcript_bits!r}"
+            )
+        family = choose_hash_family(size, eps_value / 2.0)
+        key = WegmanCarterKey.draw(family, source)
+        tag = wegman_carter_tag(sent, key)
+        ok[sender] = wegman_carter_verify(
+            view.transcript(sender=sender), tag, key, max_message_bits=size
+        )
+        tags[sender] = tag
+        families[sender] = family
+        forgery += family.collision_bound(size)
+
+    for sender in senders:
+        fam = families[sender]
+        payload = b"".join(v.to_bytes(fam.word_bytes, "big") for v in tags[sender])
+        channel.send(stage, sender, payload, leaked_bits=0)
+
+    result = AuthenticationResult(
+        tag_bits=sum(f.tag_bits for f in families.values()),
+        key_bits_used=source.used,
+        verified=ok["alice"] and ok["bob"],
+        forgery_probability=min(1.0, forgery),
+        alice_verified=ok["alice"],
+        bob_verified=ok["bob"],
+    )
+    if raise_on_failure and not result.verified:
+        failed = [s for s in senders if not ok[s]]
+        raise ProtocolAbort(
+            "authentication_failed",
+            f"Wegman-Carter tag of {' and '.join(failed)}'s messages did not verify: the "
+            f"transcript was modified; no key is emitted ({result.key_bits_used} pre-shared "
+            f"key bits were consumed and must be discarded)",
+        )
+    return result
+
+
+def net_new_key_bits(final_key_length: int, auth: AuthenticationResult) -> int:
+    """Net key bits a run produced: final key length minus pre-shared bits consumed.
+
+    Negative when the run consumed more key than it made.
+    """
+    if isinstance(final_key_length, bool) or not isinstance(final_key_length, (int, np.integer)):
+        raise ConfigError(f"final_key_length must be an integer >= 0, got {final_key_length!r}")
+    if final_key_length < 0:
+        raise ConfigError(f"final_key_length must be >= 0, got {final_key_length!r}")
+    return int(final_key_length) - auth.key_bits_used

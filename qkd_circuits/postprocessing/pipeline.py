@@ -1,0 +1,301 @@
+"""From sifted key to secret key: estimation, reconciliation, verification, amplification,
+authentication, in one call.
+
+Every stage speaks through one :class:`PublicChannel`, so the final length is
+computed from what was actually disclosed. A :class:`ProtocolAbort` in any stage
+is a normal outcome: no key is emitted and the result says why. The transcript
+is authenticated at the end whether or not the run aborted (the pre-shared key
+bits the tags consume are spent either way, and are reported).
+
+Security parameters: the QBER bound reported with the estimate is the one the
+finite-key length uses, ``Q + μ(n, k, ε_sec)`` of Tomamichel, Lim, Gisin, Renner,
+Nat. Commun. 3, 634 (2012), arXiv:1103.4130, Eq. (2).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+from qkd_circuits.analysis.entropy import binary_entropy
+from qkd_circuits.bits import Bits, as_bits
+from qkd_circuits.errors import ConfigError, ProtocolAbort
+from qkd_circuits.postprocessing.amplification import amplify
+from qkd_circuits.postprocessing.authentication import (
+    AuthenticationResult,
+    authenticate_transcript,
+)
+from qkd_circuits.postprocessing.channel import PublicChannel
+from qkd_circuits.postprocessing.estimation import QBEREstimate, check_qber, estimate_qber
+from qkd_circuits.postprocessing.key_length import KeyLengthResult, secret_key_length
+from qkd_circuits.postprocessing.reconciliation.cascade import (
+    ReconciliationResult,
+    reconcile_cascade,
+)
+from qkd_circuits.postprocessing.reconciliation.cascade_variants import CASCADE_VARIANTS
+from qkd_circuits.postprocessing.verification import VerificationResult, verify_keys
+from qkd_circuits.randomness import RNGLike, ensure_rng
+from qkd_circuits.timing import Stopwatch
+
+KeyLengthMethod = Literal["finite", "asymptotic"]
+STAGES = ("estimation", "reconciliation", "verification", "key_length", "amplification")
+"""Post-processing stages in order (authentication follows them, always)."""
+
+
+def parse_reconciliation(spec: str) -> tuple[str, str]:
+    """Split ``"cascade"`` / ``"cascade:VARIANT"`` into ``(method, variant)``."""
+    method, _, variant = spec.partition(":")
+    if method != "cascade":
+        raise ConfigError(
+            f"unknown reconciliation {spec!r}; allowed: cascade[:VARIANT] with VARIANT in "
+            f"{', '.join(CASCADE_VARIANTS)}"
+        )
+    variant = variant or "original"
+    if variant not in CASCADE_VARIANTS:
+        raise ConfigError(
+            f"unknown cascade variant {variant!r} in {spec!r}; "
+            f"allowed: {', '.join(CASCADE_VARIANTS)}"
+        )
+    return method, variant
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PostprocessingConfig:
+    """Parameters of the classical post-processing.
+
+    Attributes:
+        sample_fraction: Fraction of the sifted key disclosed to estimate the QBER, in (0, 1).
+        qber_threshold: Abort when the sample QBER exceeds this (``Q_tol``), in [0, 0.5].
+        reconciliation: ``"cascade"`` or ``"cascade:VARIANT"``.
+        key_length_method: ``"finite"`` (Tomamichel et al. 2012) or ``"asymptotic"``
+            (Shor–Preskill with the estimated QBER as phase error).
+        eps_sec: Secrecy parameter, in (0, 1).
+        eps_cor: Correctness parameter (collision probability of verification), in (0, 1).
+        eps_auth: Forgery probability of the authentication, in (0, 1).
+    """
+
+    sample_fraction: float = 0.1
+    qber_threshold: float = 0.11
+    reconciliation: str = "cascade:original"
+    key_length_method: KeyLengthMethod = "finite"
+    eps_sec: float = 1e-10
+    eps_cor: float = 1e-15
+    eps_auth: float = 1e-15
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.sample_fraction < 1.0:
+            raise ConfigError(f"sample fraction must be in (0, 1), got {self.sample_fraction!r}")
+        if not 0.0 <= self.qber_threshold <= 0.5:
+            raise ConfigError(f"qber threshold must be in [0, 0.5], got {self.qber_threshold!r}")
+        parse_reconciliation(self.reconciliation)
+        if self.key_length_method not in ("finite", "asymptotic"):
+            raise ConfigError(
+                f"key length method must be 'finite' or 'asymptotic', got "
+                f"{self.key_length_method!r}"
+            )
+        for name in ("eps_sec", "eps_cor", "eps_auth"):
+            value = getattr(self, name)
+            if not 0.0 < value < 1.0:
+                raise ConfigError(f"{name} must be in (0, 1), got {value!r}")
+
+    @property
+    def eps_pe(self) -> float:
+        """Failure probability of the reported QBER bound: ``(ε_sec/4)²`` (arXiv:1103.4130, S15)."""
+        return (self.eps_sec / 4.0) ** 2
+
+
+Reconciler = Callable[..., ReconciliationResult]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DistillationResult:
+    """Outcome of the post-processing.
+
+    Attributes:
+        key_alice: Alice's final key, uint8 (m,); empty when aborted.
+        key_bob: Bob's final key, uint8 (m,); empty when aborted.
+        aborted: True when no key was emitted.
+        abort_reason: Machine-readable reason, or None.
+        abort_message: Explanation, or None.
+        estimate, reconciliation, verification, key_length, authentication:
+            Each stage's result (None for stages not reached).
+        residual_errors: Errors left in Bob's reconciled key (known to the simulator),
+            or None when reconciliation was not reached.
+        channel: The public channel with the whole transcript.
+        timings_s: Seconds per stage.
+    """
+
+    key_alice: Bits
+    key_bob: Bits
+    aborted: bool
+    abort_reason: str | None
+    abort_message: str | None
+    estimate: QBEREstimate | None
+    reconciliation: ReconciliationResult | None
+    verification: VerificationResult | None
+    key_length: KeyLengthResult | None
+    authentication: AuthenticationResult
+    residual_errors: int | None
+    channel: PublicChannel = field(repr=False)
+    timings_s: dict[str, float]
+
+    @property
+    def final_key_bits(self) -> int:
+        """Length of the final key (0 when aborted)."""
+        return int(self.key_alice.size)
+
+    @property
+    def keys_match(self) -> bool | None:
+        """Alice's final key equals Bob's (None when no key was emitted)."""
+        return None if self.aborted else bool(np.array_equal(self.key_alice, self.key_bob))
+
+    @property
+    def net_key_bits(self) -> int:
+        """Final key bits minus the pre-shared bits authentication consumed (may be negative)."""
+        return self.final_key_bits - self.authentication.key_bits_used
+
+    def reconciliation_efficiency(self) -> float:
+        """``leaked / (n · h(e))`` with ``e`` the actual error rate of the reconciled frame.
+
+        The definition of arXiv:1407.3257 (nan when reconciliation was not run or e = 0).
+        """
+        rec, est = self.reconciliation, self.estimate
+        if rec is None or est is None or est.key_alice.size == 0:
+            return float("nan")
+        e = float(np.mean(est.key_alice != est.key_bob))
+        h = float(binary_entropy(e))
+        return rec.leaked_bits / (est.key_alice.size * h) if h > 0 else float("nan")
+
+
+def distill_key(
+    alice_sifted: ArrayLike,
+    bob_sifted: ArrayLike,
+    *,
+    config: PostprocessingConfig | None = None,
+    channel: PublicChannel | None = None,
+    preshared_key: ArrayLike | None = None,
+    rng: RNGLike = None,
+    reconciler: Reconciler | None = None,
+) -> DistillationResult:
+    """Run the whole post-processing on a sifted key.
+
+    Args:
+        alice_sifted: Alice's sifted key, uint8 0/1 (n,).
+        bob_sifted: Bob's sifted key, uint8 0/1 (n,).
+        config: Parameters (defaults: :class:`PostprocessingConfig`).
+        channel: Public channel to record on (a fresh one when None); a channel
+            that already carries the sifting messages gets them authenticated too.
+        preshared_key: Pre-shared bits for authentication; None simulates a fresh
+            pre-shared key drawn from ``rng``.
+        rng: Generator or seed (sampling, shuffles, hash keys, Toeplitz seed).
+        reconciler: Replaces :func:`reconcile_cascade` (same signature); for tests
+            of what verification catches.
+
+    Raises:
+        ConfigError: on invalid input (non-binary or mismatched keys). An empty
+            sifted key is a reported abort (``"key_too_short"``), not an error.
+    """
+    cfg = config or PostprocessingConfig()
+    alice = as_bits(alice_sifted, name="alice_sifted")
+    bob = as_bits(bob_sifted, name="bob_sifted")
+    if alice.size != bob.size:
+        raise ConfigError(f"sifted keys differ in length: {alice.size} (Alice) vs {bob.size} (Bob)")
+    gen = ensure_rng(rng)
+    rngs = dict(zip((*STAGES, "authentication"), gen.spawn(len(STAGES) + 1), strict=True))
+    chan = channel if channel is not None else PublicChannel()
+    _, variant = parse_reconciliation(cfg.reconciliation)
+    reconcile = reconciler or reconcile_cascade
+    clock = Stopwatch()
+    est: QBEREstimate | None = None
+    rec: ReconciliationResult | None = None
+    ver: VerificationResult | None = None
+    length: KeyLengthResult | None = None
+    residual: int | None = None
+    key_a = key_b = np.zeros(0, dtype=np.uint8)
+    aborted, reason, message = False, None, None
+    try:
+        if alice.size == 0:
+            raise ProtocolAbort("key_too_short", "no exchange was sifted: nothing to distil")
+        with clock("estimation"):
+            est = estimate_qber(
+                alice,
+                bob,
+                sample_fraction=cfg.sample_fraction,
+                eps=cfg.eps_pe,
+                channel=chan,
+                rng=rngs["estimation"],
+            )
+        check_qber(est, threshold=cfg.qber_threshold)
+        with clock("reconciliation"):
+            rec = reconcile(
+                est.key_alice,
+                est.key_bob,
+                qber=est.qber,
+                variant=variant,
+                channel=chan,
+                rng=rngs["reconciliation"],
+            )
+        residual = int(np.count_nonzero(rec.corrected != est.key_alice))
+        with clock("verification"):
+            ver = verify_keys(
+                est.key_alice,
+                rec.corrected,
+                eps_cor=cfg.eps_cor,
+                channel=chan,
+                rng=rngs["verification"],
+            )
+        with clock("key_length"):
+            length = secret_key_length(
+                method=cfg.key_length_method,
+                n=int(est.key_alice.size),
+                k=est.sample_size,
+                qber=est.qber,
+                leaked_ec=rec.leaked_bits,
+                eps_sec=cfg.eps_sec,
+                eps_cor=cfg.eps_cor,
+                verification_bits=chan.total_leaked_bits(stage="verification"),
+            )
+        with clock("amplification"):
+            key_a, key_b = amplify(
+                est.key_alice,
+                rec.corrected,
+                out_len=length.length,
+                channel=chan,
+                rng=rngs["amplification"],
+            )
+    except ProtocolAbort as abort:
+        aborted, reason, message = True, abort.reason, str(abort)
+        key_a = key_b = np.zeros(0, dtype=np.uint8)
+
+    with clock("authentication"):
+        auth = authenticate_transcript(
+            chan,
+            preshared_key=preshared_key,
+            eps_auth=cfg.eps_auth,
+            rng=rngs["authentication"],
+            raise_on_failure=False,
+        )
+    if not auth.verified and not aborted:
+        aborted, reason = True, "authentication_failed"
+        message = "the authentication tags did not verify: the public transcript was modified"
+        key_a = key_b = np.zeros(0, dtype=np.uint8)
+
+    return DistillationResult(
+        key_alice=key_a,
+        key_bob=key_b,
+        aborted=aborted,
+        abort_reason=reason,
+        abort_message=message,
+        estimate=est,
+        reconciliation=rec,
+        verification=ver,
+        key_length=length,
+        authentication=auth,
+        residual_errors=residual,
+        channel=chan,
+        timings_s=clock.timings,
+    )

@@ -1,0 +1,602 @@
+"""Cascade information reconciliation, vectorised with numpy.
+
+Cascade (Brassard & Salvail, "Secret-key reconciliation by public discussion",
+EUROCRYPT '93, LNCS 765, p. 410) corrects the errors between Alice's key and
+Bob's noisy copy by disclosing parities of blocks of the key over the public
+channel. Each pass shuffles the key with a fresh permutation, cuts it into
+top-level blocks and compares their parities; every block with odd error
+parity is bisected (BINARY) down to one erroneous bit, which Bob flips. A flip
+toggles the error parity of the blocks of every other pass that contain the bit
+(the *cascade*), and those blocks are bisected in turn. The variants (pass
+counts, block sizes, BICONF, sub-block reuse) are those of Martínez-Mateo,
+Pacher, Peev, Ciurana, Martin, "Demystifying the information reconciliation
+protocol Cascade", arXiv:1407.3257; see
+:mod:`~qkd_circuits.postprocessing.reconciliation.cascade_variants`.
+
+How this implementation runs
+----------------------------
+* **Two sides.** :class:`_AliceParityOracle` holds Alice's key and answers
+  parity queries; every answer goes through the :class:`PublicChannel` with
+  ``leaked_bits`` = number of parities. Bob's side (:class:`_BobCascade`) holds
+  his key only and learns Alice's bits exclusively through those answers.
+* **Shuffles as seeds.** Each pass's permutation is drawn from a seed that Bob
+  sends (``leaked_bits=0``, as in cascade-python); both parties derive the same
+  permutation from it. The simulation derives it once and hands the read-only
+  array to both sides (it is a public function of a public seed).
+* **Messages.** Opening a pass is one round trip: Bob sends ``[kind, pass,
+  seed, block size]``, Alice replies with all top-level block parities. One
+  bisection *round* is one round trip: Bob sends the list of ranges
+  ``(pass, start, end)`` he wants (the left halves of every range being
+  bisected, across all passes), Alice replies with their parities. So
+  ``messages = 2 × (passes + rounds)`` and ``round_trips = messages / 2``.
+* **Vectorised bisection.** All ranges under bisection advance one level per
+  round together. Ranges bisected at the same time are disjoint as sets of key
+  positions (a greedy, smallest-first choice), so no flip can invalidate another
+  range's bisection; this keeps the smallest-block-first order of sequential
+  Cascade without processing one block at a time.
+* **Known sub-blocks.** Every parity Alice disclosed is remembered: each pass
+  is cut into *leaves*, ranges of known parity (top-level blocks, split by
+  every bisection; the right half's parity is inferred as parent ⊕ left, never
+  asked). A dense per-pass map gives the leaf of every position, so after a
+  flip the leaves (and top-level blocks) holding the bit in every pass are
+  found by index arithmetic (key index → pass position via the inverse
+  permutation → leaf), not by loops. Bob's parity of a range is a prefix-XOR
+  difference corrected by the number of bits flipped inside it since the pass
+  opened, so nothing is recomputed over the whole key after a flip. Known
+  parities are never asked again. With *sub-block reuse* every odd leaf is
+  bisected; without it only odd top-level blocks are, each from the smallest
+  odd leaf inside it (a bisection from the top would walk down through the
+  known sub-blocks to such a leaf without asking anything, as cascade-python
+  does).
+* **Zero QBER estimate.** Block sizes use ``max(qber, QBER_FLOOR)`` with
+  :data:`QBER_FLOOR` = 1e-3: an estimate of 0 from a finite sample does not
+  mean the key has no errors, and 1/0 block sizes would make each pass a single
+  block able to find at most one error. The floor costs at most about
+  ``Σ_i n/k_i ≈ 0.003 n`` parities when the key really is error free.
+
+Leakage counts every parity Alice discloses (top-level blocks, BICONF subsets
+and every left half asked during a bisection). Bob never flips a correct bit: a
+bisection of a range with odd error parity always ends on an erroneous bit, so
+every flip removes one error, ``corrected ⊕ bob ⊆ alice ⊕ bob``, and a frame
+error means some errors were never found.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from dataclasses import dataclass
+from typing import Any, Final
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from qkd_circuits.analysis.entropy import binary_entropy
+from qkd_circuits.bits import as_bits
+from qkd_circuits.errors import ConfigError
+from qkd_circuits.postprocessing.channel import PublicChannel
+from qkd_circuits.postprocessing.reconciliation.cascade_variants import (
+    CascadeVariant,
+    get_cascade_variant,
+)
+from qkd_circuits.randomness import RNGLike, draw_seed, ensure_rng
+
+__all__ = [
+    "MAX_PASSES",
+    "QBER_FLOOR",
+    "CascadeStats",
+    "ReconciliationResult",
+    "reconcile_cascade",
+]
+
+QBER_FLOOR: Final[float] = 1e-3
+"""Smallest QBER estimate used for block sizes (a 0 estimate is raised to this)."""
+
+MAX_PASSES: Final[int] = 256
+"""Largest accepted ``passes`` override (each pass keeps O(n) bookkeeping)."""
+
+_REGULAR: Final[int] = 0  # kind of pass: top-level blocks of size k
+_BICONF: Final[int] = 1  # kind of pass: one random half of the key
+
+I64 = NDArray[np.int64]
+I32 = NDArray[np.int32]
+U8 = NDArray[np.uint8]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CascadeStats:
+    """Cascade-specific details of one reconciliation.
+
+    Attributes:
+        variant: Variant name, one of ``CASCADE_VARIANTS``.
+        qber_used: QBER estimate used for the block sizes, ``max(qber, QBER_FLOOR)``.
+        block_sizes: Top-level block size of each regular pass, in order.
+        biconf_passes: Number of BICONF passes run (``"biconf"`` variant only).
+        rounds: Bisection rounds (one request and one answer each).
+        flipped_bits: Bits Bob flipped; each one was an error, so the frame is
+            error free exactly when this equals the number of initial errors.
+    """
+
+    variant: str
+    qber_used: float
+    block_sizes: tuple[int, ...]
+    biconf_passes: int
+    rounds: int
+    flipped_bits: int
+
+    @property
+    def passes(self) -> int:
+        """Total passes run (regular + BICONF)."""
+        return len(self.block_sizes) + self.biconf_passes
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReconciliationResult:
+    """Outcome of an information-reconciliation stage.
+
+    Attributes:
+        corrected: Bob's key after correction, dtype uint8, shape ``(n,)``.
+        method: ``"<protocol>:<variant>"``, e.g. ``"cascade:original"``.
+        leaked_bits: Bits disclosed about the key (parities); the same count is
+            recorded on the channel under the stage's name.
+        messages: Messages this stage sent on the channel (both directions).
+        efficiency: ``leaked_bits / (n · h(q))`` with ``q`` the QBER *passed in*
+            (an estimate); ``nan`` when ``h(q) = 0``. Benchmarks recompute it with
+            the frame's actual error rate, as arXiv:1407.3257 does.
+        cascade: Cascade-specific statistics, or None for other methods.
+    """
+
+    corrected: NDArray[np.uint8]
+    method: str
+    leaked_bits: int
+    messages: int
+    efficiency: float
+    cascade: CascadeStats | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.corrected, np.ndarray) or self.corrected.ndim != 1:
+            raise ConfigError(f"corrected must be a 1-D numpy array, got {self.corrected!r}")
+        if self.corrected.dtype != np.uint8:
+            raise ConfigError(f"corrected must have dtype uint8, got {self.corrected.dtype}")
+        if self.leaked_bits < 0:
+            raise ConfigError(f"leaked_bits must be >= 0, got {self.leaked_bits!r}")
+        if self.messages < 0:
+            raise ConfigError(f"messages must be >= 0, got {self.messages!r}")
+
+    @property
+    def round_trips(self) -> int:
+        """Round trips on the channel (every request is answered): ``messages // 2``."""
+        return self.messages // 2
+
+
+class _AliceParityOracle:
+    """Alice's side of Cascade: holds her key and answers parity queries.
+
+    Nothing but parities leaves this object, and every answer is sent on the
+    public channel with ``leaked_bits`` equal to the number of parities.
+    Alice keeps, for each pass, the prefix XOR of her key in that pass's order,
+    so the parity of pass positions ``[a, b)`` is ``px[b] ^ px[a]``.
+    """
+
+    def __init__(self, key: U8, *, channel: PublicChannel, stage: str) -> None:
+        self._key = key
+        self._channel = channel
+        self._stage = stage
+        self._px = np.zeros((4, key.size + 1), dtype=np.uint8)
+        self._passes = 0
+        self.disclosed = 0
+        self.messages = 0
+
+    def open_pass(self, seed: int, order: I64, starts: I64, ends: I64) -> U8:
+        """Handle Bob's "new pass" request: disclose the parities of blocks ``[starts, ends)``.
+
+        Args:
+            seed: The public shuffle seed Bob sent; ``order`` is the permutation
+                both parties derive from it (``order[i]`` = key index at pass position i).
+            order: int64, shape (n,), read-only.
+            starts, ends: int64 pass positions of the requested top-level blocks.
+        """
+        if self._passes == self._px.shape[0]:
+            self._px = np.concatenate([self._px, np.zeros_like(self._px)])
+        row = self._px[self._passes]
+        np.bitwise_xor.accumulate(self._key[order], out=row[1:])
+        self._passes += 1
+        return self._reply(row[ends] ^ row[starts])
+
+    def parities(self, passes: I64, starts: I64, ends: I64) -> U8:
+        """Parities of Alice's key over pass positions ``[starts, ends)`` of the given passes."""
+        px = self._px
+        return self._reply(px[passes, ends] ^ px[passes, starts])
+
+    def _reply(self, parities: U8) -> U8:
+        self._channel.send(self._stage, "alice", parities, leaked_bits=int(parities.size))
+        self.disclosed += int(parities.size)
+        self.messages += 1
+        return parities
+
+
+class _BobCascade:
+    """Bob's side of Cascade: his key, the public shuffles, and what Alice disclosed.
+
+    Per pass ``p`` (rows of 2-D arrays): the permutation ``_perm[p]`` (pass
+    position → key index) and its inverse ``_inv[p]``; ``_bpx[p]``, the prefix
+    XOR of Bob's key in pass order when the pass opened; ``_leaf_of[p]``, the
+    leaf holding each pass position (-1 outside every known range).
+
+    Leaves (append-only, ids ``0 .. _nl-1``): the ranges of known Alice parity
+    that are not split further: pass ``_lp``, pass positions ``[_ls, _le)``,
+    Alice's parity ``_la``, error parity against Bob's current key ``_lr``, and
+    top-level block ``_ltop``. Top-level blocks: error parity ``_tr``; block
+    ``i`` of pass ``p`` has id ``_top_off[p] + i`` and covers positions
+    ``[i k, (i+1) k) ∩ [0, _top_lim[p])`` with ``k = _top_k[p]``.
+
+    ``_g``: sorted keys ``p·(n+1) + position`` of every bit flipped after pass
+    ``p`` opened (Bob's parity of a range is ``_bpx`` corrected by their count).
+    Tasks ``_tl``: the leaves under bisection, reserved in ``_taken`` (key
+    indices) so that ranges bisected together are disjoint.
+    """
+
+    def __init__(
+        self,
+        key: U8,
+        *,
+        oracle: _AliceParityOracle,
+        variant: CascadeVariant,
+        qber_used: float,
+        passes: int,
+        rng: np.random.Generator,
+        channel: PublicChannel,
+        stage: str,
+    ) -> None:
+        n = key.size
+        self._n = n
+        self._stride = n + 1
+        self._cur = key.copy()
+        self._oracle = oracle
+        self._variant = variant
+        self._qber = qber_used
+        self._n_regular = passes
+        self._rng = rng
+        self._channel = channel
+        self._stage = stage
+        self.messages = 0
+        self.rounds = 0
+        self.flipped = 0
+        self.block_sizes: list[int] = []
+        self.biconf_passes = 0
+
+        cap = passes + 2 * variant.biconf_streak  # BICONF passes: grown further if needed
+        self._npass = 0
+        # Per-pass rows; int32 positions (half the memory of int64).
+        self._perm = np.empty((cap, n), dtype=np.int32)
+        self._inv = np.empty((cap, n), dtype=np.int32)
+        self._leaf_of = np.empty((cap, n), dtype=np.int32)
+        self._bpx = np.zeros((cap, n + 1), dtype=np.uint8)
+        self._top_off = np.zeros(cap, dtype=np.int64)
+        self._top_k = np.ones(cap, dtype=np.int64)
+        self._top_lim = np.zeros(cap, dtype=np.int64)
+        self._tr = np.empty(0, dtype=np.uint8)
+
+        self._nl = 0
+        lcap = 1024
+        self._lp = np.empty(lcap, dtype=np.int64)
+        self._ls = np.empty(lcap, dtype=np.int64)
+        self._le = np.empty(lcap, dtype=np.int64)
+        self._ltop = np.empty(lcap, dtype=np.int64)
+        self._la = np.empty(lcap, dtype=np.uint8)
+        self._lr = np.empty(lcap, dtype=np.uint8)
+
+        self._g = np.empty(0, dtype=np.int64)
+        self._tl = np.empty(0, dtype=np.int64)
+        self._taken = np.zeros(n, dtype=bool)
+        self._arange_n = np.arange(n, dtype=np.int32)
+
+    # ----------------------------------------------------------------- protocol
+    def run(self) -> U8:
+        """Run every pass of the variant and return Bob's corrected key (uint8, shape (n,))."""
+        for i in range(1, self._n_regular + 1):
+            k = self._variant.block_size(self._qber, self._n, i)
+            self.block_sizes.append(k)
+            self._open_pass(_REGULAR, k)
+            self._cascade()
+        streak = 0
+        while streak < self._variant.biconf_streak:
+            before = self.flipped
+            self._open_pass(_BICONF, max(self._n // 2, 1))
+            self.biconf_passes += 1
+            self._cascade()
+            streak = streak + 1 if self.flipped == before else 0
+        return self._cur
+
+    def _send(self, payload: I64) -> None:
+        self._channel.send(self._stage, "bob", payload, leaked_bits=0)
+        self.messages += 1
+
+    def _grow_passes(self) -> None:
+        def double(a: NDArray[Any]) -> NDArray[Any]:
+            return np.concatenate([a, np.zeros_like(a)])
+
+        self._perm, self._inv, self._leaf_of = (
+            double(self._perm),
+            double(self._inv),
+            double(self._leaf_of),
+        )
+        self._bpx = double(self._bpx)
+        self._top_off, self._top_k, self._top_lim = (
+            double(self._top_off),
+            double(self._top_k),
+            double(self._top_lim),
+        )
+
+    def _append_leaves(self, p: I64, s: I64, e: I64, alice: U8, err: U8, top: I64) -> I64:
+        """Append leaves; return their ids."""
+        k, nl = p.size, self._nl
+        if nl + k > self._lp.size:
+            cap = max(2 * self._lp.size, nl + k)
+            for name in ("_lp", "_ls", "_le", "_ltop", "_la", "_lr"):
+                old = getattr(self, name)
+                new = np.empty(cap, dtype=old.dtype)
+                new[:nl] = old[:nl]
+                setattr(self, name, new)
+        sl = slice(nl, nl + k)
+        self._lp[sl], self._ls[sl], self._le[sl] = p, s, e
+        self._la[sl], self._lr[sl], self._ltop[sl] = alice, err, top
+        self._nl = nl + k
+        return np.arange(nl, nl + k, dtype=np.int64)
+
+    def _open_pass(self, kind: int, size: int) -> None:
+        """Draw and announce the pass's shuffle seed; receive the top-level parities."""
+        n, p = self._n, self._npass
+        seed = draw_seed(self._rng)
+        order = np.random.default_rng(seed).permutation(n)
+        order.flags.writeable = False
+        limit = n if kind == _REGULAR else size
+        starts = np.arange(0, limit, size, dtype=np.int64)
+        ends = np.minimum(starts + size, limit)
+        self._send(np.array([kind, p, seed, size], dtype=np.int64))
+        alice = self._oracle.open_pass(seed, order, starts, ends)
+
+        if p == self._perm.shape[0]:
+            self._grow_passes()
+        self._perm[p] = order
+        self._inv[p, order] = self._arange_n
+        px = self._bpx[p]
+        np.bitwise_xor.accumulate(self._cur[order], out=px[1:])
+        err = alice ^ px[ends] ^ px[starts]
+        self._npass += 1
+
+        n_top = self._tr.size
+        self._top_off[p], self._top_k[p], self._top_lim[p] = n_top, size, limit
+        self._tr = np.concatenate([self._tr, err])
+        blocks = np.arange(starts.size, dtype=np.int64)
+        ids = self._append_leaves(np.full(starts.size, p), starts, ends, alice, err, n_top + blocks)
+        row = self._leaf_of[p]
+        row[:limit] = ids[0] + self._arange_n[:limit] // size
+        row[limit:] = -1
+
+    def _cascade(self) -> None:
+        """Bisect odd ranges, round by round, until no known range has odd error parity."""
+        select = True
+        while True:
+            if select:
+                self._select()
+            if self._tl.size == 0:
+                return
+            select = self._bisect_round()
+
+    # ---------------------------------------------------------------- selection
+    def _flat(self, p: I64, s: I64, e: I64) -> tuple[I64, I64]:
+        """Flat indices into the per-pass rows of ranges ``[s, e)`` of passes ``p``, and lengths."""
+        lengths = e - s
+        total = int(lengths.sum())
+        offsets = np.cumsum(lengths) - lengths
+        flat = np.arange(total, dtype=np.int64) - np.repeat(offsets - s - p * self._n, lengths)
+        return flat, lengths
+
+    def _candidates(self) -> I64:
+        """Ids of the odd leaves that may be bisected now."""
+        nl = self._nl
+        odd = self._lr[:nl].astype(bool)
+        odd[self._tl] = False
+        if self._variant.sub_block_reuse:
+            return np.flatnonzero(odd)
+        # Only odd top-level blocks are re-examined, one task per block, starting from the
+        # smallest odd leaf inside it (known sub-block parities are never asked again).
+        top = self._ltop[:nl]
+        open_top = self._tr.astype(bool)
+        open_top[top[self._tl]] = False
+        leaves = np.flatnonzero(odd & open_top[top])
+        if leaves.size > 1:
+            leaves = leaves[np.lexsort((self._le[leaves] - self._ls[leaves], top[leaves]))]
+            leaves = leaves[np.unique(top[leaves], return_index=True)[1]]
+        return leaves
+
+    def _select(self) -> None:
+        """Start bisecting odd leaves, smallest first, disjoint from each other and from tasks."""
+        cand = self._candidates()
+        if cand.size == 0:
+            return
+        p, s, e = self._lp[cand], self._ls[cand], self._le[cand]
+        group = np.frexp((e - s).astype(np.float64))[1].astype(np.int64) * self._npass + p
+        keep = np.zeros(cand.size, dtype=bool)
+        taken, perm = self._taken, self._perm.reshape(-1)
+        for g in np.unique(group):
+            members = np.flatnonzero(group == g)
+            flat, lengths = self._flat(p[members], s[members], e[members])
+            pos = perm[flat]
+            free = ~np.logical_or.reduceat(taken[pos], np.cumsum(lengths) - lengths)
+            taken[pos[np.repeat(free, lengths)]] = True
+            keep[members[free]] = True
+        self._tl = np.concatenate([self._tl, cand[keep]])
+
+    # ---------------------------------------------------------------- bisection
+    def _bob_parity(self, p: I64, a: I64, b: I64) -> U8:
+        """Parity of Bob's *current* key over pass positions ``[a, b)`` of passes ``p``."""
+        par = self._bpx[p, b] ^ self._bpx[p, a]
+        if self._g.size:
+            base = p * self._stride
+            flips = np.searchsorted(self._g, base + b) - np.searchsorted(self._g, base + a)
+            par ^= (flips & 1).astype(np.uint8)
+        return par
+
+    def _bisect_round(self) -> bool:
+        """Halve every task's range (one request, one answer); True if bits were flipped."""
+        t = self._tl
+        p, s, e = self._lp[t], self._ls[t], self._le[t]
+        single = e - s == 1
+        flips = [self._perm[p[single], s[single]]]
+        if single.any():
+            t, p, s, e = t[~single], p[~single], s[~single], e[~single]
+        if t.size:
+            m = s + (e - s + 1) // 2
+            self._send(np.concatenate([p, s, m]))
+            alice_left = self._oracle.parities(p, s, m)
+            left_err = alice_left ^ self._bob_parity(p, s, m)
+            self.rounds += 1
+
+            # Split: the leaf keeps the left half; the right half (parity inferred) is new.
+            alice = self._la[t]
+            right = self._append_leaves(p, m, e, alice ^ alice_left, 1 - left_err, self._ltop[t])
+            self._le[t], self._la[t], self._lr[t] = m, alice_left, left_err
+            flat, lengths = self._flat(p, m, e)
+            self._leaf_of.reshape(-1)[flat] = np.repeat(right, lengths)
+
+            go_left = left_err.astype(bool)
+            drop, _ = self._flat(p, np.where(go_left, m, s), np.where(go_left, e, m))
+            self._taken[self._perm.reshape(-1)[drop]] = False
+            t = np.where(go_left, t, right)
+            done = self._le[t] - self._ls[t] == 1
+            if done.any():
+                flips.append(self._perm[p[done], self._ls[t[done]]])
+                t = t[~done]
+        self._tl = t
+        flipped = np.concatenate(flips)
+        if flipped.size:
+            self._taken[flipped] = False
+            self._apply_flips(flipped)
+            return True
+        return False
+
+    def _apply_flips(self, flipped: I32) -> None:
+        """Flip Bob's bits and toggle the error parity of every known range holding them."""
+        self._cur[flipped] ^= 1
+        self.flipped += int(flipped.size)
+        npass = self._npass
+        passes = np.arange(npass, dtype=np.int64)[:, None]
+        q = self._inv[:npass, flipped].astype(np.int64)  # (passes, flips) pass positions
+        keys = np.sort((passes * self._stride + q).ravel())
+        self._g = np.insert(self._g, np.searchsorted(self._g, keys), keys)
+        leaves = self._leaf_of[passes, q]
+        np.bitwise_xor.at(self._lr, leaves[leaves >= 0], 1)
+        inside = q < self._top_lim[:npass, None]
+        tops = self._top_off[:npass, None] + q // self._top_k[:npass, None]
+        np.bitwise_xor.at(self._tr, tops[inside], 1)
+
+
+def _check_qber(qber: object) -> float:
+    if isinstance(qber, bool) or not isinstance(qber, numbers.Real):
+        raise ConfigError(f"qber must be a real number in [0, 0.5), got {qber!r}")
+    q = float(qber)
+    if not (math.isfinite(q) and 0.0 <= q < 0.5):
+        raise ConfigError(f"qber must be in [0, 0.5), got {qber!r}")
+    return q
+
+
+def _check_passes(passes: object) -> int | None:
+    if passes is None:
+        return None
+    if isinstance(passes, bool) or not isinstance(passes, numbers.Integral):
+        raise ConfigError(f"passes must be None or an integer >= 1, got {passes!r}")
+    if not 1 <= int(passes) <= MAX_PASSES:
+        raise ConfigError(f"passes must be in [1, {MAX_PASSES}], got {passes!r}")
+    return int(passes)
+
+
+def reconcile_cascade(
+    alice: ArrayLike,
+    bob: ArrayLike,
+    *,
+    qber: float,
+    variant: str = "original",
+    channel: PublicChannel | None = None,
+    rng: RNGLike = None,
+    stage: str = "reconciliation",
+    passes: int | None = None,
+) -> ReconciliationResult:
+    """Reconcile Bob's key with Alice's by Cascade (Brassard–Salvail; arXiv:1407.3257 variants).
+
+    Alice's key is only read by her side of the protocol (a parity oracle);
+    Bob's side sees nothing but the parities sent on ``channel``.
+
+    Args:
+        alice: Alice's key, 1-D 0/1 values (any integer or bool dtype), shape ``(n,)``.
+        bob: Bob's noisy key, same shape.
+        qber: Estimated QBER in ``[0, 0.5)`` used for the block sizes (raised to
+            :data:`QBER_FLOOR` if smaller). Also the ``q`` of ``result.efficiency``.
+        variant: One of :data:`CASCADE_VARIANTS` (see ``cascade_variants``).
+        channel: Public channel on which every message is recorded; a fresh one
+            if None.
+        rng: Generator or seed for the shuffle seeds (one seed per pass).
+        stage: Stage name under which messages and leakage are recorded.
+        passes: Override of the variant's number of regular passes (the
+            variant's block-size rule continues beyond its own count; BICONF
+            passes of ``"biconf"`` still follow). Fewer passes disclose less and
+            leave more residual errors: use it to trade leakage against frame
+            error rate (arXiv:1407.3257, Fig. 12) or to produce a deliberately
+            imperfect reconciliation, e.g. ``passes=1`` for testing verification.
+
+    Returns:
+        The :class:`ReconciliationResult`; ``corrected`` is uint8, shape ``(n,)``.
+
+    Raises:
+        ConfigError: on an unknown variant, ``qber`` outside ``[0, 0.5)``,
+            empty or non-binary keys, keys of different lengths, or a bad ``passes``.
+    """
+    spec = get_cascade_variant(variant)
+    q = _check_qber(qber)
+    n_passes = _check_passes(passes)
+    a = as_bits(alice, name="alice")
+    b = as_bits(bob, name="bob")
+    if a.size == 0:
+        raise ConfigError("alice and bob keys must not be empty, got length 0")
+    if a.size != b.size:
+        raise ConfigError(f"alice and bob keys differ in length: {a.size} != {b.size}")
+    if not isinstance(stage, str) or not stage:
+        raise ConfigError(f"stage must be a non-empty string, got {stage!r}")
+    generator = ensure_rng(rng)
+    chan = PublicChannel() if channel is None else channel
+
+    q_used = max(q, QBER_FLOOR)
+    oracle = _AliceParityOracle(a, channel=chan, stage=stage)
+    bob_side = _BobCascade(
+        b,
+        oracle=oracle,
+        variant=spec,
+        qber_used=q_used,
+        passes=spec.passes if n_passes is None else n_passes,
+        rng=generator,
+        channel=chan,
+        stage=stage,
+    )
+    corrected = bob_side.run()
+
+    n = a.size
+    h = float(binary_entropy(q))
+    leaked = oracle.disclosed
+    efficiency = leaked / (n * h) if h > 0 else math.nan
+    stats = CascadeStats(
+        variant=spec.name,
+        qber_used=q_used,
+        block_sizes=tuple(bob_side.block_sizes),
+        biconf_passes=bob_side.biconf_passes,
+        rounds=bob_side.rounds,
+        flipped_bits=bob_side.flipped,
+    )
+    return ReconciliationResult(
+        corrected=corrected,
+        method=f"cascade:{spec.name}",
+        leaked_bits=leaked,
+        messages=bob_side.messages + oracle.messages,
+        efficiency=efficiency,
+        cascade=stats,
+    )

@@ -1,0 +1,66 @@
+"""Files that hold secrets (keys, a run's classical choices): owner-only, written atomically.
+
+A file is written to a temporary name in the same directory with mode 0600 and
+moved into place with ``os.replace``, so a crash leaves either the old file,
+nothing, or the complete new file — never a partial key.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from qkd_circuits.bits import Bits, bits_to_hex, hex_to_bits
+from qkd_circuits.errors import ConfigError
+
+
+def write_private_file(path: str | Path, data: bytes) -> Path:
+    """Write ``data`` to ``path`` with permissions 0600, atomically; return the path."""
+    target = Path(path)
+    if target.is_dir():
+        raise ConfigError(f"{str(target)!r} is a directory, expected a file path")
+    directory = target.parent if str(target.parent) else Path(".")
+    if not directory.is_dir():
+        raise ConfigError(f"directory {str(directory)!r} does not exist")
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        os.fchmod(fd, 0o600)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return target
+
+
+def write_key_file(path: str | Path, key_alice: Bits, key_bob: Bits) -> Path:
+    """Write ``{"alice": HEX, "bob": HEX, "bits": N}`` to ``path`` (mode 0600, atomic).
+
+    Hex is the key packed big-endian (first bit = most significant), zero-padded
+    to whole bytes; ``bits`` says how many of the bits are key.
+    """
+    if key_alice.size != key_bob.size:
+        raise ConfigError(f"keys differ in length: {key_alice.size} vs {key_bob.size}")
+    record: dict[str, Any] = {
+        "alice": bits_to_hex(key_alice),
+        "bob": bits_to_hex(key_bob),
+        "bits": int(key_alice.size),
+    }
+    return write_private_file(path, (json.dumps(record) + "\n").encode())
+
+
+def read_key_file(path: str | Path) -> tuple[Bits, Bits]:
+    """Read a key file written by :func:`write_key_file`: ``(alice, bob)`` uint8 arrays."""
+    try:
+        record = json.loads(Path(path).read_text())
+        n = int(record["bits"])
+        return hex_to_bits(record["alice"], n), hex_to_bits(record["bob"], n)
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ConfigError(f"cannot read key file {str(path)!r}: {exc}") from exc
+

@@ -1,0 +1,172 @@
+"""Parameter estimation: random sample, Serfling bound, abort above threshold."""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from qkd_circuits.errors import ConfigError, ProtocolAbort
+from qkd_circuits.postprocessing.channel import PublicChannel
+from qkd_circuits.postprocessing.estimation import (
+    QBEREstimate,
+    check_qber,
+    estimate_qber,
+    sampling_deviation,
+)
+
+
+def noisy_pair(n: int, errors: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    alice = rng.integers(0, 2, n, dtype=np.uint8)
+    bob = alice.copy()
+    bob[rng.choice(n, size=errors, replace=False)] ^= 1
+    return alice, bob
+
+
+def test_sampling_deviation_worked_example() -> None:
+    # n = 900, k = 100, eps = 0.05:
+    # (n + k)/(n k) = 1000/90000 = 0.0111111..., (k + 1)/k = 1.01, ln(1/0.05) = 2.9957323,
+    # product / 2 = 0.0111111 * 1.01 * 2.9957323 / 2 = 0.0168094, sqrt = 0.1296510.
+    assert sampling_deviation(900, 100, 0.05) == pytest.approx(0.1296510, abs=1e-6)
+    # Equals the paper's mu = sqrt(... ln(4/eps_sec)) for eps = (eps_sec / 4)^2.
+    eps_sec = 1e-10
+    paper_mu = math.sqrt(1000 / 90000 * 1.01 * math.log(4 / eps_sec))
+    assert sampling_deviation(900, 100, (eps_sec / 4) ** 2) == pytest.approx(paper_mu, rel=1e-12)
+
+
+def test_sampling_deviation_shrinks_with_sample() -> None:
+    mus = [sampling_deviation(10 * k, k, 1e-10) for k in (10, 100, 1000, 10_000)]
+    assert all(a > b for a, b in itertools.pairwise(mus))
+    # Roughly 1/sqrt(k) scaling.
+    assert mus[2] / mus[3] == pytest.approx(math.sqrt(10), rel=0.01)
+
+
+def test_estimate_removes_sample_and_counts_errors() -> None:
+    alice, bob = noisy_pair(1000, 50, seed=1)
+    channel = PublicChannel()
+    est = estimate_qber(alice, bob, sample_fraction=0.1, eps=1e-6, channel=channel, rng=7)
+    assert isinstance(est, QBEREstimate)
+    assert est.sample_size == 100 and est.key_length == 900
+    pos = est.sample_positions
+    assert pos.dtype == np.int64 and np.all(np.diff(pos) > 0)
+    assert est.sample_errors == int(np.count_nonzero(alice[pos] != bob[pos]))
+    assert est.qber == est.sample_errors / 100
+    assert est.qber_upper == pytest.approx(est.qber + sampling_deviation(900, 100, 1e-6))
+    keep = np.setdiff1d(np.arange(1000), pos)
+    assert np.array_equal(est.key_alice, alice[keep]) and np.array_equal(est.key_bob, bob[keep])
+    assert est.key_alice.dtype == np.uint8
+    # Positions leak nothing; both parties' sample bits are counted (k each).
+    assert channel.message_count(stage="estimation") == 3
+    assert [m.leaked_bits for m in channel.messages] == [0, 100, 100]
+    assert np.array_equal(np.frombuffer(channel.messages[0].payload, dtype=np.int64), pos)
+
+
+def test_same_seed_same_sample() -> None:
+    alice, bob = noisy_pair(500, 20, seed=2)
+    a = estimate_qber(alice, bob, rng=3)
+    b = estimate_qber(alice, bob, rng=3)
+    c = estimate_qber(alice, bob, rng=4)
+    assert np.array_equal(a.sample_positions, b.sample_positions)
+    assert not np.array_equal(a.sample_positions, c.sample_positions)
+
+
+@pytest.mark.parametrize("eps", [0.05, 0.3])
+def test_bound_contains_true_rate_with_frequency_at_least_1_minus_eps(eps: float) -> None:
+    """For fixed strings, the bound fails in at most a fraction eps of random samples."""
+    alice, bob = noisy_pair(2000, 200, seed=5)
+    errors = alice != bob
+    rng = np.random.default_rng(99)
+    trials = 2000
+    failures = 0
+    for _ in range(trials):
+        est = estimate_qber(alice, bob, sample_fraction=0.1, eps=eps, rng=rng)
+        keep = np.ones(2000, dtype=bool)
+        keep[est.sample_positions] = False
+        true_rate = float(np.mean(errors[keep]))
+        failures += true_rate > est.qber_upper
+    se = math.sqrt(eps * (1 - eps) / trials)
+    assert failures / trials <= eps + 5 * se
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    n=st.integers(2, 3000),
+    fraction=st.floats(0.001, 0.9),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_sizes_and_partition(n: int, fraction: float, seed: int) -> None:
+    alice, bob = noisy_pair(n, n // 10, seed=seed)
+    k = max(1, math.ceil(fraction * n))
+    if k >= n:
+        with pytest.raises(ProtocolAbort):
+            estimate_qber(alice, bob, sample_fraction=fraction, rng=seed)
+        return
+    est = estimate_qber(alice, bob, sample_fraction=fraction, rng=seed)
+    assert est.sample_size == k and est.key_length == n - k
+    assert 0.0 <= est.qber <= est.qber_upper <= 1.0
+    assert len(set(est.sample_positions.tolist())) == k
+
+
+def test_check_qber_aborts_above_threshold() -> None:
+    alice, bob = noisy_pair(1000, 300, seed=8)
+    est = estimate_qber(alice, bob, rng=0)
+    with pytest.raises(ProtocolAbort) as info:
+        check_qber(est, threshold=0.11)
+    assert info.value.reason == "qber_above_threshold"
+    assert f"{est.qber:.6f}" in str(info.value) and "0.110000" in str(info.value)
+    check_qber(est, threshold=0.5)
+
+
+def test_check_qber_upper_is_more_conservative() -> None:
+    alice, bob = noisy_pair(1000, 50, seed=9)
+    est = estimate_qber(alice, bob, rng=0, eps=1e-10)
+    threshold = (est.qber + est.qber_upper) / 2
+    check_qber(est, threshold=threshold)
+    with pytest.raises(ProtocolAbort, match="upper bound"):
+        check_qber(est, threshold=threshold, use_upper=True)
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "kwargs", "match"),
+    [
+        ([], [], {}, "empty"),
+        ([0, 1, 0], [0, 1], {}, "equal length"),
+        ([0, 1, 5], [0, 1, 1], {}, "only 0 and 1"),
+        ([0.5, 1, 0], [0, 1, 1], {}, "integers"),
+        ([0, 1, 0], [0, 1, 1], {"sample_fraction": 0.0}, "sample_fraction"),
+        ([0, 1, 0], [0, 1, 1], {"sample_fraction": 1.0}, "sample_fraction"),
+        ([0, 1, 0], [0, 1, 1], {"sample_fraction": -0.2}, "sample_fraction"),
+        ([0, 1, 0], [0, 1, 1], {"eps": 0.0}, "eps"),
+        ([0, 1, 0], [0, 1, 1], {"eps": 1.0}, "eps"),
+        ([0, 1, 0], [0, 1, 1], {"eps": "x"}, "eps"),
+    ],
+)
+def test_rejects_bad_input(a: list, b: list, kwargs: dict, match: str) -> None:
+    with pytest.raises(ConfigError, match=match):
+        estimate_qber(a, b, rng=0, **kwargs)
+
+
+@pytest.mark.parametrize(("n", "fraction"), [(1, 0.1), (10, 0.95), (2, 0.6)])
+def test_sample_that_leaves_nothing_aborts(n: int, fraction: float) -> None:
+    with pytest.raises(ProtocolAbort) as info:
+        estimate_qber(np.zeros(n, np.uint8), np.zeros(n, np.uint8), sample_fraction=fraction)
+    assert info.value.reason == "key_too_short"
+
+
+@pytest.mark.parametrize(
+    ("n", "k", "eps"), [(0, 5, 0.1), (5, 0, 0.1), (5, 5, 0.0), (5, 5, 1.0), (5.0, 5, 0.1)]
+)
+def test_sampling_deviation_rejects_bad_input(n: int, k: int, eps: float) -> None:
+    with pytest.raises(ConfigError):
+        sampling_deviation(n, k, eps)
+
+
+def test_check_qber_rejects_bad_threshold() -> None:
+    est = estimate_qber([0, 1, 0, 1], [0, 1, 0, 1], rng=0)
+    with pytest.raises(ConfigError, match="threshold"):
+        check_qber(est, threshold=1.5)
