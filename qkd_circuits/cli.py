@@ -14,6 +14,7 @@ from typing import NoReturn, TextIO, TypeVar
 
 from tqdm import tqdm
 
+from qkd_circuits.analysis import keyrate_cli
 from qkd_circuits.attacks.intercept_resend import EveSpec
 from qkd_circuits.channel.noise import NoiseSpec
 from qkd_circuits.errors import BackendError, ConfigError
@@ -165,6 +166,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--plot", metavar="PATH", help="write a PNG summary")
     p.add_argument("--quiet", action="store_true", help="no summary or progress bar")
     p.set_defaults(handler=_cmd_run)
+
+    keyrate_cli.add_parser(sub)
     return parser
 
 
