@@ -37,6 +37,16 @@ photons, so we use η = η_ch η_Bob, as in D_k.) The secret key rate is
 R = ℓ / N per pulse. Sec. IV fixes μ3 = 2e-4, ε_cor = 1e-15 and
 ε_sec = κ ℓ with κ = 1e-15 (a fixed point, solved by iteration here), and
 optimises R over {q_x, p_μ1, p_μ2, μ1, μ2}: :func:`optimize_finite_key`.
+
+Implementation notes. Negative lower bounds on s_{X,0} are replaced by 0
+(still a valid lower bound); if s_{X,1} or s_{Z,1} is not positive the
+single-photon term is 0, and φ_X is capped at 1/2. The link's sifting
+factor ``q`` is not used: the basis bias q_x is a free parameter of this
+protocol, and as n_X → ∞ the rate tends to the infinite-decoy rate with
+q = 1 plus the vacuum term (``finite:inf`` in :mod:`.curves`). Near the
+end of its reach the optimum drives q_x towards 0 (huge Z-basis samples
+pin the phase error; the rate per pulse vanishes); q_x >= 0.005 here, which
+moves the reach by < 0.1 km compared with q_x -> 0.
 """
 
 from __future__ import annotations
@@ -237,7 +247,7 @@ class _Stats:
     mus: tuple[Arr, Arr, Arr]
     ps: tuple[Arr, Arr, Arr]
     n_x: tuple[Arr, Arr, Arr]
-    m_x: Arr
+    m_x: tuple[Arr, Arr, Arr]
     n_z: tuple[Arr, Arr, Arr]
     m_z: tuple[Arr, Arr, Arr]
 
@@ -276,7 +286,8 @@ def _bounds(
     vz1 = tau1 * (e2 / p2 * (mz2 + dm) - e3 / p3 * (mz3 - dm)) / (mu2 - mu3)  # Eq. (4)
     nx_tot = st.n_x[0] + st.n_x[1] + st.n_x[2]
     if lambda_ec is None:
-        lam = f_ec * nx_tot * _h(st.m_x / np.where(nx_tot > 0, nx_tot, 1.0))
+        mx_tot = st.m_x[0] + st.m_x[1] + st.m_x[2]
+        lam = f_ec * nx_tot * _h(mx_tot / np.where(nx_tot > 0, nx_tot, 1.0))
     else:
         lam = np.asarray(lambda_ec, dtype=np.float64)
     usable = (sx1 > 0.0) & (sz1 > 0.0)
@@ -332,7 +343,7 @@ def lim2014_key_length(
         return (np.asarray(v[0]), np.asarray(v[1]), np.asarray(v[2]))
 
     st = _Stats(
-        mus=a3(mus), ps=a3(ps), n_x=a3(counts.n_x), m_x=np.asarray(sum(counts.m_x)),
+        mus=a3(mus), ps=a3(ps), n_x=a3(counts.n_x), m_x=a3(counts.m_x),
         n_z=a3(counts.n_z), m_z=a3(counts.m_z),
     )  # fmt: skip
     out = _bounds(st, eps_sec=eps_sec, eps_cor=eps_cor, f_ec=f_ec, lambda_ec=lambda_ec)
@@ -366,7 +377,7 @@ def _model(link: LinkParameters, eta: float, s: Arr, n_x: float) -> tuple[_Stats
         mus=mus,
         ps=ps,
         n_x=(ax * ps[0] * rk[0], ax * ps[1] * rk[1], ax * ps[2] * rk[2]),
-        m_x=ax * (ps[0] * ek[0] + ps[1] * ek[1] + ps[2] * ek[2]),
+        m_x=(ax * ps[0] * ek[0], ax * ps[1] * ek[1], ax * ps[2] * ek[2]),
         n_z=(az * ps[0] * rk[0], az * ps[1] * rk[1], az * ps[2] * rk[2]),
         m_z=(az * ps[0] * ek[0], az * ps[1] * ek[1], az * ps[2] * ek[2]),
     )
@@ -401,28 +412,12 @@ def expected_counts(
     eta = _eta(link, _check_distance(distance_km))
     n_x = _pos("n_x", n_x)
     st, n_pulses = _model(link, eta, _as_row(settings), n_x)
-    ax = float(n_pulses) * settings.q_x**2
-    _, ek = _detection_model(link, eta, settings.intensities)
-    mx = (ax * settings.p_mu1 * ek[0], ax * settings.p_mu2 * ek[1], ax * settings.p_mu3 * ek[2])
 
     def t3(v: tuple[Arr, Arr, Arr]) -> tuple[float, float, float]:
         return (float(v[0]), float(v[1]), float(v[2]))
 
-    counts = DecoyCounts(n_x=t3(st.n_x), m_x=mx, n_z=t3(st.n_z), m_z=t3(st.m_z))
+    counts = DecoyCounts(n_x=t3(st.n_x), m_x=t3(st.m_x), n_z=t3(st.n_z), m_z=t3(st.m_z))
     return counts, float(n_pulses)
-
-
-def _detection_model(
-    link: LinkParameters, eta: float, mus: tuple[float, float, float]
-) -> tuple[list[float], list[float]]:
-    """(R_k, e_k) for the three intensities (Lim et al. Sec. IV)."""
-    rk, ek = [], []
-    for k in mus:
-        lost = math.exp(-eta * k)
-        d_k = 1.0 - (1.0 - link.y0) * lost
-        rk.append(d_k * (1.0 + link.p_afterpulse))
-        ek.append(0.5 * link.y0 + link.e_d * (1.0 - lost) + 0.5 * link.p_afterpulse * d_k)
-    return rk, ek
 
 
 # --- key rate with ε_sec = κ ℓ ----------------------------------------------------------
@@ -485,7 +480,7 @@ def _self_consistent(
     for _ in range(iterations):
         ell, n_pulses, out = _rates(link, eta, s, n_x, eps, security.eps_cor)
         new = _eps_for(security, ell)
-        if np.all(np.abs(np.log(new / eps)) < 1e-12):
+        if np.all(np.abs(np.log(new / eps)) < 1e-7):  # ℓ then moves by << 1 bit
             break
         eps = new
     return ell, n_pulses, eps, out
@@ -654,13 +649,24 @@ _CANDIDATES: dict[int, Arr] = {}
 def _rate_function(
     link: LinkParameters, eta: float, n_x: float, eps: float, eps_cor: float, mu3: float
 ) -> Callable[[Arr], Arr]:
-    """ℓ/N as a function of a batch of box coordinates, at fixed ε_sec."""
+    """The optimisation objective for a batch of box coordinates, at fixed ε_sec."""
 
     def rate(z: Arr) -> Arr:
         ell, n_pulses, _ = _rates(link, eta, _from_z(z, mu3), n_x, eps, eps_cor)
-        return ell / n_pulses
+        return _objective(ell, n_pulses, n_x)
 
     return rate
+
+
+def _objective(ell: Arr, n_pulses: Arr, n_x: float) -> Arr:
+    """ℓ/N where there is a key; ℓ (scaled down) where there is none.
+
+    Maximising ℓ/N alone where ℓ < 0 drifts to settings with N → ∞ (a rate
+    of −0); maximising ℓ instead climbs towards settings that give a key.
+    Both branches are 0 at ℓ = 0, so the objective is continuous and every
+    setting with a key beats every setting without one.
+    """
+    return np.where(ell > 0, ell / n_pulses, ell / (n_x * 1e6))
 
 
 def _optimise(
@@ -679,7 +685,7 @@ def _optimise(
     ell, n_pulses, eps_rows, _ = _self_consistent(
         link, eta, _from_z(cands, mu3), n_x, security, iterations=4
     )
-    rates = ell / n_pulses
+    rates = _objective(ell, n_pulses, n_x)
     order = [int(i) for i in np.argsort(-rates)]
     picks = [0] if z_start is not None else []
     picks += [i for i in order[:2] if i not in picks]
@@ -688,17 +694,21 @@ def _optimise(
     best_z, best_r = cands[order[0]], -math.inf
     for i in picks[:2]:
         z = cands[i]
-        eps = float(eps_rows[i])
-        for _ in range(3):  # ε_sec = κ ℓ moves with ℓ: refine, re-solve ε, repeat if it moved
+        # ε_sec = κ ℓ depends on the optimum itself: optimise at fixed ε, re-solve ε at the
+        # optimum, repeat until ε settles (ℓ depends on ε only through log 1/ε). Where the
+        # start has no key its own ε (= κ) is pessimistic and can hide the key, so start
+        # from the optimistic ε = κ n_X (ℓ <= n_X) instead.
+        eps = float(eps_rows[i]) if ell[i] > 1.0 else float(_eps_for(security, np.array(n_x)))
+        for _ in range(6):
             z, _ = _maximise(_rate_function(link, eta, n_x, eps, security.eps_cor, mu3), z)
             ell_z, n_z, eps_z, _ = _self_consistent(
                 link, eta, _from_z(z, mu3)[None, :], n_x, security
             )
-            moved = abs(math.log(float(eps_z[0]) / eps)) > math.log(2.0)
+            moved = abs(math.log(float(eps_z[0]) / eps)) > math.log(1.5)
             eps = float(eps_z[0])
             if not moved:
                 break
-        r = float(ell_z[0] / n_z[0])
+        r = float(_objective(ell_z, n_z, n_x)[0])
         if r > best_r:
             best_z, best_r = z, r
     return _from_z(best_z, mu3)
@@ -719,9 +729,11 @@ def optimize_finite_key(
     (q_x, μ1 − μ2 − μ3, μ2 − μ3, p_μ1, p_μ2/(1 − p_μ1)) — 1023 points, or
     127 around a warm ``start`` — picks the starting points, which a
     projected Newton ascent with batched finite differences refines at
-    fixed ε_sec; ε_sec = κ ℓ is then re-solved at the optimum (and the
-    refinement repeated if ε_sec moved by more than a factor of 2). A
+    fixed ε_sec; ε_sec = κ ℓ is then re-solved at the optimum and the
+    refinement repeated until ε_sec moves by less than a factor of 1.5. A
     ``start`` (e.g. the optimum at a nearby distance) is always refined.
+    Where no setting gives a key the search maximises ℓ itself (see
+    ``_objective``), so it climbs towards settings that do.
 
     Args:
         link: Device and link parameters.

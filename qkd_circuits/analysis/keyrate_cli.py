@@ -18,7 +18,7 @@ import dataclasses
 import json
 import math
 import sys
-from typing import Any
+from typing import Any, TypeVar
 
 from qkd_circuits.analysis.curves import (
     AnalysisSpec,
@@ -52,7 +52,10 @@ presets: {", ".join(sorted(PRESETS))}; or a .toml/.json file with the fields
 """
 
 
-def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+_P = TypeVar("_P", bound=argparse.ArgumentParser)
+
+
+def add_parser(subparsers: argparse._SubParsersAction[_P]) -> None:
     """Register the ``keyrate`` subcommand on ``subparsers`` (handler: :func:`run_keyrate`)."""
     p = subparsers.add_parser(
         "keyrate",
