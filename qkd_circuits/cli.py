@@ -223,8 +223,11 @@ def _cmd_run(args: argparse.Namespace) -> int:
     def progress(done: int, total: int) -> None:
         bar.update(done - bar.n)
 
+    def on_stage(stage: str) -> None:
+        bar.set_description_str(stage.replace("_", " "))
+
     try:
-        report = run_config(config, progress=progress)
+        report = run_config(config, progress=progress, on_stage=on_stage)
     finally:
         bar.close()
     if args.keys and not report.aborted:

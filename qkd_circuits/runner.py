@@ -21,7 +21,7 @@ from qkd_circuits.postprocessing.sifting import sift
 from qkd_circuits.protocols.bb84 import draw_choices, run_quantum_phase
 from qkd_circuits.report import RunReport, build_report
 from qkd_circuits.specs import check_int
-from qkd_circuits.timing import Stopwatch
+from qkd_circuits.timing import StageCallback, Stopwatch
 
 PROTOCOLS = ("bb84",)
 AER_BACKENDS = ("aer", "aer-shots", "aer-literal")
@@ -132,11 +132,22 @@ def run(
     return run_config(config, progress=progress)
 
 
-def run_config(config: RunConfig, *, progress: ProgressCallback | None = None) -> RunReport:
-    """Run ``config`` end to end (see :func:`run`)."""
+def run_config(
+    config: RunConfig,
+    *,
+    progress: ProgressCallback | None = None,
+    on_stage: StageCallback | None = None,
+) -> RunReport:
+    """Run ``config`` end to end (see :func:`run`).
+
+    Args:
+        config: The run's configuration.
+        progress: ``progress(done, total)`` callback for the quantum phase.
+        on_stage: Called with each stage's name as it starts.
+    """
     seed = config.seed if config.seed is not None else _fresh_seed()
     rng_choices, rng_quantum, rng_post = np.random.default_rng(seed).spawn(3)
-    clock = Stopwatch()
+    clock = Stopwatch(on_stage)
 
     with clock("quantum"):
         executor, literal = make_executor(config.backend, config.noise)
@@ -155,7 +166,12 @@ def run_config(config: RunConfig, *, progress: ProgressCallback | None = None) -
             channel=channel,
         )
     result = distill_key(
-        sifted.alice, sifted.bob, config=config.postprocessing, channel=channel, rng=rng_post
+        sifted.alice,
+        sifted.bob,
+        config=config.postprocessing,
+        channel=channel,
+        rng=rng_post,
+        on_stage=on_stage,
     )
     return build_report(
         config=config,

@@ -88,3 +88,22 @@ def test_no_noise_no_eve_is_error_free_and_eve_raises_the_qber():
     attacked = run(qubits=20000, seed=1, eve="intercept-resend")
     assert attacked.aborted and attacked.abort_reason == "qber_above_threshold"
     assert 0.2 < attacked.qber_actual < 0.3 and 0.7 < attacked.eve_agreement < 0.8
+
+
+def test_stage_callback_sees_every_stage_in_order():
+    seen: list[str] = []
+    report = run(qubits=20_000, seed=1, noise="depolarizing=0.02")
+    from qkd_circuits.runner import run_config
+
+    run_config(RunConfig(qubits=20_000, seed=1), on_stage=seen.append, progress=lambda d, t: None)
+    assert seen == [
+        "quantum",
+        "sifting",
+        "estimation",
+        "reconciliation",
+        "verification",
+        "key_length",
+        "amplification",
+        "authentication",
+    ]
+    assert list(report.timings_s) == seen

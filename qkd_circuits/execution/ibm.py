@@ -96,8 +96,9 @@ from qkd_circuits.execution.calibration import (
     choose_slots,
     qber_model_allowance,
     qubit_calibration,
+    rank_slots,
 )
-from qkd_circuits.randomness import draw_seed
+from qkd_circuits.randomness import RNGLike, draw_seed, ensure_rng
 
 Route = Literal["aer", "local", "ibm"]
 
@@ -499,6 +500,30 @@ class SubmittedJob:
             "qber_model_allowance": self.qber_allowance,
         }
 
+    def describe(self) -> dict[str, object]:
+        """What the report says about the backend of this job (same keys as
+        :meth:`BackendExecutor.describe` after a submission); usable on resume."""
+        short = self.backend_name.removeprefix("fake_")
+        provider = "fake" if short != self.backend_name and self.route != "ibm" else "ibm"
+        return {
+            "name": f"{provider}:{short}",
+            "spec": self.spec,
+            "backend": self.backend_name,
+            "route": self.route,
+            "sampler": _SAMPLER_DESCRIPTION[self.route],
+            "transpiler": {
+                "function": "generate_preset_pass_manager",
+                "optimization_level": self.optimization_level,
+                "initial_layout": list(self.qubits),
+            },
+            "pack": self.pack,
+            "error_mitigation": "none (every error counts as Eve's)",
+            "job_ids": list(self.job_ids),
+            "submitted_at": self.submitted_at,
+            "shot_budget": self.budget.to_dict(),
+            "calibration": self.calibration_report(),
+        }
+
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready form."""
         return {
@@ -703,10 +728,7 @@ class BackendExecutor:
             "error_mitigation": "none (every error counts as Eve's)",
         }
         if self.last_job is not None:
-            job = self.last_job
-            out["job_ids"] = list(job.job_ids)
-            out["shot_budget"] = job.budget.to_dict()
-            out["calibration"] = job.calibration_report()
+            out.update(self.last_job.describe())
         return out
 
     # -- planning --------------------------------------------------------------
@@ -737,8 +759,6 @@ class BackendExecutor:
         wanted = min(wanted, exchanges)
         if self.qubits is None and self.slots is None:
             # Default: as many good slots as the device offers, up to DEFAULT_PACK_SLOTS.
-            from qkd_circuits.execution.calibration import rank_slots
-
             used: set[int] = set()
             available = 0
             for slot in rank_slots(self.backend, width=width):
@@ -874,7 +894,10 @@ class BackendExecutor:
         *,
         rng: np.random.Generator,
     ) -> SubmittedJob:
-        """Transpile, plan and submit; return at once with the job record.
+        """Transpile, plan and submit; return the job record without waiting for results.
+
+        (Route ``"aer"`` simulates during the call; the other routes return as
+        soon as the runtime has accepted the job.)
 
         ``on_budget`` is called (and ``max_total_shots`` checked) before anything
         is submitted; ``on_submit`` right after.
@@ -923,7 +946,13 @@ class BackendExecutor:
         )
         self.last_job = job
         if self.on_submit is not None:
-            self.on_submit(job)
+            try:
+                self.on_submit(job)
+            except Exception as exc:
+                raise BackendError(
+                    f"job(s) {', '.join(job.job_ids)} were submitted to {job.backend_name} but "
+                    f"saving them failed ({type(exc).__name__}: {exc}); keep these ids"
+                ) from exc
         return job
 
     def fetch(self, job: SubmittedJob, *, timeout: float | None = None) -> list[Outcomes]:
@@ -1336,7 +1365,7 @@ def submit_grouped(
     circuit_for_code: Callable[[int], QuantumCircuit],
     executor: BackendExecutor,
     *,
-    rng: np.random.Generator,
+    rng: RNGLike,
 ) -> SubmittedJob:
     """First half of :func:`~qkd_circuits.execution.base.run_grouped`: submit, don't wait.
 
@@ -1344,7 +1373,7 @@ def submit_grouped(
     """
     plan = GroupPlan.from_codes(np.asarray(codes))
     circuits = [circuit_for_code(int(c)) for c in plan.codes]
-    return executor.submit(circuits, [int(s) for s in plan.shots], rng=rng)
+    return executor.submit(circuits, [int(s) for s in plan.shots], rng=ensure_rng(rng))
 
 
 def collect_grouped(
@@ -1352,7 +1381,7 @@ def collect_grouped(
     codes: NDArray[np.integer],
     registers: Sequence[str],
     *,
-    rng: np.random.Generator,
+    rng: RNGLike,
     service: Any = None,
     timeout: float | None = None,
 ) -> dict[str, NDArray[np.uint8]]:
@@ -1362,7 +1391,7 @@ def collect_grouped(
         job: What :func:`submit_grouped` returned (possibly read back from disk).
         codes: The same configuration codes, shape (n,).
         registers: 1-bit registers to return (absent ones read 0).
-        rng: Draws the scatter permutations.
+        rng: Generator or seed; draws the scatter permutations.
         service: Runtime service (default: connect with the saved account).
         timeout: Seconds to wait for a hardware job.
 
@@ -1382,7 +1411,7 @@ def collect_grouped(
             f"match these exchanges ({len(expected)} groups, {sum(expected)} exchanges)"
         )
     results = fetch_job(job, service=service, timeout=timeout)
-    return plan.scatter(results, registers, rng=rng)
+    return plan.scatter(results, registers, rng=ensure_rng(rng))
 
 
 __all__ = [

@@ -71,6 +71,20 @@ class PendingRun:
     created: str
 
 
+def ensure_new_run_dir(run_dir: Path | str) -> Path:
+    """Create ``run_dir`` (mode 0700), or accept an existing empty one; refuse anything else.
+
+    Call it *before* submitting, so a bad ``--run-dir`` fails before any shot is spent;
+    :func:`save_pending_run` then fills the (empty) directory.
+
+    Raises:
+        ConfigError: the path exists and is a file or a non-empty directory.
+    """
+    run_dir = Path(run_dir)
+    _prepare_dir(run_dir)
+    return run_dir
+
+
 def _prepare_dir(run_dir: Path) -> None:
     if run_dir.exists():
         if not run_dir.is_dir():

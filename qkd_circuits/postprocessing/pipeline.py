@@ -39,7 +39,7 @@ from qkd_circuits.postprocessing.reconciliation.cascade import (
 from qkd_circuits.postprocessing.reconciliation.cascade_variants import CASCADE_VARIANTS
 from qkd_circuits.postprocessing.verification import VerificationResult, verify_keys
 from qkd_circuits.randomness import RNGLike, ensure_rng
-from qkd_circuits.timing import Stopwatch
+from qkd_circuits.timing import StageCallback, Stopwatch
 
 KeyLengthMethod = Literal["finite", "asymptotic"]
 STAGES = ("estimation", "reconciliation", "verification", "key_length", "amplification")
@@ -180,6 +180,7 @@ def distill_key(
     preshared_key: ArrayLike | None = None,
     rng: RNGLike = None,
     reconciler: Reconciler | None = None,
+    on_stage: StageCallback | None = None,
 ) -> DistillationResult:
     """Run the whole post-processing on a sifted key.
 
@@ -194,6 +195,7 @@ def distill_key(
         rng: Generator or seed (sampling, shuffles, hash keys, Toeplitz seed).
         reconciler: Replaces :func:`reconcile_cascade` (same signature); for tests
             of what verification catches.
+        on_stage: Called with each stage's name as it starts (progress display).
 
     Raises:
         ConfigError: on invalid input (non-binary or mismatched keys). An empty
@@ -209,7 +211,7 @@ def distill_key(
     chan = channel if channel is not None else PublicChannel()
     _, variant = parse_reconciliation(cfg.reconciliation)
     reconcile = reconciler or reconcile_cascade
-    clock = Stopwatch()
+    clock = Stopwatch(on_stage)
     est: QBEREstimate | None = None
     rec: ReconciliationResult | None = None
     ver: VerificationResult | None = None

@@ -25,6 +25,7 @@ from qkd_circuits.postprocessing.reconciliation import (
 from qkd_circuits.postprocessing.reconciliation.cascade import (
     _AliceParityOracle,
     _BobCascade,
+    _PublicShuffles,
 )
 
 
@@ -178,10 +179,12 @@ def test_bob_learns_alice_only_through_the_oracle() -> None:
     assert "alice" not in inspect.signature(_BobCascade).parameters
     other, bob, _ = noisy_pair(2000, 0.03, 8)
     channel = PublicChannel()
-    oracle = _AliceParityOracle(other, channel=channel, stage="s")
+    shuffles = _PublicShuffles(2000)
+    oracle = _AliceParityOracle(other, shuffles=shuffles, channel=channel, stage="s")
     bob_side = _BobCascade(
         bob,
         oracle=oracle,
+        shuffles=shuffles,
         variant=get_cascade_variant("option7"),
         qber_used=0.03,
         passes=14,
@@ -233,9 +236,10 @@ def test_many_biconf_passes_grow_the_per_pass_storage() -> None:
     )  # fmt: skip
     alice, bob, errors = noisy_pair(300, 0.05, 1)
     channel = PublicChannel()
-    oracle = _AliceParityOracle(alice, channel=channel, stage="s")
+    shuffles = _PublicShuffles(300)
+    oracle = _AliceParityOracle(alice, shuffles=shuffles, channel=channel, stage="s")
     bob_side = _BobCascade(
-        bob, oracle=oracle, variant=tiny, qber_used=0.05, passes=1,
+        bob, oracle=oracle, shuffles=shuffles, variant=tiny, qber_used=0.05, passes=1,
         rng=np.random.default_rng(1), channel=channel, stage="s",
     )  # fmt: skip
     np.testing.assert_array_equal(bob_side.run(), alice)

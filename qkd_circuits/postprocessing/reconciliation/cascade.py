@@ -21,8 +21,8 @@ How this implementation runs
   his key only and learns Alice's bits exclusively through those answers.
 * **Shuffles as seeds.** Each pass's permutation is drawn from a seed that Bob
   sends (``leaked_bits=0``, as in cascade-python); both parties derive the same
-  permutation from it. The simulation derives it once and hands the read-only
-  array to both sides (it is a public function of a public seed).
+  permutation from it (:class:`_PublicShuffles`, memoised so the simulation
+  draws each permutation once).
 * **Messages.** Opening a pass is one round trip: Bob sends ``[kind, pass,
   seed, block size]``, Alice replies with all top-level block parities. One
   bisection *round* is one round trip: Bob sends the list of ranges
@@ -33,7 +33,9 @@ How this implementation runs
   round together. Ranges bisected at the same time are disjoint as sets of key
   positions (a greedy, smallest-first choice), so no flip can invalidate another
   range's bisection; this keeps the smallest-block-first order of sequential
-  Cascade without processing one block at a time.
+  Cascade without processing one block at a time. (Bisecting every odd range
+  at once, overlapping or not, was measured to leak 1–3 % more, f + 0.01–0.03,
+  for at most ~25 % fewer rounds.)
 * **Known sub-blocks.** Every parity Alice disclosed is remembered: each pass
   is cut into *leaves*, ranges of known parity (top-level blocks, split by
   every bisection; the right half's parity is inferred as parent ⊕ left, never
@@ -169,6 +171,27 @@ class ReconciliationResult:
         return self.messages // 2
 
 
+class _PublicShuffles:
+    """The public map from a pass's shuffle seed to its permutation, run by both parties.
+
+    ``order(seed)[i]`` is the key index at pass position ``i`` (int64, shape
+    ``(n,)``, read-only). The last permutation is memoised, so that the
+    simulation draws it once although Bob and Alice each derive it.
+    """
+
+    def __init__(self, n: int) -> None:
+        self._n = n
+        self._last: tuple[int, I64] | None = None
+
+    def order(self, seed: int) -> I64:
+        """The permutation of the pass whose shuffle seed is ``seed``."""
+        if self._last is None or self._last[0] != seed:
+            order = np.random.default_rng(seed).permutation(self._n)
+            order.flags.writeable = False
+            self._last = (seed, order)
+        return self._last[1]
+
+
 class _AliceParityOracle:
     """Alice's side of Cascade: holds her key and answers parity queries.
 
@@ -178,8 +201,11 @@ class _AliceParityOracle:
     so the parity of pass positions ``[a, b)`` is ``px[b] ^ px[a]``.
     """
 
-    def __init__(self, key: U8, *, channel: PublicChannel, stage: str) -> None:
+    def __init__(
+        self, key: U8, *, shuffles: _PublicShuffles, channel: PublicChannel, stage: str
+    ) -> None:
         self._key = key
+        self._shuffles = shuffles
         self._channel = channel
         self._stage = stage
         self._px = np.zeros((4, key.size + 1), dtype=np.uint8)
@@ -187,19 +213,17 @@ class _AliceParityOracle:
         self.disclosed = 0
         self.messages = 0
 
-    def open_pass(self, seed: int, order: I64, starts: I64, ends: I64) -> U8:
+    def open_pass(self, seed: int, starts: I64, ends: I64) -> U8:
         """Handle Bob's "new pass" request: disclose the parities of blocks ``[starts, ends)``.
 
         Args:
-            seed: The public shuffle seed Bob sent; ``order`` is the permutation
-                both parties derive from it (``order[i]`` = key index at pass position i).
-            order: int64, shape (n,), read-only.
+            seed: The public shuffle seed Bob sent; Alice derives the pass order from it.
             starts, ends: int64 pass positions of the requested top-level blocks.
         """
         if self._passes == self._px.shape[0]:
             self._px = np.concatenate([self._px, np.zeros_like(self._px)])
         row = self._px[self._passes]
-        np.bitwise_xor.accumulate(self._key[order], out=row[1:])
+        np.bitwise_xor.accumulate(self._key[self._shuffles.order(seed)], out=row[1:])
         self._passes += 1
         return self._reply(row[ends] ^ row[starts])
 
@@ -241,6 +265,7 @@ class _BobCascade:
         key: U8,
         *,
         oracle: _AliceParityOracle,
+        shuffles: _PublicShuffles,
         variant: CascadeVariant,
         qber_used: float,
         passes: int,
@@ -253,6 +278,7 @@ class _BobCascade:
         self._stride = n + 1
         self._cur = key.copy()
         self._oracle = oracle
+        self._shuffles = shuffles
         self._variant = variant
         self._qber = qber_used
         self._n_regular = passes
@@ -348,13 +374,12 @@ class _BobCascade:
         """Draw and announce the pass's shuffle seed; receive the top-level parities."""
         n, p = self._n, self._npass
         seed = draw_seed(self._rng)
-        order = np.random.default_rng(seed).permutation(n)
-        order.flags.writeable = False
+        order = self._shuffles.order(seed)
         limit = n if kind == _REGULAR else size
         starts = np.arange(0, limit, size, dtype=np.int64)
         ends = np.minimum(starts + size, limit)
         self._send(np.array([kind, p, seed, size], dtype=np.int64))
-        alice = self._oracle.open_pass(seed, order, starts, ends)
+        alice = self._oracle.open_pass(seed, starts, ends)
 
         if p == self._perm.shape[0]:
             self._grow_passes()
@@ -567,10 +592,12 @@ def reconcile_cascade(
     chan = PublicChannel() if channel is None else channel
 
     q_used = max(q, QBER_FLOOR)
-    oracle = _AliceParityOracle(a, channel=chan, stage=stage)
+    shuffles = _PublicShuffles(a.size)
+    oracle = _AliceParityOracle(a, shuffles=shuffles, channel=chan, stage=stage)
     bob_side = _BobCascade(
         b,
         oracle=oracle,
+        shuffles=shuffles,
         variant=spec,
         qber_used=q_used,
         passes=spec.passes if n_passes is None else n_passes,
