@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
-from typing import NoReturn, TextIO, TypeVar
+from typing import Any, NoReturn, TextIO, TypeVar
 
 from tqdm import tqdm
 
@@ -22,7 +23,14 @@ from qkd_circuits.postprocessing.pipeline import PostprocessingConfig
 from qkd_circuits.postprocessing.reconciliation.cascade_variants import CASCADE_VARIANTS
 from qkd_circuits.private_files import write_key_file
 from qkd_circuits.report import RunReport
-from qkd_circuits.runner import AER_BACKENDS, DEFAULT_QUBITS, PROTOCOLS, RunConfig, run_config
+from qkd_circuits.runner import (
+    DEFAULT_QUBITS,
+    PROTOCOLS,
+    RunConfig,
+    resume_run,
+    run_config,
+    submit_run,
+)
 
 T = TypeVar("T")
 
@@ -117,9 +125,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--backend",
         default="aer",
-        choices=AER_BACKENDS,
+        metavar="BACKEND",
         help="aer: grouped circuits, exact distributions (default); aer-shots: "
-        "grouped, Aer samples every shot; aer-literal: one circuit per exchange",
+        "grouped, Aer samples every shot; aer-literal: one circuit per exchange; "
+        "fake:NAME: a snapshot of an IBM device with its noise (e.g. fake:torino); "
+        "ibm:NAME or ibm:least-busy: IBM Quantum hardware",
+    )
+    p.add_argument(
+        "--pack",
+        action="store_true",
+        help="on a device, run many exchanges per shot, one per well-calibrated qubit",
+    )
+    p.add_argument(
+        "--run-dir",
+        metavar="DIR",
+        help="on a device, save the job and the run's secrets here (mode 0600) "
+        "before waiting, so 'qkd resume DIR' can finish an interrupted run",
+    )
+    p.add_argument(
+        "--submit-only",
+        action="store_true",
+        help="on a device, submit, save to --run-dir and exit; finish later with 'qkd resume DIR'",
     )
     p.add_argument(
         "--sample-fraction",
@@ -162,13 +188,35 @@ def build_parser() -> argparse.ArgumentParser:
         help='write {"alice": HEX, "bob": HEX, "bits": N} (mode 0600); '
         "nothing is written when the run aborts",
     )
-    p.add_argument("--json", metavar="PATH", help="write the JSON report ('-' for stdout)")
-    p.add_argument("--plot", metavar="PATH", help="write a PNG summary")
-    p.add_argument("--quiet", action="store_true", help="no summary or progress bar")
+    _add_output_options(p)
     p.set_defaults(handler=_cmd_run)
+
+    r = sub.add_parser("resume", help="finish a device run saved with --submit-only or --run-dir")
+    r.add_argument("run_dir", metavar="RUN_DIR")
+    r.add_argument(
+        "--timeout",
+        type=float,
+        default=None,
+        metavar="S",
+        help="seconds to wait for a job still running (default: wait)",
+    )
+    r.add_argument(
+        "--keys",
+        metavar="PATH",
+        help='write {"alice": HEX, "bob": HEX, "bits": N} (mode 0600); '
+        "nothing is written when the run aborts",
+    )
+    _add_output_options(r)
+    r.set_defaults(handler=_cmd_resume)
 
     keyrate_cli.add_parser(sub)
     return parser
+
+
+def _add_output_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--json", metavar="PATH", help="write the JSON report ('-' for stdout)")
+    p.add_argument("--plot", metavar="PATH", help="write a PNG summary")
+    p.add_argument("--quiet", action="store_true", help="no summary or progress bar")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -201,6 +249,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         eve=args.eve,
         seed=args.seed,
         backend=args.backend,
+        pack=args.pack,
         postprocessing=PostprocessingConfig(
             sample_fraction=args.sample_fraction,
             reconciliation=args.reconciliation,
@@ -209,13 +258,50 @@ def _cmd_run(args: argparse.Namespace) -> int:
             eps_cor=args.eps_cor,
         ),
     )
-    summary_out = sys.stderr if args.json == "-" else sys.stdout
+    status = sys.stderr if args.json == "-" or args.quiet else sys.stdout
+
+    def on_budget(budget: Any) -> None:
+        print(f"shot budget: {budget.summary()}", file=sys.stderr)
+
+    if args.submit_only:
+        if not args.run_dir:
+            raise ConfigError("--submit-only needs --run-dir DIR to save the run in")
+        run_dir = submit_run(config, args.run_dir, on_budget=on_budget)
+        print(f"submitted; finish with: qkd resume {run_dir}", file=status)
+        return 0
+    if args.run_dir and not config.on_device:
+        raise ConfigError(f"--run-dir applies to device backends only, not {config.backend!r}")
+    with _progress(config.qubits, quiet=args.quiet) as (progress, on_stage):
+        report = run_config(
+            config,
+            progress=progress,
+            on_stage=on_stage,
+            run_dir=args.run_dir,
+            on_budget=on_budget if config.on_device else None,
+        )
+    _emit(report, args)
+    return 0
+
+
+def _cmd_resume(args: argparse.Namespace) -> int:
+    with _progress(None, quiet=args.quiet) as (_, on_stage):
+        report = resume_run(args.run_dir, on_stage=on_stage, timeout=args.timeout)
+    _emit(report, args)
+    return 0
+
+
+@contextmanager
+def _progress(
+    total: int | None, *, quiet: bool
+) -> Iterator[tuple[Callable[[int, int], None], Callable[[str], None]]]:
+    """One bar for a whole run: it counts exchanges through the quantum phase and
+    names the stage in progress after it (hidden when stderr is not a terminal)."""
     bar = tqdm(
-        total=config.qubits,
+        total=total,
         unit="qubit",
         unit_scale=True,
-        desc="quantum phase",
-        disable=True if args.quiet else None,
+        desc="quantum",
+        disable=True if quiet else None,
         leave=False,
         file=sys.stderr,
     )
@@ -227,9 +313,14 @@ def _cmd_run(args: argparse.Namespace) -> int:
         bar.set_description_str(stage.replace("_", " "))
 
     try:
-        report = run_config(config, progress=progress, on_stage=on_stage)
+        yield progress, on_stage
     finally:
         bar.close()
+
+
+def _emit(report: RunReport, args: argparse.Namespace) -> None:
+    """Write the key file, the JSON report, the plot and the summary a command asked for."""
+    summary_out = sys.stderr if args.json == "-" else sys.stdout
     if args.keys and not report.aborted:
         assert report.key_alice is not None and report.key_bob is not None
         write_key_file(args.keys, report.key_alice, report.key_bob)
@@ -246,7 +337,6 @@ def _cmd_run(args: argparse.Namespace) -> int:
         if args.keys:
             written = "not written (aborted)" if report.aborted else "written"
             print(f"  {'key file':<16}{args.keys} {written}", file=summary_out)
-    return 0
 
 
 def print_summary(report: RunReport, *, file: TextIO) -> None:
@@ -276,7 +366,15 @@ def print_summary(report: RunReport, *, file: TextIO) -> None:
             f"(upper bound {report.qber_upper:.3%})",
         )
     z, x = report.qber_by_basis["Z"], report.qber_by_basis["X"]
-    line("QBER actual", f"{report.qber_actual:.3%} (Z {z:.3%}, X {x:.3%})")
+    line("QBER actual", f"{report.qber_actual:.3%} (Z {_fmt(z, '.3%')}, X {_fmt(x, '.3%')})")
+    calibration = report.backend_info.get("calibration")
+    if isinstance(calibration, dict) and "predicted_qber" in calibration:
+        line(
+            "device predicts",
+            f"QBER {calibration['predicted_qber']:.3%} ± "
+            f"{calibration.get('qber_model_allowance', float('nan')):.3%} from the calibration "
+            f"of qubits {calibration.get('qubits')}",
+        )
     if report.eve_agreement is not None:
         line("Eve knows", f"{report.eve_agreement:.1%} of the sifted bits she attacked")
     rec = report.reconciliation

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -18,7 +21,12 @@ from qkd_circuits.postprocessing.pipeline import (
     distill_key,
 )
 from qkd_circuits.postprocessing.sifting import sift
-from qkd_circuits.protocols.bb84 import draw_choices, run_quantum_phase
+from qkd_circuits.protocols.bb84 import (
+    ExchangeRecords,
+    circuit_for_code,
+    draw_choices,
+    run_quantum_phase,
+)
 from qkd_circuits.report import RunReport, build_report
 from qkd_circuits.specs import check_int
 from qkd_circuits.timing import StageCallback, Stopwatch
@@ -39,8 +47,10 @@ class RunConfig:
         eve: Eavesdropper.
         seed: Seed of the run's generator; None draws one (and the report records it).
         backend: ``"aer"`` (grouped circuits, exact distributions), ``"aer-shots"``
-            (grouped circuits, Aer samples every shot) or ``"aer-literal"`` (one
-            circuit per exchange).
+            (grouped circuits, Aer samples every shot), ``"aer-literal"`` (one
+            circuit per exchange), or a device: ``"fake:NAME"`` (a snapshot of an
+            IBM device, simulated with its noise), ``"ibm:NAME"``, ``"ibm:least-busy"``.
+        pack: On a device, place many exchanges side by side per shot.
         postprocessing: Parameters of the classical post-processing.
     """
 
@@ -50,6 +60,7 @@ class RunConfig:
     eve: EveSpec = field(default_factory=EveSpec)
     seed: int | None = None
     backend: str = "aer"
+    pack: bool = False
     postprocessing: PostprocessingConfig = field(default_factory=PostprocessingConfig)
 
     def __post_init__(self) -> None:
@@ -61,19 +72,93 @@ class RunConfig:
         if self.seed is not None:
             check_int(self.seed, name="seed", minimum=0)
         if self.backend not in AER_BACKENDS:
-            raise ConfigError(
-                f"unknown backend {self.backend!r}; allowed: {', '.join(AER_BACKENDS)}"
+            if ":" not in self.backend:
+                raise ConfigError(
+                    f"unknown backend {self.backend!r}; allowed: {', '.join(AER_BACKENDS)}, "
+                    "fake:NAME, ibm:NAME, ibm:least-busy"
+                )
+            _device_module().BackendSpec.parse(self.backend)
+            if not self.noise.is_noiseless:
+                raise ConfigError(
+                    f"noise {str(self.noise)!r} applies to Aer backends only; on "
+                    f"{self.backend!r} the channel is the device itself"
+                )
+        elif self.pack:
+            raise ConfigError(f"pack applies to device backends only, not {self.backend!r}")
+
+    @property
+    def on_device(self) -> bool:
+        """True for ``fake:``/``ibm:`` backends."""
+        return self.backend not in AER_BACKENDS
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-JSON form (specs as strings), inverse of :meth:`from_dict`."""
+        pp = self.postprocessing
+        return {
+            "protocol": self.protocol,
+            "qubits": self.qubits,
+            "noise": str(self.noise),
+            "eve": str(self.eve),
+            "seed": self.seed,
+            "backend": self.backend,
+            "pack": self.pack,
+            "postprocessing": {f.name: getattr(pp, f.name) for f in fields(pp)},
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RunConfig:
+        """Rebuild a config saved with :meth:`to_dict`."""
+        try:
+            return cls(
+                protocol=data["protocol"],
+                qubits=data["qubits"],
+                noise=NoiseSpec.parse(data["noise"]),
+                eve=EveSpec.parse(data["eve"]),
+                seed=data["seed"],
+                backend=data["backend"],
+                pack=data["pack"],
+                postprocessing=PostprocessingConfig(**data["postprocessing"]),
             )
+        except (KeyError, TypeError) as exc:
+            raise ConfigError(
+                f"saved run configuration is incomplete or malformed: {exc}"
+            ) from None
 
 
-def make_executor(backend: str, noise: NoiseSpec) -> tuple[Executor, bool]:
-    """The executor for a backend spec, and whether it runs one circuit per exchange."""
-    if backend not in AER_BACKENDS:
-        raise ConfigError(f"unknown backend {backend!r}; allowed: {', '.join(AER_BACKENDS)}")
-    model = None if noise.is_noiseless else build_noise_model(noise)
-    if backend == "aer":
+def _device_module() -> Any:
+    """The IBM/fake-device layer, imported on first use (it needs qiskit-ibm-runtime)."""
+    try:
+        from qkd_circuits.execution import ibm
+    except ImportError as exc:
+        raise ConfigError(
+            f"device backends need qiskit-ibm-runtime ({exc}); install it with "
+            "pip install 'qkd-circuits[ibm]'"
+        ) from None
+    return ibm
+
+
+def make_executor(
+    config: RunConfig,
+    *,
+    on_budget: Callable[[Any], None] | None = None,
+    on_submit: Callable[[Any], None] | None = None,
+) -> tuple[Executor, bool]:
+    """The executor for a run, and whether it runs one circuit per exchange.
+
+    Args:
+        config: The run (its backend, noise and packing).
+        on_budget: Device backends: called with the shot budget before submitting.
+        on_submit: Device backends: called with each submitted job before waiting.
+    """
+    if config.on_device:
+        executor = _device_module().make_backend_executor(
+            config.backend, pack=config.pack, on_budget=on_budget, on_submit=on_submit
+        )
+        return executor, False
+    model = None if config.noise.is_noiseless else build_noise_model(config.noise)
+    if config.backend == "aer":
         return AerExecutor(model, mode="probabilities"), False
-    return AerExecutor(model, mode="shots"), backend == "aer-literal"
+    return AerExecutor(model, mode="shots"), config.backend == "aer-literal"
 
 
 def run(
@@ -84,6 +169,7 @@ def run(
     eve: EveSpec | str = "none",
     seed: int | None = None,
     backend: str = "aer",
+    pack: bool = False,
     sample_fraction: float = 0.1,
     qber_threshold: float = 0.11,
     reconciliation: str = "cascade:original",
@@ -101,7 +187,9 @@ def run(
         eve: An :class:`EveSpec` or ``"none"``, ``"intercept-resend"``,
             ``"intercept-resend=FRACTION"``.
         seed: Seed; None draws one (recorded in the report).
-        backend: ``"aer"``, ``"aer-shots"`` or ``"aer-literal"``.
+        backend: ``"aer"``, ``"aer-shots"``, ``"aer-literal"``, ``"fake:NAME"``,
+            ``"ibm:NAME"`` or ``"ibm:least-busy"``.
+        pack: On a device, place many exchanges side by side per shot.
         sample_fraction: Fraction of the sifted key disclosed to estimate the QBER.
         qber_threshold: Abort above this estimated QBER.
         reconciliation: ``"cascade"`` or ``"cascade:VARIANT"``.
@@ -120,6 +208,7 @@ def run(
         eve=EveSpec.parse(eve) if isinstance(eve, str) else eve,
         seed=seed,
         backend=backend,
+        pack=pack,
         postprocessing=PostprocessingConfig(
             sample_fraction=sample_fraction,
             qber_threshold=qber_threshold,
@@ -137,6 +226,8 @@ def run_config(
     *,
     progress: ProgressCallback | None = None,
     on_stage: StageCallback | None = None,
+    run_dir: str | Path | None = None,
+    on_budget: Callable[[Any], None] | None = None,
 ) -> RunReport:
     """Run ``config`` end to end (see :func:`run`).
 
@@ -144,18 +235,113 @@ def run_config(
         config: The run's configuration.
         progress: ``progress(done, total)`` callback for the quantum phase.
         on_stage: Called with each stage's name as it starts.
+        run_dir: Device backends: save the submitted job and the run's secrets
+            here (mode 0600) before waiting for results, so that an interrupted
+            run can be finished with :func:`resume_run`. Must not exist yet.
+        on_budget: Device backends: called with the shot budget before submitting.
     """
     seed = config.seed if config.seed is not None else _fresh_seed()
     rng_choices, rng_quantum, rng_post = np.random.default_rng(seed).spawn(3)
     clock = Stopwatch(on_stage)
-
     with clock("quantum"):
-        executor, literal = make_executor(config.backend, config.noise)
         choices = draw_choices(config.qubits, eve=config.eve, rng=rng_choices)
+        on_submit = None
+        if run_dir is not None:
+            if not config.on_device:
+                raise ConfigError("run_dir applies to device backends (fake:NAME, ibm:...) only")
+            store = _run_store()
+            directory = store.ensure_new_run_dir(run_dir)
+            saved = {**config.to_dict(), "seed": seed}
+
+            def on_submit(job: Any) -> None:
+                store.save_pending_run(directory, choices=choices, job=job, config=saved)
+
+        executor, literal = make_executor(config, on_budget=on_budget, on_submit=on_submit)
         records = run_quantum_phase(
             choices, executor, literal=literal, rng=rng_quantum, progress=progress
         )
+    return _finish(config, seed, records, executor.describe(), clock, rng_post, on_stage)
 
+
+def submit_run(
+    config: RunConfig,
+    run_dir: str | Path,
+    *,
+    on_budget: Callable[[Any], None] | None = None,
+) -> Path:
+    """Submit a device run and return its directory at once; :func:`resume_run` finishes it.
+
+    Alice's bits and bases, Bob's and Eve's bases (the run's secrets), the job
+    and the configuration are saved in ``run_dir`` (mode 0700, files 0600).
+
+    Raises:
+        ConfigError: an Aer backend (nothing to submit), or ``run_dir`` exists.
+        BackendError: the device cannot be reached (e.g. no saved account).
+    """
+    if not config.on_device:
+        raise ConfigError(
+            f"submit-only needs a device backend (fake:NAME, ibm:NAME, ibm:least-busy), "
+            f"not {config.backend!r}"
+        )
+    store, device = _run_store(), _device_module()
+    seed = config.seed if config.seed is not None else _fresh_seed()
+    rng_choices, rng_quantum, _ = np.random.default_rng(seed).spawn(3)
+    choices = draw_choices(config.qubits, eve=config.eve, rng=rng_choices)
+    directory = store.ensure_new_run_dir(run_dir)
+    executor, _ = make_executor(config, on_budget=on_budget)
+    job = device.submit_grouped(choices.codes, circuit_for_code, executor, rng=rng_quantum)
+    store.save_pending_run(
+        directory, choices=choices, job=job, config={**config.to_dict(), "seed": seed}
+    )
+    return Path(directory)
+
+
+def resume_run(
+    run_dir: str | Path,
+    *,
+    on_stage: StageCallback | None = None,
+    timeout: float | None = None,
+) -> RunReport:
+    """Fetch the results of a run saved by :func:`submit_run` (or an interrupted
+    :func:`run_config`) and finish it: sifting, post-processing, report.
+
+    Args:
+        run_dir: The run's directory.
+        on_stage: Called with each stage's name as it starts.
+        timeout: Seconds to wait for a device job still running (None: wait).
+    """
+    store, device = _run_store(), _device_module()
+    pending = store.load_pending_run(run_dir)
+    config = RunConfig.from_dict(pending.config)
+    seed = int(pending.config["seed"])
+    _, rng_quantum, rng_post = np.random.default_rng(seed).spawn(3)
+    clock = Stopwatch(on_stage)
+    choices = pending.choices
+    with clock("quantum"):
+        out = device.collect_grouped(
+            pending.job, choices.codes, ("bob", "eve"), rng=rng_quantum, timeout=timeout
+        )
+    records = ExchangeRecords(
+        alice_bits=choices.alice_bits,
+        alice_bases=choices.alice_bases,
+        bob_bases=choices.bob_bases,
+        bob_bits=out["bob"],
+        eve_bases=choices.eve_bases,
+        eve_bits=out["eve"],
+    )
+    return _finish(config, seed, records, pending.job.describe(), clock, rng_post, on_stage)
+
+
+def _finish(
+    config: RunConfig,
+    seed: int,
+    records: ExchangeRecords,
+    backend_info: dict[str, Any],
+    clock: Stopwatch,
+    rng_post: np.random.Generator,
+    on_stage: StageCallback | None,
+) -> RunReport:
+    """Sifting, post-processing and the report: the classical half of every run."""
     channel = PublicChannel()
     with clock("sifting"):
         sifted = sift(
@@ -176,12 +362,18 @@ def run_config(
     return build_report(
         config=config,
         seed=seed,
-        backend_info=executor.describe(),
+        backend_info=backend_info,
         records=records,
         sifted=sifted,
         result=result,
         timings={**clock.timings, **result.timings_s},
     )
+
+
+def _run_store() -> Any:
+    from qkd_circuits.execution import run_store
+
+    return run_store
 
 
 def _fresh_seed() -> int:

@@ -109,7 +109,8 @@ def draw_choices(n: int, *, eve: EveSpec | None = None, rng: RNGLike = None) -> 
     )
 
 
-def _circuit_for_code(code: int) -> QuantumCircuit:
+def circuit_for_code(code: int) -> QuantumCircuit:
+    """The BB84 circuit of a configuration code (see :func:`config_codes`)."""
     return bb84_circuit(BB84Config.from_code(code))
 
 
@@ -134,10 +135,10 @@ def run_quantum_phase(
     codes = choices.codes
     if literal:
         out = run_literal(
-            codes, _circuit_for_code, ("bob", "eve"), executor, rng=gen, progress=progress
+            codes, circuit_for_code, ("bob", "eve"), executor, rng=gen, progress=progress
         )
     else:
-        out = run_grouped(codes, _circuit_for_code, ("bob", "eve"), executor, rng=gen)
+        out = run_grouped(codes, circuit_for_code, ("bob", "eve"), executor, rng=gen)
         if progress is not None:
             progress(codes.size, codes.size)
     return ExchangeRecords(

@@ -67,20 +67,6 @@ def _local_service():
     return QiskitRuntimeLocalService()
 
 
-@pytest.fixture
-def no_ibm_account(tmp_path, monkeypatch):
-    """No env credentials and an empty config dir (the account file path is read at import)."""
-    from qiskit_ibm_runtime.accounts import management
-
-    for var in ("QISKIT_IBM_TOKEN", "QISKIT_IBM_INSTANCE", "QISKIT_IBM_CHANNEL", "QISKIT_IBM_URL"):
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.setenv("HOME", str(tmp_path))
-    monkeypatch.setattr(
-        management, "_DEFAULT_ACCOUNT_CONFIG_JSON_FILE", str(tmp_path / ".qiskit" / "x.json")
-    )
-    return tmp_path
-
-
 # -- specs -------------------------------------------------------------------------
 
 

@@ -1,0 +1,130 @@
+"""``qkd run --backend fake:/ibm:``, ``--submit-only``, ``qkd resume``: in-process, no network."""
+
+from __future__ import annotations
+
+import json
+import stat
+
+import pytest
+
+from qkd_circuits.cli import main
+from qkd_circuits.errors import ConfigError
+from qkd_circuits.runner import RunConfig, resume_run, run_config, submit_run
+
+
+def test_fake_device_run_reports_calibration_beside_the_qber(tmp_path, capsys):
+    out = tmp_path / "r.json"
+    argv = [
+        "run",
+        "--backend",
+        "fake:manila",
+        "--qubits",
+        "20000",
+        "--seed",
+        "4",
+        "--json",
+        str(out),
+    ]
+    assert main(argv) == 0
+    captured = capsys.readouterr()
+    assert "shot budget:" in captured.err  # printed before submitting
+    assert "device predicts" in captured.out
+    report = json.loads(out.read_text())
+    info = report["backend_info"]
+    assert info["name"] == "fake:manila" and info["error_mitigation"].startswith("none")
+    calibration = info["calibration"]
+    assert calibration["qubits"] and "predicted_qber" in calibration
+    # The measured QBER agrees with the chosen qubits' calibration.
+    assert abs(report["qber_actual"] - calibration["predicted_qber"]) <= (
+        calibration["qber_model_allowance"] + 5 * (0.02 / report["sifted_bits"]) ** 0.5
+    )
+
+
+def test_submit_only_then_resume_finishes_the_run(tmp_path, capsys):
+    run_dir = tmp_path / "run"
+    argv = [
+        "run",
+        "--backend",
+        "fake:manila",
+        "--qubits",
+        "20000",
+        "--seed",
+        "8",
+        "--eve",
+        "intercept-resend=0.2",
+        "--submit-only",
+        "--run-dir",
+        str(run_dir),
+    ]
+    assert main(argv) == 0
+    assert f"qkd resume {run_dir}" in capsys.readouterr().out
+    assert stat.S_IMODE(run_dir.stat().st_mode) == 0o700
+    assert all(stat.S_IMODE(p.stat().st_mode) == 0o600 for p in run_dir.iterdir())
+    keys, out = tmp_path / "keys.json", tmp_path / "r.json"
+    assert main(["resume", str(run_dir), "--json", str(out), "--keys", str(keys), "--quiet"]) == 0
+    report = json.loads(out.read_text())
+    assert report["qubits"] == 20000 and report["seed"] == 8 and report["eve"]["fraction"] == 0.2
+    # Eve on 20% of exchanges adds 0.2/4 = 5% on top of the device's own error.
+    device = report["backend_info"]["calibration"]["predicted_qber"]
+    expected = 0.05 * (1 - device) + 0.95 * device
+    assert abs(report["qber_actual"] - expected) < 0.015
+    assert report["eve_agreement"] is not None
+    if not report["aborted"]:
+        assert json.loads(keys.read_text())["bits"] == report["final_key_bits"]
+
+
+def test_interrupted_run_is_saved_before_waiting_and_can_be_resumed(tmp_path):
+    """run_config(run_dir=...) saves the job as soon as it is submitted."""
+    config = RunConfig(backend="fake:manila", qubits=5000, seed=2)
+    report = run_config(config, run_dir=tmp_path / "r")
+    assert (tmp_path / "r" / "run.json").exists()
+    again = resume_run(tmp_path / "r")
+    assert again.sifted_bits == report.sifted_bits
+    assert again.qber_actual == pytest.approx(report.qber_actual, abs=0.02)
+
+
+def test_run_api_round_trips_its_config():
+    config = RunConfig(backend="fake:manila", qubits=10, seed=1, pack=True)
+    assert RunConfig.from_dict(config.to_dict()) == config
+    with pytest.raises(ConfigError, match="incomplete or malformed"):
+        RunConfig.from_dict({"protocol": "bb84"})
+
+
+def test_submit_run_refuses_aer_and_existing_dirs(tmp_path):
+    with pytest.raises(ConfigError, match="needs a device backend"):
+        submit_run(RunConfig(qubits=100), tmp_path / "x")
+    (tmp_path / "full").mkdir()
+    (tmp_path / "full" / "something").write_text("x")
+    with pytest.raises(ConfigError, match="never overwritten"):
+        submit_run(RunConfig(backend="fake:manila", qubits=100), tmp_path / "full")
+
+
+@pytest.mark.parametrize(
+    ("argv", "fragment"),
+    [
+        (["--backend", "fake:nosuch"], "unknown fake backend 'fake:nosuch'"),
+        (["--backend", "gpu"], "unknown backend 'gpu'"),
+        (["--backend", "fake:manila", "--noise", "readout=0.1"], "applies to Aer backends only"),
+        (["--pack"], "pack applies to device backends only"),
+        (["--submit-only", "--backend", "fake:manila"], "--submit-only needs --run-dir"),
+        (["--submit-only", "--run-dir", "x"], "submit-only needs a device backend"),
+        (["--run-dir", "x"], "--run-dir applies to device backends only"),
+    ],
+)
+def test_bad_device_options_exit_2_with_one_line(argv, fragment, capsys):
+    assert main(["run", "--qubits", "100", *argv]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and fragment in err[0], err
+
+
+def test_ibm_without_credentials_fails_at_once_with_how_to_save_an_account(no_ibm_account, capsys):
+    assert main(["run", "--backend", "ibm:least-busy", "--qubits", "2000"]) == 1
+    err = capsys.readouterr().err
+    assert "save_account" in err and "QISKIT_IBM_TOKEN" in err
+    assert "Traceback" not in err
+
+
+def test_resume_of_a_missing_run_dir_is_a_clear_error(tmp_path, capsys):
+    assert main(["resume", str(tmp_path / "nothing")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "nothing" in err[0]
