@@ -21,7 +21,7 @@ from qkd_circuits.cli import main
         (["--noise", "depolarizing"], "needs a value"),
         (["--eve", "bar"], "unknown eve spec 'bar'"),
         (["--eve", "intercept-resend=2"], "attack fraction=2.0 is outside [0, 1]"),
-        (["--backend", "gpu"], "invalid choice: 'gpu'"),
+        (["--backend", "gpu"], "unknown backend 'gpu'"),
         (["--seed", "-1"], "'-1' is negative"),
         (["--sample-fraction", "1.5"], "outside (0, 1)"),
         (["e91"], "invalid choice: 'e91'"),
