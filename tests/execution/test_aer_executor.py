@@ -92,3 +92,44 @@ def test_run_grouped_noise_free_bb84_is_deterministic_where_bases_match():
         codes, lambda c: bb84_circuit(BB84Config.from_code(c)), ["bob"], AerExecutor(model), rng=rng
     )
     assert 0.4 < noisy["bob"].mean() < 0.6
+
+
+def _group_error_zscores(executor_mode: str, *, seeds: int, n: int) -> np.ndarray:
+    """z-scores of the error rate of each sifted Eve configuration, one row per seed."""
+    from qkd_circuits.attacks.intercept_resend import EveSpec
+    from qkd_circuits.protocols.bb84 import draw_choices, run_quantum_phase
+
+    model = build_noise_model(NoiseSpec(depolarizing=0.02, readout=0.01))
+    e_c = 0.01 * 0.99 + 0.99 * 0.01
+    rows = []
+    for s in range(seeds):
+        choices = draw_choices(n, eve=EveSpec(kind="intercept-resend"), rng=100 + s)
+        rec = run_quantum_phase(choices, AerExecutor(model, mode=executor_mode), rng=900 + s)
+        sifted = rec.alice_bases == rec.bob_bases
+        row = []
+        for code in (8, 9, 14, 15, 16, 17, 22, 23):  # the sifted configurations with Eve
+            mask = sifted & (rec.codes == code)
+            p = e_c if (code >> 3) - 1 == (code >> 1) & 1 else 0.5
+            err = np.mean(rec.bob_bits[mask] != rec.alice_bits[mask])
+            row.append((err - p) / np.sqrt(p * (1 - p) / mask.sum()))
+        rows.append(row)
+    return np.array(rows)
+
+
+@pytest.mark.parametrize("mode", ["probabilities", "shots"])
+def test_groups_of_one_run_are_statistically_independent(mode):
+    """Each group's outcomes must be independent of the others'.
+
+    Aer derives the seed of circuit i of a job from the job's seed, and groups
+    run in one job came out correlated (|r| ~ 0.95 between groups with the same
+    distribution). Under independence each of the 28 pairwise correlations over
+    S seeds has S r^2 ~ chi2(1), so their sum ~ chi2(28); its 99.9% quantile is 56.9.
+    """
+    from scipy.stats import chi2
+
+    z = _group_error_zscores(mode, seeds=40, n=20_000)
+    r = np.corrcoef(z.T)[np.triu_indices(8, 1)]
+    statistic = 40 * float(np.sum(r**2))
+    assert statistic < chi2.ppf(0.999, df=28), (statistic, np.round(r, 2))
+    # Each group is unbiased with binomial spread: mean z ~ 0, var z ~ 1.
+    assert np.all(np.abs(z.mean(axis=0)) < 4 / np.sqrt(40))
