@@ -22,7 +22,8 @@ containing ``cascade/``) or the environment variable ``CASCADE_PYTHON``. Only
 timed and its leakage read here; nothing of it is part of this repository.
 
 Usage: python benchmarks/bench_cascade.py [--runs 100] [--n 10000]
-       [--cascade-python DIR] [--output benchmarks/cascade_results.md]
+       [--cascade-python DIR] [--output PATH]
+Prints the tables as Markdown (recorded in benchmarks/README.md); --output also writes them.
 """
 
 from __future__ import annotations
@@ -49,7 +50,6 @@ from qkd_circuits.versions import package_versions
 SEED = 20260419
 QBERS = (0.01, 0.02, 0.05, 0.08, 0.10)
 THROUGHPUT_QBER = 0.02
-DEFAULT_OUTPUT = Path(__file__).with_name("cascade_results.md")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -167,7 +167,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=SEED)
     parser.add_argument("--cascade-python", default=os.environ.get("CASCADE_PYTHON"))
     parser.add_argument("--reference-runs", type=int, default=2, help="cascade-python runs")
-    parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT)
+    parser.add_argument("--output", type=Path, default=None)
     parser.add_argument("--no-write", action="store_true", help="print only")
     args = parser.parse_args()
     qbers = [float(q) for q in args.qbers.split(",")]
@@ -272,8 +272,10 @@ def main() -> None:
         *tp_lines,
         "",
     ]
-    args.output.write_text("\n".join(text), encoding="utf-8")
-    print(f"\nwritten to {args.output}")
+    print("\n".join(text))
+    if args.output is not None:
+        args.output.write_text("\n".join(text), encoding="utf-8")
+        print(f"\nwritten to {args.output}")
 
 
 if __name__ == "__main__":

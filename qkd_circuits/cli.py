@@ -7,7 +7,9 @@ Exit status: 0 success (an abort is a normal, reported outcome), 2 bad input
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -271,6 +273,13 @@ def _cmd_run(args: argparse.Namespace) -> int:
         return 0
     if args.run_dir and not config.on_device:
         raise ConfigError(f"--run-dir applies to device backends only, not {config.backend!r}")
+    if config.backend.startswith("ibm:") and not args.run_dir:
+        # A hardware job outlives the terminal: always keep what is needed to resume it.
+        args.run_dir = f"runs/{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}-{os.getpid()}"
+        print(
+            f"saving the run in {args.run_dir} (if interrupted: qkd resume {args.run_dir})",
+            file=sys.stderr,
+        )
     with _progress(config.qubits, quiet=args.quiet) as (progress, on_stage):
         report = run_config(
             config,
