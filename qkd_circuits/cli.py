@@ -58,24 +58,23 @@ def _spec_type(parse: Callable[[str], T]) -> Callable[[str], T]:
     return convert
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a positive integer (>= 1)")
-    return value
+def _int_at_least(minimum: int, rule: str) -> Callable[[str], int]:
+    """An argparse type for integers >= ``minimum``; ``rule`` names the rule in messages."""
+
+    def convert(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"{text!r} is not {rule}")
+        return value
+
+    return convert
 
 
-def _non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{text!r} is negative; seeds are integers >= 0")
-    return value
+_positive_int = _int_at_least(1, "a positive integer (>= 1)")
+_non_negative_int = _int_at_least(0, "an integer >= 0")
 
 
 def _fraction(text: str) -> float:

@@ -63,4 +63,3 @@ def read_key_file(path: str | Path) -> tuple[Bits, Bits]:
         return hex_to_bits(record["alice"], n), hex_to_bits(record["bob"], n)
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise ConfigError(f"cannot read key file {str(path)!r}: {exc}") from exc
-

@@ -321,14 +321,7 @@ def resume_run(
         out = device.collect_grouped(
             pending.job, choices.codes, ("bob", "eve"), rng=rng_quantum, timeout=timeout
         )
-    records = ExchangeRecords(
-        alice_bits=choices.alice_bits,
-        alice_bases=choices.alice_bases,
-        bob_bases=choices.bob_bases,
-        bob_bits=out["bob"],
-        eve_bases=choices.eve_bases,
-        eve_bits=out["eve"],
-    )
+    records = ExchangeRecords.from_outcomes(choices, out)
     return _finish(config, seed, records, pending.job.describe(), clock, rng_post, on_stage)
 
 

@@ -22,7 +22,7 @@ from qkd_circuits.cli import main
         (["--eve", "bar"], "unknown eve spec 'bar'"),
         (["--eve", "intercept-resend=2"], "attack fraction=2.0 is outside [0, 1]"),
         (["--backend", "gpu"], "unknown backend 'gpu'"),
-        (["--seed", "-1"], "'-1' is negative"),
+        (["--seed", "-1"], "'-1' is not an integer >= 0"),
         (["--sample-fraction", "1.5"], "outside (0, 1)"),
         (["e91"], "invalid choice: 'e91'"),
     ],

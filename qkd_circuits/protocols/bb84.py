@@ -64,6 +64,25 @@ class ExchangeRecords:
         """Configuration code of each exchange (see :func:`config_codes`)."""
         return config_codes(self.alice_bits, self.alice_bases, self.bob_bases, self.eve_bases)
 
+    @classmethod
+    def from_outcomes(
+        cls, choices: BB84Choices, outcomes: dict[str, NDArray[np.uint8]]
+    ) -> ExchangeRecords:
+        """The records of ``choices`` run through circuits whose registers gave ``outcomes``.
+
+        Args:
+            choices: The run's random choices.
+            outcomes: Per-exchange results of the ``bob`` and ``eve`` registers, uint8 (n,).
+        """
+        return cls(
+            alice_bits=choices.alice_bits,
+            alice_bases=choices.alice_bases,
+            bob_bases=choices.bob_bases,
+            bob_bits=outcomes["bob"],
+            eve_bases=choices.eve_bases,
+            eve_bits=outcomes["eve"],
+        )
+
     def circuit(self, index: int) -> QuantumCircuit:
         """The circuit that exchange ``index`` ran (for inspection and drawing)."""
         if not -self.n <= index < self.n:
@@ -141,11 +160,4 @@ def run_quantum_phase(
         out = run_grouped(codes, circuit_for_code, ("bob", "eve"), executor, rng=gen)
         if progress is not None:
             progress(codes.size, codes.size)
-    return ExchangeRecords(
-        alice_bits=choices.alice_bits,
-        alice_bases=choices.alice_bases,
-        bob_bases=choices.bob_bases,
-        bob_bits=out["bob"],
-        eve_bases=choices.eve_bases,
-        eve_bits=out["eve"],
-    )
+    return ExchangeRecords.from_outcomes(choices, out)
