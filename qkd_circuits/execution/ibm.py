@@ -1087,34 +1087,23 @@ def _submit_jobs(
 
 
 def _aer_job(name: str, pubs: Sequence[QuantumCircuit], shots: int, seed: int | None) -> Any:
-    """Run PUBs on ``AerSimulator.from_backend(fake)`` now; return the finished results.
+    """Run PUBs on ``AerSimulator.from_backend(fake)`` now; return the finished Aer job.
 
-    Each PUB runs in its own simulator call with its own seed, derived from
-    ``seed``: PUBs run together in one call get correlated outcome counts (see
-    :func:`~qkd_circuits.execution.aer.independent_batches`).
+    All PUBs have the same ``shots``, so Aer's SamplerV2 runs them in one simulator
+    call, where each circuit gets its own seed: their outcomes are independent.
+    (PUBs with *different* shot counts would run in separate calls sharing one
+    seed, with correlated outcomes; see
+    :func:`~qkd_circuits.execution.aer.independent_batches`.)
     """
     from qiskit_aer.primitives import SamplerV2 as AerSamplerV2
 
     active = max(_active_qubits(c) for c in pubs)
     # Slots are independent product states: wide packed circuits are cheap as MPS.
     method = "density_matrix" if active <= 8 else "matrix_product_state"
-    simulator = _aer_simulator(name, method)
-    seeds = _job_seeds(seed, len(pubs)) if seed is not None else [None] * len(pubs)
-    results = []
-    for circuit, pub_seed in zip(pubs, seeds, strict=True):
-        sampler = AerSamplerV2.from_backend(simulator, seed=pub_seed)
-        results.append(sampler.run([(circuit, None, shots)]).result()[0])
-    return _FinishedJob(results)
-
-
-class _FinishedJob:
-    """A simulated job that has already run: ``result()`` returns its PUB results."""
-
-    def __init__(self, results: list[Any]) -> None:
-        self._results = results
-
-    def result(self) -> list[Any]:
-        return self._results
+    sampler = AerSamplerV2.from_backend(_aer_simulator(name, method), seed=seed)
+    job = sampler.run([(c, None, shots) for c in pubs])
+    job.result()  # finish now: the shared simulator is not used from two threads
+    return job
 
 
 def _active_qubits(circuit: QuantumCircuit) -> int:

@@ -120,10 +120,11 @@ def _group_error_zscores(executor_mode: str, *, seeds: int, n: int) -> np.ndarra
 def test_groups_of_one_run_are_statistically_independent(mode):
     """Each group's outcomes must be independent of the others'.
 
-    Aer derives the seed of circuit i of a job from the job's seed, and groups
-    run in one job came out correlated (|r| ~ 0.95 between groups with the same
-    distribution). Under independence each of the 28 pairwise correlations over
-    S seeds has S r^2 ~ chi2(1), so their sum ~ chi2(28); its 99.9% quantile is 56.9.
+    Aer's SamplerV2 runs PUBs of different shot counts in separate simulator runs
+    that share one seed; groups run that way came out correlated (|r| ~ 0.95
+    between groups with the same distribution). Under independence each of the
+    28 pairwise correlations over S seeds has S r^2 ~ chi2(1), so their sum
+    ~ chi2(28); its 99.9% quantile is 56.9.
     """
     from scipy.stats import chi2
 

@@ -368,8 +368,8 @@ def test_the_token_never_appears_in_errors_or_output(no_ibm_account, monkeypatch
 def test_aer_route_gives_every_pub_its_own_seed():
     """Two identical PUBs in one simulated job must not return the same shots.
 
-    PUBs that share one simulator call (hence one seed stream) came out with
-    correlated counts; each PUB is run with its own seed derived from the job's.
+    Sampler runs that share one seed draw the same random stream, so PUBs of one
+    job must be run where each gets its own seed (one simulator call, equal shots).
     """
     from qkd_circuits.execution.ibm import _aer_job
 
