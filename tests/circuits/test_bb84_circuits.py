@@ -24,7 +24,7 @@ def test_codes_round_trip_and_are_dense():
     ]
 
 
-@pytest.mark.parametrize(("bit", "basis"), itertools.product((0, 1), (0, 1)))
+@pytest.mark.parametrize(("bit", "basis"), list(itertools.product((0, 1), (0, 1))))
 def test_alice_prepares_the_bb84_states(bit, basis):
     # With Bob in Z (no basis change) the state before measurement is Alice's state.
     circuit = bb84_circuit(BB84Config(alice_bit=bit, alice_basis=basis, bob_basis=0))
