@@ -87,6 +87,16 @@ def _fraction(text: str) -> float:
     return value
 
 
+def _threshold(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0.0 <= value <= 0.5:
+        raise argparse.ArgumentTypeError(f"{text!r} is outside [0, 0.5]")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``qkd`` argument parser with its subcommands."""
     parser = _Parser(prog="qkd", description="Quantum key distribution on Qiskit circuits.")
@@ -154,6 +164,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=0.1,
         metavar="F",
         help="fraction of the sifted key disclosed to estimate the QBER (default 0.1)",
+    )
+    p.add_argument(
+        "--qber-threshold",
+        type=_threshold,
+        default=0.11,
+        metavar="Q",
+        help="abort when the sample QBER exceeds Q, in [0, 0.5] (default 0.11)",
     )
     p.add_argument(
         "--reconciliation",
@@ -253,6 +270,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         pack=args.pack,
         postprocessing=PostprocessingConfig(
             sample_fraction=args.sample_fraction,
+            qber_threshold=args.qber_threshold,
             reconciliation=args.reconciliation,
             key_length_method=args.key_length,
             eps_sec=args.eps_sec,

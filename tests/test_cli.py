@@ -166,9 +166,21 @@ def test_full_intercept_resend_aborts_and_writes_no_key_file(tmp_path, capsys):
         (["--eps-sec", "0"], "'0' is outside (0, 1)"),
         (["--eps-cor", "1.5"], "'1.5' is outside (0, 1)"),
         (["--key-length", "infinite"], "invalid choice: 'infinite'"),
+        (["--qber-threshold", "0.6"], "'0.6' is outside [0, 0.5]"),
     ],
 )
 def test_bad_postprocessing_options(argv, fragment, capsys):
     assert main(["run", "--qubits", "100", *argv]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and fragment in err[0]
+
+
+def test_qber_threshold_option_moves_the_abort(capsys):
+    argv = ["run", "--qubits", "20000", "--seed", "3", "--noise", "depolarizing=0.1", "--quiet"]
+    assert main([*argv, "--json", "-"]) == 0
+    default = json.loads(capsys.readouterr().out)  # QBER 5% is below the default 11%
+    assert default["abort_reason"] != "qber_above_threshold" and default["reconciliation"]
+    assert main([*argv, "--qber-threshold", "0.03", "--json", "-"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["aborted"] and report["abort_reason"] == "qber_above_threshold"
+    assert report["qber_threshold"] == 0.03
