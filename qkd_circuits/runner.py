@@ -250,13 +250,16 @@ def run_config(
             if not config.on_device:
                 raise ConfigError("run_dir applies to device backends (fake:NAME, ibm:...) only")
             store = _run_store()
-            directory = store.ensure_new_run_dir(run_dir)
             saved = {**config.to_dict(), "seed": seed}
 
             def on_submit(job: Any) -> None:
-                store.save_pending_run(directory, choices=choices, job=job, config=saved)
+                store.save_pending_run(run_dir, choices=choices, job=job, config=saved)
 
         executor, literal = make_executor(config, on_budget=on_budget, on_submit=on_submit)
+        if run_dir is not None:
+            # After connecting (no empty directory is left behind when that fails),
+            # before submitting (a bad directory costs no shots).
+            store.ensure_new_run_dir(run_dir)
         records = run_quantum_phase(
             choices, executor, literal=literal, rng=rng_quantum, progress=progress
         )
@@ -287,8 +290,8 @@ def submit_run(
     seed = config.seed if config.seed is not None else _fresh_seed()
     rng_choices, rng_quantum, _ = np.random.default_rng(seed).spawn(3)
     choices = draw_choices(config.qubits, eve=config.eve, rng=rng_choices)
-    directory = store.ensure_new_run_dir(run_dir)
     executor, _ = make_executor(config, on_budget=on_budget)
+    directory = store.ensure_new_run_dir(run_dir)  # after connecting, before submitting
     job = device.submit_grouped(choices.codes, circuit_for_code, executor, rng=rng_quantum)
     store.save_pending_run(
         directory, choices=choices, job=job, config={**config.to_dict(), "seed": seed}

@@ -118,8 +118,12 @@ def test_bad_device_options_exit_2_with_one_line(argv, fragment, capsys):
     assert len(err) == 1 and fragment in err[0], err
 
 
-def test_ibm_without_credentials_fails_at_once_with_how_to_save_an_account(no_ibm_account, capsys):
+def test_ibm_without_credentials_fails_at_once_with_how_to_save_an_account(
+    no_ibm_account, capsys, tmp_path, monkeypatch
+):
+    monkeypatch.chdir(tmp_path)
     assert main(["run", "--backend", "ibm:least-busy", "--qubits", "2000"]) == 1
+    assert not (tmp_path / "runs").exists()  # no empty run directory is left behind
     err = capsys.readouterr().err
     assert "save_account" in err and "QISKIT_IBM_TOKEN" in err
     assert "Traceback" not in err
