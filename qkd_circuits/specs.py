@@ -64,3 +64,19 @@ def check_int(value: object, *, name: str, minimum: int) -> int:
         kind = "a positive integer" if minimum == 1 else f"an integer >= {minimum}"
         raise ConfigError(f"{name} must be {kind}, got {value!r}")
     return int(value)
+
+
+def check_open_unit(value: object, *, name: str) -> float:
+    """Return ``value`` as a float, raising :class:`ConfigError` unless ``0 < value < 1``.
+
+    For ε parameters and fractions; strings and other non-numbers are rejected too.
+    """
+    if isinstance(value, (str, bytes, bool)):
+        raise ConfigError(f"{name} must be a number in (0, 1), got {value!r}")
+    try:
+        x = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise ConfigError(f"{name} must be a number in (0, 1), got {value!r}") from None
+    if not 0.0 < x < 1.0:  # also rejects nan
+        raise ConfigError(f"{name} must be in (0, 1), got {value!r}")
+    return x

@@ -65,6 +65,7 @@ from qkd_circuits.postprocessing.verification import (
     polynomial_hash,
 )
 from qkd_circuits.randomness import RNGLike, ensure_rng
+from qkd_circuits.specs import check_open_unit
 
 __all__ = [
     "AuthenticationResult",
@@ -248,12 +249,7 @@ def authenticate_transcript(
         ProtocolAbort: ``"authentication_failed"`` if a tag does not verify
             (and ``raise_on_failure``).
     """
-    try:
-        eps_value = float(eps_auth)
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(f"eps_auth must be a number in (0, 1), got {eps_auth!r}") from exc
-    if not 0.0 < eps_value < 1.0:
-        raise ConfigError(f"eps_auth must be in the open interval (0, 1), got {eps_auth!r}")
+    eps_value = check_open_unit(eps_auth, name="eps_auth")
     if max_transcript_bits is not None and (
         isinstance(max_transcript_bits, bool)
         or not isinstance(max_transcript_bits, (int, np.integer))

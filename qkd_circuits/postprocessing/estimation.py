@@ -43,6 +43,7 @@ from qkd_circuits.bits import as_bits
 from qkd_circuits.errors import ConfigError, ProtocolAbort
 from qkd_circuits.postprocessing.channel import PublicChannel
 from qkd_circuits.randomness import RNGLike, ensure_rng
+from qkd_circuits.specs import check_int, check_open_unit
 
 __all__ = [
     "QBEREstimate",
@@ -50,26 +51,6 @@ __all__ = [
     "estimate_qber",
     "sampling_deviation",
 ]
-
-
-def _check_eps(eps: float, *, name: str) -> float:
-    """Return ``eps`` as a float after checking 0 < eps < 1."""
-    try:
-        value = float(eps)
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(f"{name} must be a number in (0, 1), got {eps!r}") from exc
-    if not (0.0 < value < 1.0):
-        raise ConfigError(f"{name} must be in the open interval (0, 1), got {eps!r}")
-    return value
-
-
-def _check_count(value: int, *, name: str, minimum: int) -> int:
-    """Return ``value`` as an int after checking it is an integer >= ``minimum``."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise ConfigError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    if value < minimum:
-        raise ConfigError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return int(value)
 
 
 def sampling_deviation(n: int, k: int, eps: float) -> float:
@@ -97,9 +78,9 @@ def sampling_deviation(n: int, k: int, eps: float) -> float:
     Raises:
         ConfigError: if ``n`` or ``k`` < 1 or ``eps`` is outside (0, 1).
     """
-    n = _check_count(n, name="n (remaining key bits)", minimum=1)
-    k = _check_count(k, name="k (sample size)", minimum=1)
-    eps = _check_eps(eps, name="eps")
+    n = check_int(n, name="n (remaining key bits)", minimum=1)
+    k = check_int(k, name="k (sample size)", minimum=1)
+    eps = check_open_unit(eps, name="eps")
     return math.sqrt((n + k) / (n * k) * (k + 1) / k * math.log(1.0 / eps) / 2.0)
 
 
@@ -144,7 +125,7 @@ class QBEREstimate:
             raise ConfigError(
                 f"need 0 <= qber <= qber_upper <= 1, got {self.qber!r}, {self.qber_upper!r}"
             )
-        _check_eps(self.eps, name="eps")
+        check_open_unit(self.eps, name="eps")
         if self.key_alice.shape != self.key_bob.shape or self.key_alice.ndim != 1:
             raise ConfigError(
                 f"remaining keys must be 1-D of equal length, got shapes "
@@ -200,8 +181,8 @@ def estimate_qber(
         raise ConfigError(
             f"sifted keys must have equal length, got {alice.size} (Alice) and {bob.size} (Bob)"
         )
-    fraction = _check_eps(sample_fraction, name="sample_fraction")
-    eps = _check_eps(eps, name="eps")
+    fraction = check_open_unit(sample_fraction, name="sample_fraction")
+    eps = check_open_unit(eps, name="eps")
     generator = ensure_rng(rng)
 
     total = int(alice.size)

@@ -44,10 +44,9 @@ import math
 from dataclasses import dataclass, field
 from typing import Literal
 
-import numpy as np
-
 from qkd_circuits.analysis.entropy import binary_entropy
 from qkd_circuits.errors import ConfigError, ProtocolAbort
+from qkd_circuits.specs import check_int, check_open_unit
 
 __all__ = [
     "KeyLengthResult",
@@ -67,12 +66,6 @@ def _h(x: float) -> float:
     return float(binary_entropy(min(max(x, 0.0), 0.5)))
 
 
-def _count(value: int, *, name: str, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ConfigError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return int(value)
-
-
 def _rate(value: float, *, name: str) -> float:
     try:
         x = float(value)
@@ -80,16 +73,6 @@ def _rate(value: float, *, name: str) -> float:
         raise ConfigError(f"{name} must be a number in [0, 1], got {value!r}") from exc
     if not 0.0 <= x <= 1.0:
         raise ConfigError(f"{name} must be in [0, 1], got {value!r}")
-    return x
-
-
-def _eps(value: float, *, name: str) -> float:
-    try:
-        x = float(value)
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(f"{name} must be a number in (0, 1), got {value!r}") from exc
-    if not 0.0 < x < 1.0:
-        raise ConfigError(f"{name} must be in the open interval (0, 1), got {value!r}")
     return x
 
 
@@ -136,9 +119,9 @@ def finite_key_mu(n: int, k: int, eps_sec: float) -> float:
     ``(n, k, (eps_sec / 4) ** 2)``: a Serfling bound failing with probability
     ``(ε_sec/4)²`` (Suppl. Eqs. S14–S15 with ε = ε_sec/4).
     """
-    n = _count(n, name="n", minimum=1)
-    k = _count(k, name="k", minimum=1)
-    eps_sec = _eps(eps_sec, name="eps_sec")
+    n = check_int(n, name="n", minimum=1)
+    k = check_int(k, name="k", minimum=1)
+    eps_sec = check_open_unit(eps_sec, name="eps_sec")
     # Computed directly rather than through sampling_deviation so that a tiny
     # eps_sec does not underflow (eps_sec/4)**2 to zero.
     return math.sqrt((n + k) / (n * k) * (k + 1) / k * math.log(4.0 / eps_sec))
@@ -180,16 +163,16 @@ def finite_key_length(
     Raises:
         ConfigError: on any out-of-range argument.
     """
-    n = _count(n, name="n", minimum=1)
-    k = _count(k, name="k", minimum=1)
+    n = check_int(n, name="n", minimum=1)
+    k = check_int(k, name="k", minimum=1)
     q = _rate(qber_sample, name="qber_sample")
     leak = _leak(leaked_ec, name="leaked_ec")
-    eps_sec = _eps(eps_sec, name="eps_sec")
-    eps_cor = _eps(eps_cor, name="eps_cor")
+    eps_sec = check_open_unit(eps_sec, name="eps_sec")
+    eps_cor = check_open_unit(eps_cor, name="eps_cor")
     if verification_bits is None:
         ver = math.log2(2.0 / eps_cor)
     else:
-        ver = float(_count(verification_bits, name="verification_bits", minimum=0))
+        ver = float(check_int(verification_bits, name="verification_bits", minimum=0))
     mu = finite_key_mu(n, k, eps_sec)
     phase = q + mu
     h_phase = _h(phase)
@@ -238,10 +221,10 @@ def asymptotic_key_length(
     Raises:
         ConfigError: on any out-of-range argument.
     """
-    n = _count(n, name="n", minimum=1)
+    n = check_int(n, name="n", minimum=1)
     e = _rate(e_phase, name="e_phase")
     leak = _leak(leaked_ec, name="leaked_ec")
-    ver = float(_count(verification_bits, name="verification_bits", minimum=0))
+    ver = float(check_int(verification_bits, name="verification_bits", minimum=0))
     h_phase = _h(e)
     privacy = n * (1.0 - h_phase)
     bound = privacy - leak - ver

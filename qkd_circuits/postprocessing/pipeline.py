@@ -39,6 +39,7 @@ from qkd_circuits.postprocessing.reconciliation.cascade import (
 from qkd_circuits.postprocessing.reconciliation.cascade_variants import CASCADE_VARIANTS
 from qkd_circuits.postprocessing.verification import VerificationResult, verify_keys
 from qkd_circuits.randomness import RNGLike, ensure_rng
+from qkd_circuits.specs import check_open_unit
 from qkd_circuits.timing import StageCallback, Stopwatch
 
 KeyLengthMethod = Literal["finite", "asymptotic"]
@@ -87,8 +88,7 @@ class PostprocessingConfig:
     eps_auth: float = 1e-15
 
     def __post_init__(self) -> None:
-        if not 0.0 < self.sample_fraction < 1.0:
-            raise ConfigError(f"sample fraction must be in (0, 1), got {self.sample_fraction!r}")
+        check_open_unit(self.sample_fraction, name="sample fraction")
         if not 0.0 <= self.qber_threshold <= 0.5:
             raise ConfigError(f"qber threshold must be in [0, 0.5], got {self.qber_threshold!r}")
         parse_reconciliation(self.reconciliation)
@@ -98,9 +98,7 @@ class PostprocessingConfig:
                 f"{self.key_length_method!r}"
             )
         for name in ("eps_sec", "eps_cor", "eps_auth"):
-            value = getattr(self, name)
-            if not 0.0 < value < 1.0:
-                raise ConfigError(f"{name} must be in (0, 1), got {value!r}")
+            check_open_unit(getattr(self, name), name=name)
 
     @property
     def eps_pe(self) -> float:

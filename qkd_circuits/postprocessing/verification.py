@@ -46,6 +46,7 @@ from qkd_circuits.bits import as_bits
 from qkd_circuits.errors import ConfigError, ProtocolAbort
 from qkd_circuits.postprocessing.channel import PublicChannel
 from qkd_circuits.randomness import RNGLike, ensure_rng
+from qkd_circuits.specs import check_open_unit
 
 __all__ = [
     "MERSENNE_EXPONENTS",
@@ -139,12 +140,7 @@ def choose_hash_family(message_bits: int, eps: float) -> PolynomialHashFamily:
     """
     if not isinstance(message_bits, (int, np.integer)) or message_bits < 0:
         raise ConfigError(f"message_bits must be an integer >= 0, got {message_bits!r}")
-    try:
-        eps_value = float(eps)
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(f"eps must be a number in (0, 1), got {eps!r}") from exc
-    if not 0.0 < eps_value < 1.0:
-        raise ConfigError(f"eps must be in the open interval (0, 1), got {eps!r}")
+    eps_value = check_open_unit(eps, name="eps")
     target = Fraction(eps_value)
     best: PolynomialHashFamily | None = None
     for exponent in MERSENNE_EXPONENTS:
