@@ -97,6 +97,13 @@ def _threshold(text: str) -> float:
     return value
 
 
+def _key_length(text: str) -> str:
+    try:
+        return PostprocessingConfig(key_length=text).key_length  # type: ignore[arg-type]
+    except ConfigError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``qkd`` argument parser with its subcommands."""
     parser = _Parser(prog="qkd", description="Quantum key distribution on Qiskit circuits.")
@@ -131,7 +138,9 @@ def build_parser() -> argparse.ArgumentParser:
         type=_non_negative_int,
         default=None,
         metavar="S",
-        help="seed of the run (default: fresh, recorded in the report)",
+        help="make the run a reproducible simulation: every draw, the secret ones "
+        "included, follows from S, so anyone with the report can recompute the key "
+        "(default: secrets from the OS CSPRNG, no seed recorded)",
     )
     p.add_argument(
         "--backend",
@@ -181,10 +190,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--key-length",
-        default="finite",
-        choices=("finite", "asymptotic"),
-        help="finite-key length (Tomamichel et al. 2012, default) or the asymptotic "
-        "Shor-Preskill rate",
+        default="variable",
+        type=_key_length,
+        metavar="STATEMENT",
+        help="finite-key statement: variable (default: the lowest of 64 tolerances up to "
+        "--qber-threshold that the samples pass) or fixed (--qber-threshold itself, "
+        "Tomamichel et al. 2012 Theorem 2); the asymptotic length is reported, never emitted",
     )
     p.add_argument(
         "--eps-sec",
@@ -203,7 +214,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--keys",
         metavar="PATH",
-        help='write {"alice": HEX, "bob": HEX, "bits": N} (mode 0600); '
+        help='write {"alice": HEX, "bob": HEX, "bits": N, "reproducible": B} (mode 0600); '
         "nothing is written when the run aborts",
     )
     _add_output_options(p)
@@ -221,7 +232,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument(
         "--keys",
         metavar="PATH",
-        help='write {"alice": HEX, "bob": HEX, "bits": N} (mode 0600); '
+        help='write {"alice": HEX, "bob": HEX, "bits": N, "reproducible": B} (mode 0600); '
         "nothing is written when the run aborts",
     )
     _add_output_options(r)
@@ -272,7 +283,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
             sample_fraction=args.sample_fraction,
             qber_threshold=args.qber_threshold,
             reconciliation=args.reconciliation,
-            key_length_method=args.key_length,
+            key_length=args.key_length,
             eps_sec=args.eps_sec,
             eps_cor=args.eps_cor,
         ),
@@ -349,7 +360,9 @@ def _emit(report: RunReport, args: argparse.Namespace) -> None:
     summary_out = sys.stderr if args.json == "-" else sys.stdout
     if args.keys and not report.aborted:
         assert report.key_alice is not None and report.key_bob is not None
-        write_key_file(args.keys, report.key_alice, report.key_bob)
+        write_key_file(
+            args.keys, report.key_alice, report.key_bob, reproducible=report.reproducible
+        )
     if args.json == "-":
         print(report.to_json())
     elif args.json:
@@ -372,9 +385,13 @@ def print_summary(report: RunReport, *, file: TextIO) -> None:
         print(f"  {label:<16}{text}", file=file)
 
     quantum_s = report.timings_s.get("quantum", float("nan"))
+    randomness = (
+        f"seed {report.seed}: a reproducible simulation"
+        if report.reproducible
+        else "secrets from the OS CSPRNG"
+    )
     print(
-        f"{report.protocol.upper()} on {report.backend} · {report.qubits:,} qubits · "
-        f"seed {report.seed}",
+        f"{report.protocol.upper()} on {report.backend} · {report.qubits:,} qubits · {randomness}",
         file=file,
     )
     noise = ",".join(f"{k}={v:g}" for k, v in report.noise.items()) or "none"
@@ -385,12 +402,12 @@ def print_summary(report: RunReport, *, file: TextIO) -> None:
     line("eve", eve)
     line("quantum phase", f"{quantum_s:.3f} s ({report.qubits / quantum_s:,.0f} exchanges/s)")
     line("sifted bits", f"{report.sifted_bits:,} ({report.sifted_bits / report.qubits:.1%})")
-    if report.sample_bits:
-        line(
-            "QBER estimate",
-            f"{report.qber:.3%} from {report.sample_bits:,} disclosed bits "
-            f"(upper bound {report.qber_upper:.3%})",
+    if report.estimation is not None:
+        per_basis = ", ".join(
+            f"{b} {_fmt(e['qber'], '.3%')} of {e['sample_bits']:,}"
+            for b, e in report.estimation.items()
         )
+        line("QBER estimate", f"{_fmt(report.qber, '.3%')} from disclosed samples ({per_basis})")
     z, x = report.qber_by_basis["Z"], report.qber_by_basis["X"]
     line("QBER actual", f"{report.qber_actual:.3%} (Z {_fmt(z, '.3%')}, X {_fmt(x, '.3%')})")
     calibration = report.backend_info.get("calibration")
@@ -419,10 +436,12 @@ def print_summary(report: RunReport, *, file: TextIO) -> None:
         )
     if report.key_length is not None:
         kl = report.key_length
+        bounds = ", ".join(f"{b} {v:.3%}" for b, v in kl["phase_error_bound"].items())
         line(
             "key length",
-            f"{kl['length']:,} bits ({kl['method']}, phase error bound "
-            f"{kl['phase_error_bound']:.3%})",
+            f"{kl['length']:,} bits (finite key, {kl['statement']} statement at tolerance "
+            f"{kl['terms']['tolerance']:.3%}; phase-error bounds {bounds}; asymptotic "
+            f"{kl['asymptotic_bits']:,}, not emitted)",
         )
     leaked = ", ".join(f"{k} {v:,}" for k, v in report.leaked_bits.items() if v)
     line("leaked bits", leaked or "none")
@@ -436,6 +455,12 @@ def print_summary(report: RunReport, *, file: TextIO) -> None:
             f"{report.final_key_bits:,} secret key bits ({report.secret_key_rate:.4f} per qubit, "
             f"net {report.net_key_bits:,} after authentication), {match}",
         )
+        if report.reproducible:
+            line(
+                "WARNING",
+                f"seeded run: anyone who has the report (seed {report.seed}) can recompute "
+                "this key; it is a simulation, not a secret",
+            )
     total = sum(report.timings_s.values())
     line(
         "time",

@@ -30,9 +30,10 @@ def run_summary_figure(report: RunReport, *, window: int = 1000, barcode_bits: i
     actual.append(report.qber_actual)
     bars = ax_basis.bar(["Z", "X", "all"], [100 * v for v in actual], color=_COLOURS)
     ax_basis.bar_label(bars, fmt="%.2f%%", padding=2)
+    bounds = (report.key_length or {}).get("phase_error_bound", {})
     lines = [
         (report.qber, "k", "--", "estimate (sample)"),
-        (report.qber_upper, "k", ":", "upper bound"),
+        (max(bounds.values(), default=np.nan), "k", ":", "phase-error bound (key length)"),
     ]
     lines.append((report.qber_threshold, "#c44e52", "-", "abort threshold"))
     for value, colour, style, label in lines:

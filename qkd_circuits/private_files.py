@@ -39,11 +39,13 @@ def write_private_file(path: str | Path, data: bytes) -> Path:
     return target
 
 
-def write_key_file(path: str | Path, key_alice: Bits, key_bob: Bits) -> Path:
-    """Write ``{"alice": HEX, "bob": HEX, "bits": N}`` to ``path`` (mode 0600, atomic).
+def write_key_file(path: str | Path, key_alice: Bits, key_bob: Bits, *, reproducible: bool) -> Path:
+    """Write ``{"alice": HEX, "bob": HEX, "bits": N, "reproducible": B}`` to ``path``
+    (mode 0600, atomic).
 
     Hex is the key packed big-endian (first bit = most significant), zero-padded
-    to whole bytes; ``bits`` says how many of the bits are key.
+    to whole bytes; ``bits`` says how many of the bits are key; ``reproducible``
+    is true for a seeded run, whose key anyone with its report can recompute.
     """
     if key_alice.size != key_bob.size:
         raise ConfigError(f"keys differ in length: {key_alice.size} vs {key_bob.size}")
@@ -51,6 +53,7 @@ def write_key_file(path: str | Path, key_alice: Bits, key_bob: Bits) -> Path:
         "alice": bits_to_hex(key_alice),
         "bob": bits_to_hex(key_bob),
         "bits": int(key_alice.size),
+        "reproducible": bool(reproducible),
     }
     return write_private_file(path, (json.dumps(record) + "\n").encode())
 

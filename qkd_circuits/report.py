@@ -26,7 +26,11 @@ class RunReport:
     Attributes:
         protocol: Protocol name, e.g. ``"bb84"``.
         qubits: Number of exchanges (qubits sent).
-        seed: Seed of the run's random generator (reproduces it with the same ``versions``).
+        seed: The run's seed, or None. A seeded run is a reproducible simulation
+            (every draw, secret ones included, follows from the seed and ``versions``);
+            an unseeded run took its secrets from the OS CSPRNG and records no seed.
+        reproducible: True for a seeded run: anyone who has this report can
+            recompute Alice's and Bob's keys. False: they cannot.
         backend: Backend spec, e.g. ``"aer"``.
         backend_info: What the executor reports about itself.
         noise: Non-zero noise parameters by spec name.
@@ -36,9 +40,10 @@ class RunReport:
         sifted_bits: Length of the sifted key.
         sample_bits: Sifted bits disclosed to estimate the QBER.
         sample_errors: Errors among the disclosed bits.
-        qber: QBER estimated from the disclosed sample (None if there is none).
-        qber_upper: Upper bound ``Q + μ`` on the phase error rate of the undisclosed key,
-            failing with probability ``(ε_sec/4)²`` (the bound the finite key uses).
+        qber: Pooled error rate of the disclosed samples (None if there is none).
+        estimation: Per basis (``"Z"``, ``"X"``): ``sifted_bits``, ``sample_bits``,
+            ``sample_errors``, ``key_bits`` and ``qber`` (the sample's error rate);
+            None when not reached.
         qber_actual: Actual error rate of the whole sifted key (known to the simulator).
         qber_by_basis: Actual error rate of the sifted key per basis (``"Z"``, ``"X"``).
         qber_threshold: Estimated QBER above which the run aborts.
@@ -48,8 +53,10 @@ class RunReport:
             actual error rate), ``messages``, ``leaked_bits``, ``residual_errors``
             (None when not reached).
         verification: ``tag_bits``, ``collision_bound``, ``match`` (None when not reached).
-        key_length: ``method``, ``length``, ``phase_error_bound`` and every ``terms`` of
-            the formula (None when not reached).
+        key_length: ``statement``, ``theorem``, ``length``, ``asymptotic_bits`` (the
+            Shor–Preskill length, reported for comparison and never emitted),
+            ``phase_error_bound`` per basis and every ``terms`` of the formula (None
+            when not reached).
         leaked_bits: Bits disclosed on the public channel, by stage.
         final_key_bits: Length of the final secret key (0 when aborted).
         secret_key_rate: Final key bits per exchange.
@@ -66,11 +73,13 @@ class RunReport:
         sifted: The sifted key (not in the JSON).
         key_alice: Alice's final key, uint8 (m,) (not in the JSON).
         key_bob: Bob's final key, uint8 (m,) (not in the JSON).
+        distillation: The post-processing result with its transcript (not in the JSON).
     """
 
     protocol: str
     qubits: int
-    seed: int
+    seed: int | None
+    reproducible: bool
     backend: str
     backend_info: dict[str, Any]
     noise: dict[str, float]
@@ -80,7 +89,7 @@ class RunReport:
     sample_bits: int
     sample_errors: int
     qber: float
-    qber_upper: float
+    estimation: dict[str, dict[str, Any]] | None
     qber_actual: float
     qber_by_basis: dict[str, float]
     qber_threshold: float
@@ -103,6 +112,7 @@ class RunReport:
     sifted: SiftedKey | None = field(default=None, repr=False, compare=False)
     key_alice: Bits | None = field(default=None, repr=False, compare=False)
     key_bob: Bits | None = field(default=None, repr=False, compare=False)
+    distillation: DistillationResult | None = field(default=None, repr=False, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON report as plain Python values (nan becomes None)."""
@@ -120,7 +130,7 @@ class RunReport:
 def build_report(
     *,
     config: RunConfig,
-    seed: int,
+    seed: int | None,
     backend_info: dict[str, Any],
     records: ExchangeRecords,
     sifted: SiftedKey,
@@ -139,6 +149,7 @@ def build_report(
         protocol=config.protocol,
         qubits=config.qubits,
         seed=seed,
+        reproducible=seed is not None,
         backend=config.backend,
         backend_info=backend_info,
         noise=config.noise.to_dict(),
@@ -147,7 +158,7 @@ def build_report(
             "sample_fraction": pp.sample_fraction,
             "qber_threshold": pp.qber_threshold,
             "reconciliation": pp.reconciliation,
-            "key_length_method": pp.key_length_method,
+            "key_length": pp.key_length,
             "eps_sec": pp.eps_sec,
             "eps_cor": pp.eps_cor,
             "eps_auth": pp.eps_auth,
@@ -156,7 +167,9 @@ def build_report(
         sample_bits=est.sample_size if est else 0,
         sample_errors=est.sample_errors if est else 0,
         qber=est.qber if est else float("nan"),
-        qber_upper=est.qber_upper if est else float("nan"),
+        estimation=None
+        if est is None
+        else {name: sample.to_dict() for name, sample in est.samples.items()},
         qber_actual=sifted.error_rate(),
         qber_by_basis=sifted.error_rate_by_basis(),
         qber_threshold=pp.qber_threshold,
@@ -176,9 +189,11 @@ def build_report(
         key_length=None
         if length is None
         else {
-            "method": length.method,
+            "statement": length.statement,
+            "theorem": length.theorem,
             "length": length.length,
-            "phase_error_bound": length.phase_error_bound,
+            "asymptotic_bits": length.asymptotic_bits,
+            "phase_error_bound": dict(length.phase_error_bound),
             "terms": dict(length.terms),
         },
         leaked_bits=result.channel.leaked_bits(),
@@ -196,10 +211,11 @@ def build_report(
         sifted=sifted,
         key_alice=result.key_alice,
         key_bob=result.key_bob,
+        distillation=result,
     )
 
 
-_NOT_IN_JSON = frozenset({"records", "sifted", "key_alice", "key_bob"})
+_NOT_IN_JSON = frozenset({"records", "sifted", "key_alice", "key_bob", "distillation"})
 
 
 def _plain(value: Any) -> Any:

@@ -7,19 +7,14 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from qkd_circuits.attacks.intercept_resend import EveSpec
 from qkd_circuits.channel.noise import NoiseSpec, build_noise_model
 from qkd_circuits.errors import ConfigError
 from qkd_circuits.execution.aer import AerExecutor
 from qkd_circuits.execution.base import Executor, ProgressCallback
 from qkd_circuits.postprocessing.channel import PublicChannel
-from qkd_circuits.postprocessing.pipeline import (
-    KeyLengthMethod,
-    PostprocessingConfig,
-    distill_key,
-)
+from qkd_circuits.postprocessing.key_length import Statement
+from qkd_circuits.postprocessing.pipeline import PostprocessingConfig, distill_key
 from qkd_circuits.postprocessing.sifting import sift
 from qkd_circuits.protocols.bb84 import (
     ExchangeRecords,
@@ -27,6 +22,7 @@ from qkd_circuits.protocols.bb84 import (
     draw_choices,
     run_quantum_phase,
 )
+from qkd_circuits.randomness import RunRandomness
 from qkd_circuits.report import RunReport, build_report
 from qkd_circuits.specs import check_int
 from qkd_circuits.timing import StageCallback, Stopwatch
@@ -45,7 +41,10 @@ class RunConfig:
         qubits: Number of exchanges, >= 1.
         noise: Channel and detector noise (Aer backends).
         eve: Eavesdropper.
-        seed: Seed of the run's generator; None draws one (and the report records it).
+        seed: None (default): every secret draw comes from the OS CSPRNG and no seed
+            is recorded. An int makes the run a reproducible simulation: every draw,
+            secret ones included, is derived from it, so anyone with the report can
+            recompute the key (the report says ``"reproducible": true``).
         backend: ``"aer"`` (grouped circuits, exact distributions), ``"aer-shots"``
             (grouped circuits, Aer samples every shot), ``"aer-literal"`` (one
             circuit per exchange), or a device: ``"fake:NAME"`` (a snapshot of an
@@ -173,7 +172,7 @@ def run(
     sample_fraction: float = 0.1,
     qber_threshold: float = 0.11,
     reconciliation: str = "cascade:original",
-    key_length_method: KeyLengthMethod = "finite",
+    key_length: Statement = "variable",
     eps_sec: float = 1e-10,
     eps_cor: float = 1e-15,
     progress: ProgressCallback | None = None,
@@ -186,14 +185,17 @@ def run(
         noise: A :class:`NoiseSpec` or a spec string such as ``"depolarizing=0.02,readout=0.01"``.
         eve: An :class:`EveSpec` or ``"none"``, ``"intercept-resend"``,
             ``"intercept-resend=FRACTION"``.
-        seed: Seed; None draws one (recorded in the report).
+        seed: None (default): secrets from the OS CSPRNG, nothing recorded; an int: a
+            reproducible simulation whose key anyone with the report can recompute.
         backend: ``"aer"``, ``"aer-shots"``, ``"aer-literal"``, ``"fake:NAME"``,
             ``"ibm:NAME"`` or ``"ibm:least-busy"``.
         pack: On a device, place many exchanges side by side per shot.
         sample_fraction: Fraction of the sifted key disclosed to estimate the QBER.
         qber_threshold: Abort above this estimated QBER.
         reconciliation: ``"cascade"`` or ``"cascade:VARIANT"``.
-        key_length_method: ``"finite"`` (Tomamichel et al. 2012) or ``"asymptotic"``.
+        key_length: Finite-key statement: ``"variable"`` (observed errors) or ``"fixed"``
+            (``qber_threshold`` as the pre-agreed tolerance); see
+            :mod:`~qkd_circuits.postprocessing.key_length`.
         eps_sec: Secrecy parameter.
         eps_cor: Correctness parameter.
         progress: ``progress(done, total)`` callback for the quantum phase.
@@ -213,7 +215,7 @@ def run(
             sample_fraction=sample_fraction,
             qber_threshold=qber_threshold,
             reconciliation=reconciliation,
-            key_length_method=key_length_method,
+            key_length=key_length,
             eps_sec=eps_sec,
             eps_cor=eps_cor,
         ),
@@ -240,17 +242,16 @@ def run_config(
             run can be finished with :func:`resume_run`. Must not exist yet.
         on_budget: Device backends: called with the shot budget before submitting.
     """
-    seed = config.seed if config.seed is not None else _fresh_seed()
-    rng_choices, rng_quantum, rng_post = np.random.default_rng(seed).spawn(3)
+    streams = RunRandomness.for_run(config.seed)
     clock = Stopwatch(on_stage)
     with clock("quantum"):
-        choices = draw_choices(config.qubits, eve=config.eve, rng=rng_choices)
+        choices = draw_choices(config.qubits, eve=config.eve, rng=streams.choices)
         on_submit = None
         if run_dir is not None:
             if not config.on_device:
                 raise ConfigError("run_dir applies to device backends (fake:NAME, ibm:...) only")
             store = _run_store()
-            saved = {**config.to_dict(), "seed": seed}
+            saved = config.to_dict()
 
             def on_submit(job: Any) -> None:
                 store.save_pending_run(run_dir, choices=choices, job=job, config=saved)
@@ -261,9 +262,9 @@ def run_config(
             # before submitting (a bad directory costs no shots).
             store.ensure_new_run_dir(run_dir)
         records = run_quantum_phase(
-            choices, executor, literal=literal, rng=rng_quantum, progress=progress
+            choices, executor, literal=literal, rng=streams.quantum, progress=progress
         )
-    return _finish(config, seed, records, executor.describe(), clock, rng_post, on_stage)
+    return _finish(config, streams, records, executor.describe(), clock, on_stage)
 
 
 def submit_run(
@@ -287,15 +288,12 @@ def submit_run(
             f"not {config.backend!r}"
         )
     store, device = _run_store(), _device_module()
-    seed = config.seed if config.seed is not None else _fresh_seed()
-    rng_choices, rng_quantum, _ = np.random.default_rng(seed).spawn(3)
-    choices = draw_choices(config.qubits, eve=config.eve, rng=rng_choices)
+    streams = RunRandomness.for_run(config.seed)
+    choices = draw_choices(config.qubits, eve=config.eve, rng=streams.choices)
     executor, _ = make_executor(config, on_budget=on_budget)
     directory = store.ensure_new_run_dir(run_dir)  # after connecting, before submitting
-    job = device.submit_grouped(choices.codes, circuit_for_code, executor, rng=rng_quantum)
-    store.save_pending_run(
-        directory, choices=choices, job=job, config={**config.to_dict(), "seed": seed}
-    )
+    job = device.submit_grouped(choices.codes, circuit_for_code, executor, rng=streams.quantum)
+    store.save_pending_run(directory, choices=choices, job=job, config=config.to_dict())
     return Path(directory)
 
 
@@ -316,25 +314,26 @@ def resume_run(
     store, device = _run_store(), _device_module()
     pending = store.load_pending_run(run_dir)
     config = RunConfig.from_dict(pending.config)
-    seed = int(pending.config["seed"])
-    _, rng_quantum, rng_post = np.random.default_rng(seed).spawn(3)
+    # A seeded run re-derives the same streams (its choices come from the saved
+    # secrets file; the scatter and post-processing draws are recomputed). An
+    # unseeded run draws fresh ones: nothing about them was promised or recorded.
+    streams = RunRandomness.for_run(config.seed)
     clock = Stopwatch(on_stage)
     choices = pending.choices
     with clock("quantum"):
         out = device.collect_grouped(
-            pending.job, choices.codes, ("bob", "eve"), rng=rng_quantum, timeout=timeout
+            pending.job, choices.codes, ("bob", "eve"), rng=streams.quantum, timeout=timeout
         )
     records = ExchangeRecords.from_outcomes(choices, out)
-    return _finish(config, seed, records, pending.job.describe(), clock, rng_post, on_stage)
+    return _finish(config, streams, records, pending.job.describe(), clock, on_stage)
 
 
 def _finish(
     config: RunConfig,
-    seed: int,
+    streams: RunRandomness,
     records: ExchangeRecords,
     backend_info: dict[str, Any],
     clock: Stopwatch,
-    rng_post: np.random.Generator,
     on_stage: StageCallback | None,
 ) -> RunReport:
     """Sifting, post-processing and the report: the classical half of every run."""
@@ -350,14 +349,16 @@ def _finish(
     result = distill_key(
         sifted.alice,
         sifted.bob,
+        bases=sifted.bases,
         config=config.postprocessing,
         channel=channel,
-        rng=rng_post,
+        rng=streams.public,
+        secret_rng=streams.preshared_key,
         on_stage=on_stage,
     )
     return build_report(
         config=config,
-        seed=seed,
+        seed=streams.seed,
         backend_info=backend_info,
         records=records,
         sifted=sifted,
@@ -370,8 +371,3 @@ def _run_store() -> Any:
     from qkd_circuits.execution import run_store
 
     return run_store
-
-
-def _fresh_seed() -> int:
-    """A fresh 63-bit seed from OS entropy, so that every run is reproducible from its report."""
-    return int(np.random.SeedSequence().generate_state(1, dtype=np.uint64)[0] >> np.uint64(1))

@@ -165,7 +165,8 @@ def test_full_intercept_resend_aborts_and_writes_no_key_file(tmp_path, capsys):
         (["--reconciliation", "cascade:x"], "unknown cascade variant 'x'"),
         (["--eps-sec", "0"], "'0' is outside (0, 1)"),
         (["--eps-cor", "1.5"], "'1.5' is outside (0, 1)"),
-        (["--key-length", "infinite"], "invalid choice: 'infinite'"),
+        (["--key-length", "infinite"], "unknown key length statement 'infinite'"),
+        (["--key-length", "asymptotic"], "never emitted"),
         (["--qber-threshold", "0.6"], "'0.6' is outside [0, 0.5]"),
     ],
 )

@@ -10,10 +10,10 @@ from qkd_circuits.private_files import read_key_file, write_key_file, write_priv
 
 def test_key_file_is_owner_only_and_round_trips(tmp_path):
     a = np.array([1, 0, 1, 1, 0, 0, 1, 0, 1], dtype=np.uint8)
-    path = write_key_file(tmp_path / "keys.json", a, a.copy())
+    path = write_key_file(tmp_path / "keys.json", a, a.copy(), reproducible=False)
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     record = json.loads(path.read_text())
-    assert record == {"alice": "b280", "bob": "b280", "bits": 9}
+    assert record == {"alice": "b280", "bob": "b280", "bits": 9, "reproducible": False}
     alice, bob = read_key_file(path)
     assert np.array_equal(alice, a) and np.array_equal(bob, a)
 
@@ -33,7 +33,9 @@ def test_errors(tmp_path):
     with pytest.raises(ConfigError, match="is a directory"):
         write_private_file(tmp_path, b"x")
     with pytest.raises(ConfigError, match="differ in length"):
-        write_key_file(tmp_path / "k", np.zeros(3, np.uint8), np.zeros(2, np.uint8))
+        write_key_file(
+            tmp_path / "k", np.zeros(3, np.uint8), np.zeros(2, np.uint8), reproducible=True
+        )
     (tmp_path / "bad").write_text("{}")
     with pytest.raises(ConfigError, match="cannot read key file"):
         read_key_file(tmp_path / "bad")

@@ -48,10 +48,13 @@ def test_same_seed_reproduces_the_run():
     assert np.array_equal(a.records.bob_bits, b.records.bob_bits)
 
 
-def test_unseeded_run_records_a_seed_that_reproduces_it():
-    a = run(qubits=2000)
-    b = run(qubits=2000, seed=a.seed)
-    assert np.array_equal(a.records.bob_bits, b.records.bob_bits)
+def test_unseeded_run_records_no_seed_and_is_not_reproducible():
+    a, b = run(qubits=2000), run(qubits=2000)
+    assert a.seed is None and a.reproducible is False and a.to_dict()["seed"] is None
+    assert a.records is not None and b.records is not None
+    assert not np.array_equal(a.records.alice_bits, b.records.alice_bits)
+    seeded = run(qubits=2000, seed=5)
+    assert seeded.reproducible is True and seeded.to_dict()["reproducible"] is True
 
 
 @pytest.mark.parametrize(

@@ -98,7 +98,7 @@ from qkd_circuits.execution.calibration import (
     qubit_calibration,
     rank_slots,
 )
-from qkd_circuits.randomness import RNGLike, draw_seed, ensure_rng
+from qkd_circuits.randomness import RNGLike, draw_seed, ensure_secret_rng
 
 Route = Literal["aer", "local", "ibm"]
 
@@ -1380,7 +1380,7 @@ def submit_grouped(
     """
     plan = GroupPlan.from_codes(np.asarray(codes))
     circuits = [circuit_for_code(int(c)) for c in plan.codes]
-    return executor.submit(circuits, [int(s) for s in plan.shots], rng=ensure_rng(rng))
+    return executor.submit(circuits, [int(s) for s in plan.shots], rng=ensure_secret_rng(rng))
 
 
 def collect_grouped(
@@ -1398,7 +1398,7 @@ def collect_grouped(
         job: What :func:`submit_grouped` returned (possibly read back from disk).
         codes: The same configuration codes, shape (n,).
         registers: 1-bit registers to return (absent ones read 0).
-        rng: Generator or seed; draws the scatter permutations.
+        rng: Secret generator or seed; draws the scatter permutations (None: OS CSPRNG).
         service: Runtime service (default: connect with the saved account).
         timeout: Seconds to wait for a hardware job.
 
@@ -1418,7 +1418,7 @@ def collect_grouped(
             f"match these exchanges ({len(expected)} groups, {sum(expected)} exchanges)"
         )
     results = fetch_job(job, service=service, timeout=timeout)
-    return plan.scatter(results, registers, rng=ensure_rng(rng))
+    return plan.scatter(results, registers, rng=ensure_secret_rng(rng))
 
 
 __all__ = [

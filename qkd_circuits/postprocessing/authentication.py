@@ -64,7 +64,7 @@ from qkd_circuits.postprocessing.verification import (
     draw_field_element,
     polynomial_hash,
 )
-from qkd_circuits.randomness import RNGLike, ensure_rng
+from qkd_circuits.randomness import RNGLike, ensure_secret_rng
 from qkd_circuits.specs import check_open_unit
 
 __all__ = [
@@ -82,14 +82,15 @@ class PresharedKeyReader:
     """Reads pre-shared key bits front to back and counts how many were used.
 
     With ``bits=None`` it simulates a pre-shared key by drawing fresh uniform
-    bits from ``rng`` (both parties are assumed to hold the same bits).
+    bits from ``rng``, a *secret* generator (None: the OS CSPRNG); both parties
+    are assumed to hold the same bits.
     """
 
     __slots__ = ("_bits", "_pos", "_rng")
 
     def __init__(self, bits: ArrayLike | None = None, *, rng: RNGLike = None) -> None:
         self._bits = None if bits is None else as_bits(bits, name="preshared_key")
-        self._rng = ensure_rng(rng) if bits is None else None
+        self._rng = ensure_secret_rng(rng) if bits is None else None
         self._pos = 0
 
     @property
@@ -109,8 +110,10 @@ class PresharedKeyReader:
         bits = self._bits if self._bits is not None else np.zeros(0, dtype=np.uint8)
         end = self._pos + nbits
         if end > bits.size:
-            raise ConfigError(
-                f"pre-shared key exhausted: need at least {end} bits, have {bits.size}"
+            raise ProtocolAbort(
+                "preshared_key_exhausted",
+                f"pre-shared key exhausted: need at least {end} bits, have {bits.size}; "
+                "no key is emitted (refill the pre-shared key pool)",
             )
         chunk = bits[self._pos : end]
         self._pos = end
@@ -186,6 +189,9 @@ class AuthenticationResult:
             transcript is accepted (sum over the two directions), ≤ ``eps_auth``.
         alice_verified: Whether Alice's messages verified at Bob.
         bob_verified: Whether Bob's messages verified at Alice.
+        failure: None when verified, else the abort reason (``"authentication_failed"``
+            or ``"preshared_key_exhausted"``).
+        failure_message: Explanation of the failure (None when verified).
     """
 
     tag_bits: int
@@ -194,6 +200,8 @@ class AuthenticationResult:
     forgery_probability: float
     alice_verified: bool = True
     bob_verified: bool = True
+    failure: str | None = None
+    failure_message: str | None = None
 
     def __post_init__(self) -> None:
         if self.tag_bits < 0 or self.key_bits_used < 0:
@@ -232,7 +240,8 @@ def authenticate_transcript(
             simulates a fresh pre-shared key drawn from ``rng``.
         eps_auth: Bound on the total forgery probability, in (0, 1); each
             direction gets ``eps_auth / 2``.
-        rng: Generator, seed or None; used only when ``preshared_key`` is None.
+        rng: Secret generator, seed or None (OS CSPRNG); draws the simulated
+            pre-shared key, used only when ``preshared_key`` is None.
         received: The channel as received (for tests of tampering), or None.
         max_transcript_bits: Size the hash for transcripts up to this many bits
             (default: the sender's actual transcript length).
@@ -244,10 +253,11 @@ def authenticate_transcript(
         An :class:`AuthenticationResult`.
 
     Raises:
-        ConfigError: ``eps_auth`` outside (0, 1), a pre-shared key that is
-            non-binary or too short, or a transcript longer than ``max_transcript_bits``.
-        ProtocolAbort: ``"authentication_failed"`` if a tag does not verify
-            (and ``raise_on_failure``).
+        ConfigError: ``eps_auth`` outside (0, 1), a non-binary pre-shared key,
+            or a transcript longer than ``max_transcript_bits``.
+        ProtocolAbort: ``"authentication_failed"`` if a tag does not verify, or
+            ``"preshared_key_exhausted"`` if the pre-shared key runs out (and
+            ``raise_on_failure``; otherwise the result says so).
     """
     eps_value = check_open_unit(eps_auth, name="eps_auth")
     if max_transcript_bits is not None and (
@@ -266,6 +276,7 @@ def authenticate_transcript(
     families: dict[str, PolynomialHashFamily] = {}
     ok: dict[str, bool] = {}
     forgery = 0.0
+    exhausted: ProtocolAbort | None = None
     for sender in senders:
         sent = channel.transcript(sender=sender)
         size = 8 * len(sent) if max_transcript_bits is None else int(max_transcript_bits)
@@ -275,7 +286,11 @@ def authenticate_transcript(
                 f"max_transcript_bits={max_transcript_bits!r}"
             )
         family = choose_hash_family(size, eps_value / 2.0)
-        key = WegmanCarterKey.draw(family, source)
+        try:
+            key = WegmanCarterKey.draw(family, source)
+        except ProtocolAbort as abort:  # pre-shared key exhausted: nothing can be tagged
+            exhausted = abort
+            break
         tag = wegman_carter_tag(sent, key)
         ok[sender] = wegman_carter_verify(
             view.transcript(sender=sender), tag, key, max_message_bits=size
@@ -284,27 +299,47 @@ def authenticate_transcript(
         families[sender] = family
         forgery += family.collision_bound(size)
 
+    if exhausted is not None:
+        result = AuthenticationResult(
+            tag_bits=0,
+            key_bits_used=source.used,
+            verified=False,
+            forgery_probability=1.0,
+            alice_verified=False,
+            bob_verified=False,
+            failure=exhausted.reason,
+            failure_message=str(exhausted),
+        )
+        if raise_on_failure:
+            raise exhausted
+        return result
+
     for sender in senders:
         fam = families[sender]
         payload = b"".join(v.to_bytes(fam.word_bytes, "big") for v in tags[sender])
         channel.send(stage, sender, payload, leaked_bits=0)
 
+    verified = ok["alice"] and ok["bob"]
+    failed = [s for s in senders if not ok[s]]
+    failure_message = (
+        None
+        if verified
+        else f"Wegman-Carter tag of {' and '.join(failed)}'s messages did not verify: the "
+        f"transcript was modified; no key is emitted ({source.used} pre-shared "
+        f"key bits were consumed and must be discarded)"
+    )
     result = AuthenticationResult(
         tag_bits=sum(f.tag_bits for f in families.values()),
         key_bits_used=source.used,
-        verified=ok["alice"] and ok["bob"],
+        verified=verified,
         forgery_probability=min(1.0, forgery),
         alice_verified=ok["alice"],
         bob_verified=ok["bob"],
+        failure=None if verified else "authentication_failed",
+        failure_message=failure_message,
     )
-    if raise_on_failure and not result.verified:
-        failed = [s for s in senders if not ok[s]]
-        raise ProtocolAbort(
-            "authentication_failed",
-            f"Wegman-Carter tag of {' and '.join(failed)}'s messages did not verify: the "
-            f"transcript was modified; no key is emitted ({result.key_bits_used} pre-shared "
-            f"key bits were consumed and must be discarded)",
-        )
+    if raise_on_failure and failure_message is not None:
+        raise ProtocolAbort("authentication_failed", failure_message)
     return result
 
 

@@ -1,43 +1,53 @@
-"""Parameter estimation: the QBER of a disclosed random sample and its finite-sample bound.
+"""Parameter estimation per basis: disclosed random samples and phase-error bounds.
 
-Alice picks ``k`` positions of the sifted key uniformly at random without
-replacement and announces them; both parties announce their bits at those
-positions, count the disagreements and discard the sample. What remains
-(``n = N - k`` bits) is the key that goes on to reconciliation.
+Alice picks, *in each basis separately*, ``k_B = ceil(sample_fraction · N_B)``
+of the ``N_B`` sifted positions of basis B uniformly at random without
+replacement and announces them; both parties announce their bits there,
+count the disagreements and discard the samples. What remains (``n_B =
+N_B − k_B`` bits per basis, both bases together) goes on to reconciliation.
 
-The observed error rate ``Λ = errors / k`` says little by itself: the
-security analysis needs an upper bound on the error rate ``Λ_key`` of the
-*remaining* ``n`` bits, which Eve's attack fixed before the sample was drawn.
-Because the sample is a uniformly random subset, Serfling's inequality for
-sampling without replacement (R. J. Serfling, "Probability inequalities for
-the sum in sampling without replacement", Ann. Statist. 2, 39–48 (1974)),
-used exactly this way in Tomamichel, Lim, Gisin & Renner, Nat. Commun. 3, 634
-(2012), arXiv:1103.4130, Supplementary Note 2, gives for any fixed pair of
-strings
+Why per basis. The secrecy of key bits measured in basis B rests on their
+*phase* error: the error rate the conjugate measurement would have shown on
+the same positions. That is bounded by the errors of the conjugate basis's
+sample, never by a sample that mixes the bases (Lo, Chau & Ardehali,
+"Efficient quantum key distribution scheme and a proof of its unconditional
+security", J. Cryptol. 18, 133 (2005), arXiv:quant-ph/0011056; Tomamichel,
+Lim, Gisin & Renner, Nat. Commun. 3, 634 (2012), arXiv:1103.4130, where the
+key is Z and the test X). A mixed sample is only valid when both bases are
+equally likely; with a biased choice and an Eve who measures in the
+majority basis it hides her almost completely.
 
-    Pr[Λ_key ≥ Λ + μ] ≤ exp(−2 n k² μ² / ((n + k)(k + 1))),
-
-so with ``μ = sampling_deviation(n, k, eps)`` the bound ``Λ + μ`` fails with
-probability at most ``eps``. The derivation: the key is a sample of size
-``n`` without replacement from the ``N = n + k`` positions, Serfling gives
-``Pr[Λ_key ≥ Λ_tot + δ] ≤ exp(−2 n δ² N / (k + 1))`` and
-``Λ_key − Λ = (N / k)(Λ_key − Λ_tot)``, so ``δ = k μ / N``.
+The bound. Sifting and sampling label every sifted position Z-key, Z-test,
+X-key or X-test; given the counts, that labelling is uniformly random (Eve
+does not know the bases when she attacks), so the X-test positions are a
+uniformly random ``k_X``-subset of Z-key ∪ X-test. Imagine all of them
+measured in X: among the ``N = n_Z + k_X`` positions there are ``W`` errors,
+and the number ``E`` falling in the test is hypergeometric, ``E ~ Hyp(N, W,
+k_X)``. For an observed ``e`` let ``w⁺(e)`` be the largest ``w`` with
+``Pr_w[E ≤ e] > ε``; then ``Pr[W > w⁺(E)] ≤ ε`` (the CDF evaluated at its own
+sample is stochastically no smaller than uniform), so the phase error of the
+Z key obeys ``Λ_Z ≤ (w⁺(e) − e) / n_Z`` except with probability ε. This is
+the exact (Clopper–Pearson-type) hypergeometric tail of which Serfling's
+inequality (Ann. Statist. 2, 39 (1974); Tomamichel et al. 2012, Suppl.
+Note 2 — :func:`sampling_deviation`) is a relaxation: it makes the same
+statement ``Pr[Λ_key ≥ Λ_test + μ] ≤ ε`` with a smaller μ. Everything is
+computed in logarithms (``log_eps``), so ε far below 1e-300 works.
 
 Leakage accounting: the positions are independent of the key (leaked 0).
-Alice's ``k`` sample bits and Bob's ``k`` sample bits are both announced; each
-message is recorded with ``leaked_bits = k`` (``2k`` for the stage). These
-bits are *discarded* from the key, so this leakage is accounted for by
-removing the sample (``n`` excludes it), not by subtracting it again from the
-secret key length.
+Alice's and Bob's sample bits are announced (leaked ``k`` each) and
+*discarded*, so this leakage is accounted for by removing the sample (``n``
+excludes it), not by subtracting it again from the key length.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
+from scipy.stats import hypergeom
 
 from qkd_circuits.bits import as_bits
 from qkd_circuits.errors import ConfigError, ProtocolAbort
@@ -46,11 +56,35 @@ from qkd_circuits.randomness import RNGLike, ensure_rng
 from qkd_circuits.specs import check_int, check_open_unit
 
 __all__ = [
+    "BASIS_NAMES",
+    "BasisSample",
     "QBEREstimate",
+    "check_log_eps",
     "check_qber",
     "estimate_qber",
+    "phase_error_bound",
+    "phase_error_bounds",
     "sampling_deviation",
 ]
+
+BASIS_NAMES: tuple[str, str] = ("Z", "X")
+"""Basis value 0 is Z, 1 is X (as in the sifted key's ``bases``)."""
+
+CONJUGATE = {"Z": "X", "X": "Z"}
+"""The basis whose test errors bound the phase error of a basis's key bits."""
+
+
+def check_log_eps(log_eps: float, *, name: str = "log_eps") -> float:
+    """Validate a natural-log failure probability: a finite number < 0."""
+    try:
+        value = float(log_eps)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{name} must be a finite number < 0, got {log_eps!r}") from None
+    if not (math.isfinite(value) and value < 0.0):
+        raise ConfigError(
+            f"{name} must be a finite number < 0 (ln of a probability), got {log_eps!r}"
+        )
+    return value
 
 
 def sampling_deviation(n: int, k: int, eps: float) -> float:
@@ -59,13 +93,8 @@ def sampling_deviation(n: int, k: int, eps: float) -> float:
     ``μ = sqrt((n + k)/(n k) · (k + 1)/k · ln(1/eps) / 2)``, from Serfling's
     inequality for sampling without replacement (Ann. Statist. 2, 39 (1974)) as
     in Tomamichel et al., arXiv:1103.4130, Supplementary Note 2 (Eqs. S10–S15).
-
-    Note on conventions: ``eps`` here is the *failure probability* of the
-    bound. The paper's μ (main text Eq. (2)),
-    ``sqrt((n + k)/(n k) · (k + 1)/k · ln(4/ε_sec))``, is the bound that fails
-    with probability ``(ε_sec/4)²``, i.e. ``sampling_deviation(n, k,
-    (eps_sec / 4) ** 2)``; :mod:`~qkd_circuits.postprocessing.key_length` uses
-    exactly that.
+    The paper's μ (main text Eq. (2)) is ``sampling_deviation(n, k, (ε_sec/4)²)``.
+    :func:`phase_error_bound` is the exact, tighter form of the same statement.
 
     Args:
         n: Number of bits in the remaining (unsampled) key, >= 1.
@@ -74,9 +103,6 @@ def sampling_deviation(n: int, k: int, eps: float) -> float:
 
     Returns:
         μ >= 0 (may exceed 1 for tiny samples; callers clip rates to [0, 1]).
-
-    Raises:
-        ConfigError: if ``n`` or ``k`` < 1 or ``eps`` is outside (0, 1).
     """
     n = check_int(n, name="n (remaining key bits)", minimum=1)
     k = check_int(k, name="k (sample size)", minimum=1)
@@ -84,53 +110,205 @@ def sampling_deviation(n: int, k: int, eps: float) -> float:
     return math.sqrt((n + k) / (n * k) * (k + 1) / k * math.log(1.0 / eps) / 2.0)
 
 
+def phase_error_bound(
+    key_bits: int, sample_bits: int, sample_errors: int, *, log_eps: float
+) -> float:
+    """Upper bound on the error rate of ``key_bits`` unsampled bits, failing w.p. ≤ e^log_eps.
+
+    Exact hypergeometric tail (module docstring): ``(w⁺ − e) / n`` with ``w⁺``
+    the largest total error count ``w`` for which ``Pr[Hyp(n + k, w, k) ≤ e] >
+    ε``, found by bisection on the log-CDF (monotone decreasing in ``w``); for
+    more than 10^4 sample errors on a tight upper bound of it (see
+    :func:`_log_cdf_upper`), which can only make the bound larger.
+
+    Args:
+        key_bits: ``n``, bits whose error rate is bounded (>= 0; 0 gives 0.0).
+        sample_bits: ``k``, sampled bits (>= 0; 0 gives 1.0: nothing is known).
+        sample_errors: ``e``, errors among them, in [0, k].
+        log_eps: Natural log of the failure probability, < 0.
+
+    Returns:
+        The bound, in [0, 1].
+
+    Raises:
+        ConfigError: on out-of-range arguments.
+    """
+    n = check_int(key_bits, name="key_bits", minimum=0)
+    k = check_int(sample_bits, name="sample_bits", minimum=0)
+    e = check_int(sample_errors, name="sample_errors", minimum=0)
+    if e > k:
+        raise ConfigError(f"sample_errors must be <= sample_bits = {k}, got {e!r}")
+    log_eps = check_log_eps(log_eps)
+    if n == 0:
+        return 0.0
+    if k == 0:
+        return 1.0
+    total = n + k
+
+    def accepted(w: int) -> bool:  # the observation e is not in w's lower ε-tail
+        return _log_cdf_upper(e, total, w, k) > log_eps
+
+    lo, hi = e, n + e  # accepted(e) holds: Pr[E <= e] = 1 when w = e
+    if accepted(hi):
+        return 1.0
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if accepted(mid):
+            lo = mid
+        else:
+            hi = mid
+    return (lo - e) / n
+
+
+_EXACT_CDF_MAX_ERRORS = 10_000
+
+
+def _log_cdf_upper(e: int, total: int, w: int, k: int) -> float:
+    """``ln Pr[Hyp(total, w, k) ≤ e]``, or an upper bound on it when ``e`` is large.
+
+    Up to :data:`_EXACT_CDF_MAX_ERRORS` errors scipy's log-CDF (a sum over
+    ``e + 1`` terms) is used as is. Beyond, the terms below ``e`` fall at
+    least geometrically, with ratio ``r = pmf(e−1)/pmf(e) = e (total − w − k + e)
+    / ((w − e + 1)(k − e + 1))`` (the ratio grows with x), so ``CDF ≤ pmf(e) /
+    (1 − r)`` for ``r < 1`` (else 1). An upper bound only ever *accepts more*
+    total error counts, so the phase-error bound stays valid: the bisection
+    returns one below a count it certified as rejected.
+    """
+    if e <= _EXACT_CDF_MAX_ERRORS:
+        return float(hypergeom.logcdf(e, total, w, k))
+    ratio = e * (total - w - k + e) / ((w - e + 1) * (k - e + 1))
+    if ratio >= 1.0:
+        return 0.0
+    return float(hypergeom.logpmf(e, total, w, k)) - math.log1p(-ratio)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BasisSample:
+    """The disclosed sample of one basis.
+
+    Attributes:
+        basis: ``"Z"`` or ``"X"``.
+        sifted_bits: ``N_B``, sifted bits of this basis.
+        sample_bits: ``k_B``, of them disclosed.
+        sample_errors: ``e_B``, disagreements among the disclosed bits.
+    """
+
+    basis: str
+    sifted_bits: int
+    sample_bits: int
+    sample_errors: int
+
+    def __post_init__(self) -> None:
+        if self.basis not in BASIS_NAMES:
+            raise ConfigError(f"basis must be one of {BASIS_NAMES}, got {self.basis!r}")
+        check_int(self.sifted_bits, name="sifted_bits", minimum=0)
+        check_int(self.sample_bits, name="sample_bits", minimum=0)
+        check_int(self.sample_errors, name="sample_errors", minimum=0)
+        if not self.sample_errors <= self.sample_bits <= self.sifted_bits:
+            raise ConfigError(
+                f"basis {self.basis}: need sample_errors <= sample_bits <= sifted_bits, got "
+                f"{self.sample_errors}, {self.sample_bits}, {self.sifted_bits}"
+            )
+
+    @property
+    def key_bits(self) -> int:
+        """``n_B = N_B − k_B``: bits of this basis left for the key."""
+        return self.sifted_bits - self.sample_bits
+
+    @property
+    def qber(self) -> float:
+        """Observed error rate of the sample (nan without a sample)."""
+        return self.sample_errors / self.sample_bits if self.sample_bits else float("nan")
+
+    def to_dict(self) -> dict[str, float | int]:
+        """Plain-dict form for reports."""
+        return {
+            "sifted_bits": self.sifted_bits,
+            "sample_bits": self.sample_bits,
+            "sample_errors": self.sample_errors,
+            "key_bits": self.key_bits,
+            "qber": self.qber,
+        }
+
+
+def phase_error_bounds(
+    samples: Mapping[str, BasisSample],
+    *,
+    log_eps: float,
+    sample_errors: Mapping[str, int] | None = None,
+) -> dict[str, float]:
+    """Bound on the phase error of each basis's key bits, from the *conjugate* basis's sample.
+
+    ``log_eps`` is the failure probability of all the bounds together; it is
+    split equally (union bound) over the bases that have key bits.
+    ``sample_errors`` overrides the observed error counts (e.g. the largest
+    count a fixed tolerance accepts).
+    """
+    log_eps = check_log_eps(log_eps)
+    with_key = [b for b in BASIS_NAMES if samples[b].key_bits > 0]
+    share = log_eps - math.log(max(1, len(with_key)))
+    out: dict[str, float] = {}
+    for basis in BASIS_NAMES:
+        test = samples[CONJUGATE[basis]]
+        errors = test.sample_errors if sample_errors is None else sample_errors[test.basis]
+        out[basis] = phase_error_bound(
+            samples[basis].key_bits, test.sample_bits, errors, log_eps=share
+        )
+    return out
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class QBEREstimate:
     """Result of parameter estimation on a sifted key.
 
     Attributes:
+        samples: The disclosed sample of each basis, by name (``"Z"``, ``"X"``).
         sample_positions: Sorted indices (int64, shape (k,)) into the sifted key
-            that were disclosed.
-        sample_size: ``k``, the number of disclosed positions (>= 1).
-        sample_errors: Number of disagreements in the sample.
-        qber: ``sample_errors / sample_size``.
-        qber_upper: ``min(1, qber + μ)`` with ``μ = sampling_deviation(n, k, eps)``:
-            an upper bound on the error rate of the *remaining* key that fails
-            with probability at most ``eps``.
-        eps: Failure probability of ``qber_upper``.
-        key_alice: Alice's sifted key with the sample removed (uint8, shape (n,)).
-        key_bob: Bob's sifted key with the sample removed (uint8, shape (n,)).
+            that were disclosed (both bases).
+        key_alice: Alice's sifted key with the samples removed (uint8, shape (n,)).
+        key_bob: Bob's sifted key with the samples removed (uint8, shape (n,)).
+        key_bases: Basis of each remaining key bit (uint8 0 = Z, 1 = X, shape (n,)).
     """
 
+    samples: dict[str, BasisSample]
     sample_positions: NDArray[np.int64]
-    sample_size: int
-    sample_errors: int
-    qber: float
-    qber_upper: float
-    eps: float
     key_alice: NDArray[np.uint8]
     key_bob: NDArray[np.uint8]
+    key_bases: NDArray[np.uint8]
 
     def __post_init__(self) -> None:
-        if self.sample_size < 1 or self.sample_positions.shape != (self.sample_size,):
+        if set(self.samples) != set(BASIS_NAMES):
+            raise ConfigError(f"samples must hold bases {BASIS_NAMES}, got {sorted(self.samples)}")
+        if self.sample_positions.shape != (self.sample_size,):
             raise ConfigError(
-                f"sample_size must be >= 1 and match sample_positions, got "
-                f"{self.sample_size!r} and shape {self.sample_positions.shape}"
+                f"sample_positions has shape {self.sample_positions.shape}, expected "
+                f"({self.sample_size},) from the per-basis samples"
             )
-        if not 0 <= self.sample_errors <= self.sample_size:
+        if not (self.key_alice.shape == self.key_bob.shape == self.key_bases.shape) or (
+            self.key_alice.ndim != 1
+        ):
             raise ConfigError(
-                f"sample_errors must be in [0, {self.sample_size}], got {self.sample_errors!r}"
+                f"remaining keys and bases must be 1-D of equal length, got shapes "
+                f"{self.key_alice.shape}, {self.key_bob.shape}, {self.key_bases.shape}"
             )
-        if not (0.0 <= self.qber <= self.qber_upper <= 1.0):
-            raise ConfigError(
-                f"need 0 <= qber <= qber_upper <= 1, got {self.qber!r}, {self.qber_upper!r}"
-            )
-        check_open_unit(self.eps, name="eps")
-        if self.key_alice.shape != self.key_bob.shape or self.key_alice.ndim != 1:
-            raise ConfigError(
-                f"remaining keys must be 1-D of equal length, got shapes "
-                f"{self.key_alice.shape} and {self.key_bob.shape}"
-            )
+
+    @property
+    def sample_size(self) -> int:
+        """``k``: disclosed positions, both bases."""
+        return sum(s.sample_bits for s in self.samples.values())
+
+    @property
+    def sample_errors(self) -> int:
+        """Disagreements among all disclosed positions."""
+        return sum(s.sample_errors for s in self.samples.values())
+
+    @property
+    def qber(self) -> float:
+        """Pooled observed error rate of the samples (nan without any): what Cascade sizes
+        its blocks with. Security never rests on it: the key length bounds each basis's
+        phase error from the other basis's sample."""
+        k = self.sample_size
+        return self.sample_errors / k if k else float("nan")
 
     @property
     def key_length(self) -> int:
@@ -142,104 +320,100 @@ def estimate_qber(
     alice_sifted: ArrayLike,
     bob_sifted: ArrayLike,
     *,
+    bases: ArrayLike,
     sample_fraction: float = 0.1,
-    eps: float = 1e-10,
     channel: PublicChannel | None = None,
     rng: RNGLike = None,
     stage: str = "estimation",
 ) -> QBEREstimate:
-    """Estimate the QBER from a random sample of the sifted keys and remove the sample.
+    """Sample each basis of the sifted key and count the errors of each sample.
 
-    The sample size is ``k = ceil(sample_fraction · N)`` for ``N`` sifted bits.
-    Messages on ``channel`` (stage ``stage``): Alice's sample positions
-    (int64 bytes, leaked 0), Alice's sample bits (leaked ``k``), Bob's sample
-    bits (leaked ``k``); see the module docstring for why this leakage is not
+    Messages on ``channel`` (stage ``stage``): the sample positions (int64
+    bytes, leaked 0), Alice's sample bits (leaked ``k``), Bob's sample bits
+    (leaked ``k``); see the module docstring for why this leakage is not
     subtracted again from the key length.
 
     Args:
         alice_sifted: Alice's sifted key, 1-D 0/1 (any integer or bool dtype).
         bob_sifted: Bob's sifted key, same length.
-        sample_fraction: Fraction of the sifted key disclosed, in (0, 1).
-        eps: Failure probability of the upper bound ``qber_upper``, in (0, 1).
+        bases: Basis of each sifted bit, 0/1 (0 = Z, 1 = X), same length. Required:
+            without it no phase error can be bounded.
+        sample_fraction: Fraction of each basis disclosed, in (0, 1).
         channel: Public channel that records the disclosure (optional).
-        rng: Generator, seed or None; draws the sample positions.
+        rng: Public generator, seed or None; draws the sample positions.
         stage: Stage name used on the channel.
 
     Returns:
-        A :class:`QBEREstimate` holding the remaining keys.
+        A :class:`QBEREstimate` holding the remaining keys and their bases.
 
     Raises:
-        ConfigError: empty or mismatched keys, non-binary values,
-            ``sample_fraction`` or ``eps`` outside (0, 1).
-        ProtocolAbort: ``"key_too_short"`` if the sample would leave no key bit.
+        ConfigError: empty or mismatched arrays, non-binary values,
+            ``sample_fraction`` outside (0, 1).
+        ProtocolAbort: ``"key_too_short"`` if the samples would leave no key bit.
     """
     alice = as_bits(alice_sifted, name="alice_sifted")
     bob = as_bits(bob_sifted, name="bob_sifted")
+    basis_of = as_bits(bases, name="bases")
     if alice.size == 0:
         raise ConfigError("sifted keys are empty: nothing to estimate from")
-    if alice.size != bob.size:
+    if not alice.size == bob.size == basis_of.size:
         raise ConfigError(
-            f"sifted keys must have equal length, got {alice.size} (Alice) and {bob.size} (Bob)"
+            f"sifted keys and bases must have equal length, got {alice.size} (Alice), "
+            f"{bob.size} (Bob), {basis_of.size} (bases)"
         )
     fraction = check_open_unit(sample_fraction, name="sample_fraction")
-    eps = check_open_unit(eps, name="eps")
     generator = ensure_rng(rng)
 
-    total = int(alice.size)
-    k = max(1, math.ceil(fraction * total))
-    n = total - k
+    picked: list[NDArray[np.int64]] = []
+    samples: dict[str, BasisSample] = {}
+    for value, name in enumerate(BASIS_NAMES):
+        where = np.flatnonzero(basis_of == value)
+        k = math.ceil(fraction * where.size)
+        chosen = where[generator.choice(where.size, size=k, replace=False, shuffle=False)]
+        picked.append(chosen)
+        samples[name] = BasisSample(
+            basis=name,
+            sifted_bits=int(where.size),
+            sample_bits=k,
+            sample_errors=int(np.count_nonzero(alice[chosen] != bob[chosen])),
+        )
+    positions = np.sort(np.concatenate(picked)).astype(np.int64)
+    n = int(alice.size - positions.size)
     if n < 1:
         raise ProtocolAbort(
             "key_too_short",
-            f"a sample of {k} bits (sample_fraction={fraction!r}) leaves no key bit "
-            f"from {total} sifted bits",
+            f"samples of {positions.size} bits (sample_fraction={fraction!r}) leave no key bit "
+            f"from {alice.size} sifted bits",
         )
-
-    positions = np.sort(generator.choice(total, size=k, replace=False, shuffle=False)).astype(
-        np.int64
-    )
-    sample_a = alice[positions]
-    sample_b = bob[positions]
-    errors = int(np.count_nonzero(sample_a != sample_b))
-
     if channel is not None:
         channel.send(stage, "alice", positions, leaked_bits=0)
-        channel.send(stage, "alice", sample_a, leaked_bits=k)
-        channel.send(stage, "bob", sample_b, leaked_bits=k)
+        channel.send(stage, "alice", alice[positions], leaked_bits=int(positions.size))
+        channel.send(stage, "bob", bob[positions], leaked_bits=int(positions.size))
 
-    keep = np.ones(total, dtype=bool)
+    keep = np.ones(alice.size, dtype=bool)
     keep[positions] = False
-    qber = errors / k
-    mu = sampling_deviation(n, k, eps)
     return QBEREstimate(
+        samples=samples,
         sample_positions=positions,
-        sample_size=k,
-        sample_errors=errors,
-        qber=qber,
-        qber_upper=min(1.0, qber + mu),
-        eps=eps,
         key_alice=alice[keep],
         key_bob=bob[keep],
+        key_bases=basis_of[keep],
     )
 
 
-def check_qber(estimate: QBEREstimate, *, threshold: float, use_upper: bool = False) -> None:
-    """Abort if the estimated QBER exceeds ``threshold``.
+def check_qber(estimate: QBEREstimate, *, threshold: float) -> None:
+    """Abort if the observed error rate of any basis's sample exceeds ``threshold``.
 
-    By default the *observed* sample QBER is compared with the threshold (the
-    tolerated error rate ``Q_tol`` of Tomamichel et al., arXiv:1103.4130,
-    Table I: "The protocol aborts if λ > Q_tol"); the finite-sample penalty then
-    enters through the key length. ``use_upper=True`` compares the upper bound
-    ``qber_upper`` instead (more conservative).
+    The tolerated error rate ``Q_tol`` of Tomamichel et al., arXiv:1103.4130,
+    Table I ("The protocol aborts if λ > Q_tol"), applied to each basis.
 
     Args:
         estimate: Result of :func:`estimate_qber`.
         threshold: Tolerated error rate, in [0, 1].
-        use_upper: Compare ``qber_upper`` instead of ``qber``.
 
     Raises:
         ConfigError: if ``threshold`` is outside [0, 1].
-        ProtocolAbort: ``"qber_above_threshold"`` when the compared value exceeds it.
+        ProtocolAbort: ``"qber_above_threshold"`` when a basis's sample QBER exceeds it.
     """
     try:
         thr = float(threshold)
@@ -247,13 +421,11 @@ def check_qber(estimate: QBEREstimate, *, threshold: float, use_upper: bool = Fa
         raise ConfigError(f"threshold must be a number in [0, 1], got {threshold!r}") from exc
     if not (0.0 <= thr <= 1.0):
         raise ConfigError(f"threshold must be in [0, 1], got {threshold!r}")
-    value = estimate.qber_upper if use_upper else estimate.qber
-    if value > thr:
-        which = "upper bound on the QBER" if use_upper else "sample QBER"
-        raise ProtocolAbort(
-            "qber_above_threshold",
-            f"{which} {value:.6f} exceeds the threshold {thr:.6f} "
-            f"(sample: {estimate.sample_errors} errors in {estimate.sample_size} bits, "
-            f"qber={estimate.qber:.6f}, qber_upper={estimate.qber_upper:.6f} at "
-            f"eps={estimate.eps:g})",
-        )
+    for name in BASIS_NAMES:
+        s = estimate.samples[name]
+        if s.sample_bits and s.qber > thr:
+            raise ProtocolAbort(
+                "qber_above_threshold",
+                f"sample QBER of basis {name} {s.qber:.6f} exceeds the threshold {thr:.6f} "
+                f"({s.sample_errors} errors in {s.sample_bits} disclosed bits)",
+            )

@@ -1,64 +1,112 @@
-"""Secret key length: finite-key BB84 (Tomamichel et al. 2012) and asymptotic Shor–Preskill.
+"""Secret key length: the finite-key ε-security statement behind every emitted key.
 
-Finite key (Tomamichel, Lim, Gisin & Renner, "Tight finite-key analysis for
-quantum cryptography", Nat. Commun. 3, 634 (2012), arXiv:1103.4130, Eq. (2)):
-the protocol is ε_sec-secret (and ε_cor-correct through verification) if
+The statement (Tomamichel, Lim, Gisin & Renner, "Tight finite-key analysis
+for quantum cryptography", Nat. Commun. 3, 634 (2012), arXiv:1103.4130,
+Eq. (2) and Supplementary Eqs. S3–S19, with the key drawn from both bases
+as in Lo, Chau & Ardehali, J. Cryptol. 18, 133 (2005)):
 
-    ℓ ≤ n [1 − h(Q + μ)] − leak_EC − log₂(2 / (ε_sec² ε_cor)),
-    μ = sqrt((n + k)/(n k) · (k + 1)/k · ln(4/ε_sec)),
+    ℓ ≤ Σ_B n_B [1 − h(λ_B)] − leak_EC − v − 2 log₂(1/ε_sec),
 
-with ``n`` key bits, ``k`` parameter-estimation bits with error rate ``Q``,
-preparation quality ``q = 1`` (ideal BB84 qubits), ``h`` the binary entropy.
-The last term splits (Supplementary Eq. S3 with ε = ε_sec/4, ε̃ = ε_sec/2) into
-``2 log₂(1/ε_sec)`` for privacy amplification (leftover hash lemma) and
-``log₂(2/ε_cor)``, which bounds the leakage of a verification hash of
-``⌈log₂(1/ε_cor)⌉`` bits. Our polynomial hash is longer (its tag needs
-``log₂(d/ε_cor)`` bits for ``d`` blocks), so when the actual tag length is
-passed as ``verification_bits`` that number replaces ``log₂(2/ε_cor)``:
-every bit disclosed about the key is subtracted. Bits disclosed during
-parameter estimation are not subtracted: they were removed from the key, and
-``n`` counts only what is left.
+* ``n_B``: key bits of basis B (sample removed); ``λ_B``: the bound on
+  their phase error from the conjugate basis's sample
+  (:func:`~qkd_circuits.postprocessing.estimation.phase_error_bound`, the
+  exact hypergeometric form of the paper's Serfling μ), all bounds holding
+  together except with probability ``(ε_sec/4)²`` (Suppl. Eq. S15, ε =
+  ε_sec/4), split equally over the bases. The entropic uncertainty relation
+  holds position by position (each key position's conjugate measurement has
+  overlap ½), and the number of phase-error patterns allowed by both
+  bounds is at most ``2^{Σ n_B h(λ_B)}`` (Suppl. Eq. S19 per basis), which
+  gives the sum.
+* ``leak_EC``: every bit reconciliation disclosed (counted on the channel).
+* ``v``: the verification tag actually sent (its bits), or the paper's
+  ``log₂(2/ε_cor)`` when no tag length is given.
+* ``2 log₂(1/ε_sec)``: the leftover hash lemma's price (Suppl. Eq. S3 with
+  ε̃ = ε_sec/2).
+* ``h(x)`` is evaluated at ``min(x, ½)``: the counting bound behind it holds
+  for ``x ≤ ½``; beyond, a basis contributes nothing.
 
-``h(Q + μ)`` is evaluated as ``h(min(Q + μ, ½))``: the bound
-``log Σ_{w ≤ n x} C(n, w) ≤ n h(x)`` behind it (Suppl. Eq. S19) holds for
-``x ≤ ½``; beyond ½ the entropy bound is ``n`` and no key can be extracted.
+Which tolerance, i.e. which statement, is chosen by ``statement``:
 
-On ``Q``: Theorem 2 of the paper fixes a tolerated error rate ``Q_tol`` in
-advance and aborts when the observed rate exceeds it. Passing the *observed*
-sample error rate as ``qber_sample`` (choosing ℓ after the fact) is common
-practice; for the letter of the theorem pass the pre-agreed ``Q_tol`` and
-abort with :func:`~qkd_circuits.postprocessing.estimation.check_qber` at that
-threshold. In the paper the sample is taken in the basis conjugate to the key
-basis, so ``Q`` bounds the phase error of the key; with a sample drawn at
-random from a symmetric BB84 sifted key the same estimate is used for both
-bases (the usual symmetric-BB84 assumption).
+* ``"fixed"`` — the letter of Theorem 2 of Tomamichel et al.: the tolerated
+  error rate ``Q_tol`` (``--qber-threshold``) is fixed before the run, the
+  protocol aborts when a sample's error rate exceeds it, and ``λ_B`` is
+  computed for the *largest* error count that passes that test
+  (:func:`max_accepted_errors`). The length ignores how far below ``Q_tol``
+  the run actually was.
+* ``"variable"`` (default) — a ladder of ``m`` = :data:`LADDER_LEVELS`
+  tolerances ``Q_j = Q_tol · j / m``, agreed before the run. The run uses
+  the lowest level its samples pass and the fixed-tolerance length of that
+  level, each level at ``ε_sec / m``. Security: the level is chosen from
+  public data, so the run's output is a direct sum over the disjoint events
+  "level j chosen", and each event lies inside "protocol j accepts"; the
+  distance from an ideal key on it is at most protocol j's, ``ε_sec/m``
+  (the trace norm of a block-diagonal operator is the sum of its blocks), so
+  the total is at most ``ε_sec`` — a union bound over a finite family of
+  fixed-tolerance protocols, a simple (looser) instance of the
+  variable-length framework of Tupkary, Tan & Lütkenhaus, arXiv:2311.01600.
+  Its price is ``2 log₂ m`` bits of privacy amplification, ``ln m`` inside
+  the sampling bound and the rounding up to the next level.
 
-Asymptotic (Shor & Preskill, PRL 85, 441 (2000), arXiv:quant-ph/0003004):
-``ℓ = n [1 − h(e_ph)] − leak_EC``; with ``leak_EC = f n h(e_bit)`` this is the
-rate ``1 − h(e_ph) − f h(e_bit)`` of :func:`shor_preskill_rate`.
+In both statements ``n_B``, ``k_B`` and ``leak_EC`` are those of the run:
+every qubit is detected here, so the sifted counts follow the basis choices
+alone, and ``leak_EC`` counts every parity Alice disclosed.
+
+The asymptotic Shor–Preskill length (Shor & Preskill, PRL 85, 441 (2000),
+arXiv:quant-ph/0003004), ``Σ_B n_B [1 − h(Q_B̄)] − leak_EC − v`` with the
+*observed* conjugate error rates, is reported beside the finite one
+(``asymptotic_bits``) and never emitted: it ignores the statistics of the
+sample, so with a small sample Eve may know much of such a key.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
 from qkd_circuits.analysis.entropy import binary_entropy
 from qkd_circuits.errors import ConfigError, ProtocolAbort
+from qkd_circuits.postprocessing.estimation import (
+    BASIS_NAMES,
+    CONJUGATE,
+    BasisSample,
+    check_log_eps,
+    phase_error_bounds,
+)
 from qkd_circuits.specs import check_int, check_open_unit
 
 __all__ = [
+    "LADDER_LEVELS",
+    "STATEMENTS",
     "KeyLengthResult",
     "asymptotic_key_length",
     "check_key_length",
     "finite_key_length",
-    "finite_key_mu",
-    "secret_key_length",
+    "log_eps_pe",
+    "max_accepted_errors",
+    "select_tolerance",
     "shor_preskill_rate",
+    "tolerance_ladder",
 ]
 
-Method = Literal["finite", "asymptotic"]
+Statement = Literal["variable", "fixed"]
+STATEMENTS: tuple[Statement, ...] = ("variable", "fixed")
+
+LADDER_LEVELS = 64
+"""Tolerance levels of the ``"variable"`` statement: ``Q_tol · j / 64``, j = 1 … 64."""
+
+THEOREMS: dict[str, str] = {
+    "variable": "Tomamichel, Lim, Gisin, Renner, Nat. Commun. 3, 634 (2012), arXiv:1103.4130, "
+    "Suppl. Theorem 2 (Eq. S3) at the lowest of 64 pre-agreed tolerances the samples pass, "
+    "each at eps_sec/64 (union bound; variable length as in Tupkary, Tan, Lutkenhaus, "
+    "arXiv:2311.01600), per basis (Lo, Chau, Ardehali, J. Cryptol. 18, 133 (2005)), exact "
+    "hypergeometric sampling bound",
+    "fixed": "Tomamichel, Lim, Gisin, Renner, Nat. Commun. 3, 634 (2012), arXiv:1103.4130, "
+    "Suppl. Theorem 2 (Eq. S3) at the pre-agreed tolerance Q_tol, per basis (Lo, Chau, Ardehali, "
+    "J. Cryptol. 18, 133 (2005)), exact hypergeometric sampling bound",
+}
+"""The theorem each statement's length comes from (quoted in every report)."""
 
 
 def _h(x: float) -> float:
@@ -86,159 +134,202 @@ def _leak(value: int | float, *, name: str) -> float:
     return x
 
 
+def log_eps_pe(log_eps_sec: float) -> float:
+    """``ln((ε/4)²)`` from ``ln ε``: the log failure probability of the phase-error
+    bounds of a protocol with secrecy ε (Suppl. Eq. S15, ε_PE = ε/4).
+
+    Everything is in logarithms, so that ε far below 1e-161 does not underflow.
+    """
+    return 2.0 * (check_log_eps(log_eps_sec, name="ln eps_sec") - math.log(4.0))
+
+
+def tolerance_ladder(qber_tolerance: float, statement: Statement) -> tuple[float, ...]:
+    """The pre-agreed tolerances of a statement: ``(Q_tol,)`` or ``Q_tol · j / m``."""
+    q = _rate(qber_tolerance, name="qber_tolerance")
+    if statement == "fixed" or q == 0.0:
+        return (q,)
+    return tuple(q * j / LADDER_LEVELS for j in range(1, LADDER_LEVELS + 1))
+
+
+def select_tolerance(samples: Mapping[str, BasisSample], ladder: tuple[float, ...]) -> int:
+    """Index of the lowest tolerance that every basis's sample passes.
+
+    Raises:
+        ProtocolAbort: ``"qber_above_threshold"`` if a sample exceeds even the top one.
+    """
+    for j, q in enumerate(ladder):
+        if all(s.sample_errors <= max_accepted_errors(s.sample_bits, q) for s in samples.values()):
+            return j
+    worst = max(samples.values(), key=lambda s: s.qber if s.sample_bits else -1.0)
+    raise ProtocolAbort(
+        "qber_above_threshold",
+        f"sample QBER of basis {worst.basis} {worst.qber:.6f} exceeds the tolerance "
+        f"{ladder[-1]:.6f}",
+    )
+
+
+def max_accepted_errors(sample_bits: int, qber_tolerance: float) -> int:
+    """Largest error count ``e`` in a sample of ``sample_bits`` with ``e / k <= Q_tol``.
+
+    Exactly the counts :func:`~qkd_circuits.postprocessing.estimation.check_qber`
+    lets through (computed with the same floating-point comparison).
+    """
+    k = check_int(sample_bits, name="sample_bits", minimum=0)
+    q = _rate(qber_tolerance, name="qber_tolerance")
+    if k == 0:
+        return 0
+    e = min(k, math.floor(q * k))
+    while e + 1 <= k and (e + 1) / k <= q:
+        e += 1
+    while e > 0 and e / k > q:
+        e -= 1
+    return e
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class KeyLengthResult:
-    """A secret key length and how it was obtained.
+    """A secret key length and the statement it comes from.
 
     Attributes:
-        length: Secret key length ℓ in bits: ``floor`` of the bound, and 0 when
-            the bound is not positive.
-        method: ``"finite"`` or ``"asymptotic"``.
-        phase_error_bound: The phase error rate used in the entropy term
-            (``Q + μ`` for the finite key, clipped to 1; ``e_ph`` for the asymptotic one).
-        terms: Every term of the formula by name (see the two functions), plus
-            ``"bound"``, the real-valued right-hand side before flooring.
+        length: Secret key length ℓ in bits: ``floor`` of the bound, 0 when not positive.
+        statement: ``"variable"`` or ``"fixed"`` (see the module docstring).
+        theorem: Citation of the theorem the length comes from.
+        phase_error_bound: Per basis, the phase-error bound ``λ_B`` used.
+        asymptotic_bits: The asymptotic Shor–Preskill length, for comparison only
+            (never emitted).
+        terms: Every term of the formula by name, plus ``"bound"``, the real-valued
+            right-hand side before flooring.
     """
 
     length: int
-    method: str
-    phase_error_bound: float
+    statement: str
+    theorem: str
+    phase_error_bound: dict[str, float]
+    asymptotic_bits: int
     terms: dict[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if self.length < 0:
-            raise ConfigError(f"length must be >= 0, got {self.length!r}")
-        if self.method not in ("finite", "asymptotic"):
-            raise ConfigError(f"method must be 'finite' or 'asymptotic', got {self.method!r}")
+        if self.length < 0 or self.asymptotic_bits < 0:
+            raise ConfigError(
+                f"lengths must be >= 0, got {self.length!r} and {self.asymptotic_bits!r}"
+            )
+        if self.statement not in STATEMENTS:
+            raise ConfigError(f"statement must be one of {STATEMENTS}, got {self.statement!r}")
 
 
-def finite_key_mu(n: int, k: int, eps_sec: float) -> float:
-    """μ of Tomamichel et al., arXiv:1103.4130, Eq. (2): ``sqrt((n+k)/(nk)·(k+1)/k·ln(4/ε_sec))``.
+def _check_samples(samples: Mapping[str, BasisSample]) -> dict[str, BasisSample]:
+    if set(samples) != set(BASIS_NAMES) or not all(
+        isinstance(s, BasisSample) and s.basis == b for b, s in samples.items()
+    ):
+        raise ConfigError(
+            f"samples must map each of {BASIS_NAMES} to its BasisSample, got {dict(samples)!r}"
+        )
+    if sum(s.key_bits for s in samples.values()) < 1:
+        raise ConfigError("samples leave no key bit: nothing to compute a length for")
+    return dict(samples)
 
-    Equal to :func:`~qkd_circuits.postprocessing.estimation.sampling_deviation`
-    ``(n, k, (eps_sec / 4) ** 2)``: a Serfling bound failing with probability
-    ``(ε_sec/4)²`` (Suppl. Eqs. S14–S15 with ε = ε_sec/4).
+
+def asymptotic_key_length(
+    samples: Mapping[str, BasisSample], *, leaked_ec: int | float, verification_bits: int = 0
+) -> int:
+    """Asymptotic length ``Σ_B n_B [1 − h(Q_B̄)] − leak_EC − v`` (Shor–Preskill,
+    arXiv:quant-ph/0003004), with the *observed* conjugate error rates.
+
+    For comparison only: it is never an emitted key's length.
     """
-    n = check_int(n, name="n", minimum=1)
-    k = check_int(k, name="k", minimum=1)
-    eps_sec = check_open_unit(eps_sec, name="eps_sec")
-    # Computed directly rather than through sampling_deviation so that a tiny
-    # eps_sec does not underflow (eps_sec/4)**2 to zero.
-    return math.sqrt((n + k) / (n * k) * (k + 1) / k * math.log(4.0 / eps_sec))
+    by_basis = _check_samples(samples)
+    leak = _leak(leaked_ec, name="leaked_ec")
+    ver = check_int(verification_bits, name="verification_bits", minimum=0)
+    privacy = 0.0
+    for basis, s in by_basis.items():
+        test = by_basis[CONJUGATE[basis]]
+        q = test.qber if test.sample_bits else 1.0
+        privacy += s.key_bits * (1.0 - _h(q))
+    return max(0, math.floor(privacy - leak - ver))
 
 
 def finite_key_length(
+    samples: Mapping[str, BasisSample],
     *,
-    n: int,
-    k: int,
-    qber_sample: float,
     leaked_ec: int | float,
     eps_sec: float,
     eps_cor: float,
+    qber_tolerance: float,
     verification_bits: int | None = None,
+    statement: Statement = "variable",
 ) -> KeyLengthResult:
-    """Finite-key secret key length of BB84, Tomamichel et al. (arXiv:1103.4130) Eq. (2).
-
-    ``ℓ = floor(n [1 − h(Q + μ)] − leak_EC − verification − 2 log₂(1/ε_sec))``
-    where ``verification = log₂(2/ε_cor)`` (the paper's term) or, when given,
-    the actual ``verification_bits``. With ``verification_bits=None`` this is
-    exactly ``n [1 − h(Q + μ)] − leak_EC − log₂(2/(ε_sec² ε_cor))``.
+    """Finite-key secret key length (module docstring) from the per-basis sample counts.
 
     Args:
-        n: Key bits entering reconciliation (sample removed), >= 1.
-        k: Parameter-estimation sample size, >= 1.
-        qber_sample: Error rate ``Q`` of the sample (or the pre-agreed ``Q_tol``), in [0, 1].
+        samples: ``{"Z": BasisSample, "X": BasisSample}`` from parameter estimation.
         leaked_ec: Bits disclosed by error correction (e.g. Cascade parities), >= 0.
         eps_sec: Secrecy parameter, in (0, 1).
         eps_cor: Correctness parameter, in (0, 1).
+        qber_tolerance: ``Q_tol``, fixed before the run (the abort threshold), in [0, 1].
         verification_bits: Tag bits disclosed by verification, or None for the
             paper's ``log₂(2/ε_cor)``.
+        statement: ``"variable"`` (tolerance ladder) or ``"fixed"`` (``Q_tol`` itself).
 
     Returns:
-        A :class:`KeyLengthResult` with ``terms``: ``n``, ``k``, ``qber_sample``,
-        ``mu``, ``phase_error_bound``, ``h_phase``, ``privacy_term`` (= n(1 − h)),
-        ``leak_ec``, ``verification_leak``, ``pa_penalty`` (= 2 log₂(1/ε_sec)),
-        ``bound``.
+        A :class:`KeyLengthResult`; ``terms`` holds ``tolerance`` (the level used),
+        ``levels`` (``m``), and per basis B ``key_bits_B``, ``test_bits_B`` and
+        ``test_errors_B`` (the conjugate sample, at the largest count the level
+        accepts), ``phase_error_bound_B``, ``privacy_term_B``; then ``privacy_term``,
+        ``leak_ec``, ``verification_leak``, ``pa_penalty``, ``log_eps_pe``, ``bound``.
 
     Raises:
         ConfigError: on any out-of-range argument.
+        ProtocolAbort: ``"qber_above_threshold"`` when a sample exceeds ``Q_tol``.
     """
-    n = check_int(n, name="n", minimum=1)
-    k = check_int(k, name="k", minimum=1)
-    q = _rate(qber_sample, name="qber_sample")
+    by_basis = _check_samples(samples)
     leak = _leak(leaked_ec, name="leaked_ec")
     eps_sec = check_open_unit(eps_sec, name="eps_sec")
     eps_cor = check_open_unit(eps_cor, name="eps_cor")
+    if statement not in STATEMENTS:
+        raise ConfigError(f"statement must be one of {STATEMENTS}, got {statement!r}")
     if verification_bits is None:
-        ver = math.log2(2.0 / eps_cor)
+        ver = 1.0 - math.log2(eps_cor)
     else:
         ver = float(check_int(verification_bits, name="verification_bits", minimum=0))
-    mu = finite_key_mu(n, k, eps_sec)
-    phase = q + mu
-    h_phase = _h(phase)
-    privacy = n * (1.0 - h_phase)
-    pa_penalty = 2.0 * math.log2(1.0 / eps_sec)
+    ladder = tolerance_ladder(qber_tolerance, statement)
+    level = select_tolerance(by_basis, ladder)
+    tolerance = ladder[level]
+    log_eps_sub = math.log(eps_sec) - math.log(len(ladder))  # each level at ε_sec / m
+    log_eps = log_eps_pe(log_eps_sub)
+    errors = {b: max_accepted_errors(s.sample_bits, tolerance) for b, s in by_basis.items()}
+    bounds = phase_error_bounds(by_basis, log_eps=log_eps, sample_errors=errors)
+    terms: dict[str, float] = {"tolerance": tolerance, "levels": float(len(ladder))}
+    privacy = 0.0
+    for basis, s in by_basis.items():
+        test = by_basis[CONJUGATE[basis]]
+        term = s.key_bits * (1.0 - _h(bounds[basis]))
+        privacy += term
+        terms |= {
+            f"key_bits_{basis}": float(s.key_bits),
+            f"test_bits_{basis}": float(test.sample_bits),
+            f"test_errors_{basis}": float(errors[test.basis]),
+            f"phase_error_bound_{basis}": bounds[basis],
+            f"privacy_term_{basis}": term,
+        }
+    pa_penalty = -2.0 * log_eps_sub / math.log(2.0)  # 2 log2(1/(2 ε̃)), ε̃ = ε/2 (Eq. S3)
     bound = privacy - leak - ver - pa_penalty
-    terms = {
-        "n": float(n),
-        "k": float(k),
-        "qber_sample": q,
-        "mu": mu,
-        "phase_error_bound": phase,
-        "h_phase": h_phase,
+    terms |= {
         "privacy_term": privacy,
         "leak_ec": leak,
         "verification_leak": ver,
         "pa_penalty": pa_penalty,
+        "log_eps_pe": log_eps,
         "bound": bound,
     }
     return KeyLengthResult(
         length=max(0, math.floor(bound)),
-        method="finite",
-        phase_error_bound=min(1.0, phase),
+        statement=statement,
+        theorem=THEOREMS[statement],
+        phase_error_bound=bounds,
+        asymptotic_bits=asymptotic_key_length(
+            by_basis, leaked_ec=leak, verification_bits=math.ceil(ver)
+        ),
         terms=terms,
-    )
-
-
-def asymptotic_key_length(
-    *, n: int, e_phase: float, leaked_ec: int | float, verification_bits: int = 0
-) -> KeyLengthResult:
-    """Asymptotic (Shor–Preskill, arXiv:quant-ph/0003004) key length ``n [1 − h(e_ph)] − leak_EC``.
-
-    ``verification_bits`` (default 0) is subtracted too, so the length accounts
-    for every disclosed bit. ``h(e_ph)`` is evaluated at ``min(e_ph, ½)``.
-
-    Args:
-        n: Key bits, >= 1.
-        e_phase: Phase error rate, in [0, 1].
-        leaked_ec: Bits disclosed by error correction, >= 0.
-        verification_bits: Tag bits disclosed by verification, >= 0.
-
-    Returns:
-        A :class:`KeyLengthResult` with ``terms``: ``n``, ``e_phase``,
-        ``h_phase``, ``privacy_term``, ``leak_ec``, ``verification_leak``, ``bound``.
-
-    Raises:
-        ConfigError: on any out-of-range argument.
-    """
-    n = check_int(n, name="n", minimum=1)
-    e = _rate(e_phase, name="e_phase")
-    leak = _leak(leaked_ec, name="leaked_ec")
-    ver = float(check_int(verification_bits, name="verification_bits", minimum=0))
-    h_phase = _h(e)
-    privacy = n * (1.0 - h_phase)
-    bound = privacy - leak - ver
-    terms = {
-        "n": float(n),
-        "e_phase": e,
-        "h_phase": h_phase,
-        "privacy_term": privacy,
-        "leak_ec": leak,
-        "verification_leak": ver,
-        "bound": bound,
-    }
-    return KeyLengthResult(
-        length=max(0, math.floor(bound)), method="asymptotic", phase_error_bound=e, terms=terms
     )
 
 
@@ -270,63 +361,6 @@ def check_key_length(result: KeyLengthResult) -> KeyLengthResult:
         detail = ", ".join(f"{name}={value:.6g}" for name, value in result.terms.items())
         raise ProtocolAbort(
             "key_too_short",
-            f"{result.method} secret key length is not positive: {detail}",
+            f"finite-key ({result.statement}) secret key length is not positive: {detail}",
         )
     return result
-
-
-def secret_key_length(
-    *,
-    method: Method = "finite",
-    n: int,
-    k: int | None = None,
-    qber: float,
-    leaked_ec: int | float,
-    eps_sec: float = 1e-10,
-    eps_cor: float = 1e-15,
-    verification_bits: int | None = None,
-    abort: bool = True,
-) -> KeyLengthResult:
-    """Dispatch to :func:`finite_key_length` or :func:`asymptotic_key_length`.
-
-    Args:
-        method: ``"finite"`` (Tomamichel et al. 2012) or ``"asymptotic"`` (Shor–Preskill).
-        n: Key bits after parameter estimation.
-        k: Sample size (required for ``"finite"``; ignored otherwise).
-        qber: ``qber_sample`` for the finite key, ``e_phase`` for the asymptotic one.
-        leaked_ec: Bits disclosed by error correction.
-        eps_sec: Secrecy parameter (finite key only).
-        eps_cor: Correctness parameter (finite key only).
-        verification_bits: Tag bits disclosed by verification (``None``: the
-            paper's ``log₂(2/ε_cor)`` for finite, 0 for asymptotic).
-        abort: Raise ``ProtocolAbort("key_too_short")`` when the length is 0.
-
-    Returns:
-        The :class:`KeyLengthResult`.
-
-    Raises:
-        ConfigError: bad arguments (including ``k`` missing for ``"finite"``).
-        ProtocolAbort: ``"key_too_short"`` when ``abort`` and the length is 0.
-    """
-    if method == "finite":
-        if k is None:
-            raise ConfigError("method='finite' needs the sample size k")
-        result = finite_key_length(
-            n=n,
-            k=k,
-            qber_sample=qber,
-            leaked_ec=leaked_ec,
-            eps_sec=eps_sec,
-            eps_cor=eps_cor,
-            verification_bits=verification_bits,
-        )
-    elif method == "asymptotic":
-        result = asymptotic_key_length(
-            n=n,
-            e_phase=qber,
-            leaked_ec=leaked_ec,
-            verification_bits=0 if verification_bits is None else verification_bits,
-        )
-    else:
-        raise ConfigError(f"method must be 'finite' or 'asymptotic', got {method!r}")
-    return check_key_length(result) if abort else result

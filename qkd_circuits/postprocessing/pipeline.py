@@ -7,16 +7,20 @@ is a normal outcome: no key is emitted and the result says why. The transcript
 is authenticated at the end whether or not the run aborted (the pre-shared key
 bits the tags consume are spent either way, and are reported).
 
-Security parameters: the QBER bound reported with the estimate is the one the
-finite-key length uses, ``Q + μ(n, k, ε_sec)`` of Tomamichel, Lim, Gisin, Renner,
-Nat. Commun. 3, 634 (2012), arXiv:1103.4130, Eq. (2).
+Every emitted key carries a finite-key ε-security statement
+(:mod:`~qkd_circuits.postprocessing.key_length`): its length is computed from
+the per-basis samples and from every bit actually disclosed. The asymptotic
+length is reported beside it, never emitted.
+
+Randomness: ``rng`` draws only *public* values (sample positions, shuffles,
+hash keys, the Toeplitz seed); the simulated pre-shared authentication key is
+secret and comes from ``secret_rng`` (the OS CSPRNG by default).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Literal
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -31,18 +35,23 @@ from qkd_circuits.postprocessing.authentication import (
 )
 from qkd_circuits.postprocessing.channel import PublicChannel
 from qkd_circuits.postprocessing.estimation import QBEREstimate, check_qber, estimate_qber
-from qkd_circuits.postprocessing.key_length import KeyLengthResult, secret_key_length
+from qkd_circuits.postprocessing.key_length import (
+    STATEMENTS,
+    KeyLengthResult,
+    Statement,
+    check_key_length,
+    finite_key_length,
+)
 from qkd_circuits.postprocessing.reconciliation.cascade import (
     ReconciliationResult,
     reconcile_cascade,
 )
 from qkd_circuits.postprocessing.reconciliation.cascade_variants import CASCADE_VARIANTS
 from qkd_circuits.postprocessing.verification import VerificationResult, verify_keys
-from qkd_circuits.randomness import RNGLike, ensure_rng
+from qkd_circuits.randomness import RNGLike, ensure_rng, ensure_secret_rng
 from qkd_circuits.specs import check_open_unit
 from qkd_circuits.timing import StageCallback, Stopwatch
 
-KeyLengthMethod = Literal["finite", "asymptotic"]
 STAGES = ("estimation", "reconciliation", "verification", "key_length", "amplification")
 """Post-processing stages in order (authentication follows them, always)."""
 
@@ -72,8 +81,9 @@ class PostprocessingConfig:
         sample_fraction: Fraction of the sifted key disclosed to estimate the QBER, in (0, 1).
         qber_threshold: Abort when the sample QBER exceeds this (``Q_tol``), in [0, 0.5].
         reconciliation: ``"cascade"`` or ``"cascade:VARIANT"``.
-        key_length_method: ``"finite"`` (Tomamichel et al. 2012) or ``"asymptotic"``
-            (Shor–Preskill with the estimated QBER as phase error).
+        key_length: The finite-key statement: ``"variable"`` (the length from the
+            observed sample errors, Tupkary et al. arXiv:2311.01600) or ``"fixed"``
+            (from ``qber_threshold`` as ``Q_tol``, Tomamichel et al. 2012 Theorem 2).
         eps_sec: Secrecy parameter, in (0, 1).
         eps_cor: Correctness parameter (collision probability of verification), in (0, 1).
         eps_auth: Forgery probability of the authentication, in (0, 1).
@@ -82,7 +92,7 @@ class PostprocessingConfig:
     sample_fraction: float = 0.1
     qber_threshold: float = 0.11
     reconciliation: str = "cascade:original"
-    key_length_method: KeyLengthMethod = "finite"
+    key_length: Statement = "variable"
     eps_sec: float = 1e-10
     eps_cor: float = 1e-15
     eps_auth: float = 1e-15
@@ -92,21 +102,30 @@ class PostprocessingConfig:
         if not 0.0 <= self.qber_threshold <= 0.5:
             raise ConfigError(f"qber threshold must be in [0, 0.5], got {self.qber_threshold!r}")
         parse_reconciliation(self.reconciliation)
-        if self.key_length_method not in ("finite", "asymptotic"):
+        if self.key_length == "asymptotic":
             raise ConfigError(
-                f"key length method must be 'finite' or 'asymptotic', got "
-                f"{self.key_length_method!r}"
+                "key length 'asymptotic' is not an ε-secure statement and is never emitted "
+                "(it is reported beside the finite-key length as key_length.asymptotic_bits); "
+                f"allowed: {', '.join(STATEMENTS)}"
+            )
+        if self.key_length not in STATEMENTS:
+            raise ConfigError(
+                f"unknown key length statement {self.key_length!r}; allowed: "
+                f"{', '.join(STATEMENTS)}"
             )
         for name in ("eps_sec", "eps_cor", "eps_auth"):
             check_open_unit(getattr(self, name), name=name)
 
-    @property
-    def eps_pe(self) -> float:
-        """Failure probability of the reported QBER bound: ``(ε_sec/4)²`` (arXiv:1103.4130, S15)."""
-        return (self.eps_sec / 4.0) ** 2
-
 
 Reconciler = Callable[..., ReconciliationResult]
+
+
+def public_streams(rng: RNGLike) -> dict[str, np.random.Generator]:
+    """One child of the public generator per stage of :data:`STAGES`, so a stage's draws
+    do not depend on how much an earlier stage drew. With a seeded ``rng`` every public
+    value of the run can be recomputed."""
+    gen = ensure_rng(rng)
+    return dict(zip(STAGES, gen.spawn(len(STAGES)), strict=True))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -173,10 +192,12 @@ def distill_key(
     alice_sifted: ArrayLike,
     bob_sifted: ArrayLike,
     *,
+    bases: ArrayLike,
     config: PostprocessingConfig | None = None,
     channel: PublicChannel | None = None,
     preshared_key: ArrayLike | None = None,
     rng: RNGLike = None,
+    secret_rng: RNGLike = None,
     reconciler: Reconciler | None = None,
     on_stage: StageCallback | None = None,
 ) -> DistillationResult:
@@ -185,12 +206,17 @@ def distill_key(
     Args:
         alice_sifted: Alice's sifted key, uint8 0/1 (n,).
         bob_sifted: Bob's sifted key, uint8 0/1 (n,).
+        bases: Basis of each sifted bit, uint8 0/1 (n,), 0 = Z, 1 = X. Required:
+            each basis's phase error is bounded from the other basis's sample.
         config: Parameters (defaults: :class:`PostprocessingConfig`).
         channel: Public channel to record on (a fresh one when None); a channel
             that already carries the sifting messages gets them authenticated too.
         preshared_key: Pre-shared bits for authentication; None simulates a fresh
-            pre-shared key drawn from ``rng``.
-        rng: Generator or seed (sampling, shuffles, hash keys, Toeplitz seed).
+            pre-shared key drawn from ``secret_rng``.
+        rng: Public generator or seed (sample positions, shuffles, hash keys,
+            Toeplitz seed); one child stream per stage.
+        secret_rng: Secret generator or seed for the simulated pre-shared key;
+            None: the OS CSPRNG (:func:`~qkd_circuits.randomness.secret_generator`).
         reconciler: Replaces :func:`reconcile_cascade` (same signature); for tests
             of what verification catches.
         on_stage: Called with each stage's name as it starts (progress display).
@@ -202,10 +228,13 @@ def distill_key(
     cfg = config or PostprocessingConfig()
     alice = as_bits(alice_sifted, name="alice_sifted")
     bob = as_bits(bob_sifted, name="bob_sifted")
-    if alice.size != bob.size:
-        raise ConfigError(f"sifted keys differ in length: {alice.size} (Alice) vs {bob.size} (Bob)")
-    gen = ensure_rng(rng)
-    rngs = dict(zip((*STAGES, "authentication"), gen.spawn(len(STAGES) + 1), strict=True))
+    basis_of = as_bits(bases, name="bases")
+    if not alice.size == bob.size == basis_of.size:
+        raise ConfigError(
+            f"sifted keys and bases differ in length: {alice.size} (Alice), {bob.size} (Bob), "
+            f"{basis_of.size} (bases)"
+        )
+    rngs = public_streams(rng)
     chan = channel if channel is not None else PublicChannel()
     _, variant = parse_reconciliation(cfg.reconciliation)
     reconcile = reconciler or reconcile_cascade
@@ -224,8 +253,8 @@ def distill_key(
             est = estimate_qber(
                 alice,
                 bob,
+                bases=basis_of,
                 sample_fraction=cfg.sample_fraction,
-                eps=cfg.eps_pe,
                 channel=chan,
                 rng=rngs["estimation"],
             )
@@ -249,16 +278,16 @@ def distill_key(
                 rng=rngs["verification"],
             )
         with clock("key_length"):
-            length = secret_key_length(
-                method=cfg.key_length_method,
-                n=int(est.key_alice.size),
-                k=est.sample_size,
-                qber=est.qber,
-                leaked_ec=rec.leaked_bits,
+            length = finite_key_length(
+                est.samples,
+                leaked_ec=chan.total_leaked_bits(stage="reconciliation"),
                 eps_sec=cfg.eps_sec,
                 eps_cor=cfg.eps_cor,
                 verification_bits=chan.total_leaked_bits(stage="verification"),
+                statement=cfg.key_length,
+                qber_tolerance=cfg.qber_threshold,
             )
+            check_key_length(length)
         with clock("amplification"):
             key_a, key_b = amplify(
                 est.key_alice,
@@ -276,12 +305,12 @@ def distill_key(
             chan,
             preshared_key=preshared_key,
             eps_auth=cfg.eps_auth,
-            rng=rngs["authentication"],
+            rng=ensure_secret_rng(secret_rng) if preshared_key is None else None,
             raise_on_failure=False,
         )
     if not auth.verified and not aborted:
-        aborted, reason = True, "authentication_failed"
-        message = "the authentication tags did not verify: the public transcript was modified"
+        aborted, reason = True, auth.failure or "authentication_failed"
+        message = auth.failure_message
         key_a = key_b = np.zeros(0, dtype=np.uint8)
 
     return DistillationResult(

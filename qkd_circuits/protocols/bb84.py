@@ -19,7 +19,7 @@ from qkd_circuits.attacks.intercept_resend import EveSpec
 from qkd_circuits.circuits.bb84 import NO_EVE, BB84Config, bb84_circuit, config_codes
 from qkd_circuits.errors import ConfigError
 from qkd_circuits.execution.base import Executor, ProgressCallback, run_grouped, run_literal
-from qkd_circuits.randomness import RNGLike, ensure_rng
+from qkd_circuits.randomness import RNGLike, ensure_secret_rng
 from qkd_circuits.specs import check_int
 
 ASYMPTOTIC_QBER_THRESHOLD = 0.110028
@@ -112,10 +112,11 @@ def draw_choices(n: int, *, eve: EveSpec | None = None, rng: RNGLike = None) -> 
         n: Number of exchanges (>= 1).
         eve: Which exchanges Eve attacks (each independently with probability
             ``eve.fraction``), in a uniformly random basis; None means no Eve.
-        rng: Generator or seed.
+        rng: Secret generator or seed (None: a fresh generator keyed from the OS CSPRNG,
+            see :mod:`qkd_circuits.randomness`).
     """
     n = check_int(n, name="number of qubits", minimum=1)
-    gen = ensure_rng(rng)
+    gen = ensure_secret_rng(rng)
     alice_bits = gen.integers(0, 2, size=n, dtype=np.uint8)
     alice_bases = gen.integers(0, 2, size=n, dtype=np.uint8)
     bob_bases = gen.integers(0, 2, size=n, dtype=np.uint8)
@@ -147,10 +148,11 @@ def run_quantum_phase(
         choices: The run's random choices (:func:`draw_choices`).
         executor: Where the circuits run (e.g. :class:`~qkd_circuits.execution.AerExecutor`).
         literal: One circuit per exchange instead of one per configuration.
-        rng: Generator or seed for the scatter permutations and simulator seeds.
+        rng: Secret generator or seed for the outcome draws, scatter permutations and
+            simulator seeds (None: OS CSPRNG).
         progress: ``progress(done, total)`` callback (literal path reports per chunk).
     """
-    gen = ensure_rng(rng)
+    gen = ensure_secret_rng(rng)
     codes = choices.codes
     if literal:
         out = run_literal(

@@ -32,7 +32,8 @@ def run_channel(seed: int = 0) -> PublicChannel:
     bob = alice.copy()
     bob[[3, 50, 200]] ^= 1
     channel = PublicChannel()
-    est = estimate_qber(alice, bob, channel=channel, rng=rng)
+    bases = rng.integers(0, 2, 400, dtype=np.uint8)
+    est = estimate_qber(alice, bob, bases=bases, channel=channel, rng=rng)
     channel.send("cascade", "bob", b"parities", leaked_bits=8)
     verify_keys(est.key_alice, est.key_alice, channel=channel, rng=rng)
     amplify(est.key_alice, est.key_alice, out_len=100, channel=channel, rng=rng)
@@ -183,9 +184,14 @@ def run_and_tag(key: np.ndarray) -> tuple[Message, ...]:
     return channel.messages
 
 
-def test_key_exhaustion_is_a_clear_error() -> None:
-    with pytest.raises(ConfigError, match="exhausted"):
-        authenticate_transcript(run_channel(), preshared_key=np.ones(100, dtype=np.uint8))
+def test_key_exhaustion_is_a_reported_abort() -> None:
+    key = np.ones(100, dtype=np.uint8)
+    with pytest.raises(ProtocolAbort, match="exhausted") as info:
+        authenticate_transcript(run_channel(), preshared_key=key)
+    assert info.value.reason == "preshared_key_exhausted"
+    result = authenticate_transcript(run_channel(), preshared_key=key, raise_on_failure=False)
+    assert not result.verified and result.failure == "preshared_key_exhausted"
+    assert result.key_bits_used == 61 and "refill" in (result.failure_message or "")
 
 
 def test_large_transcript_uses_a_bigger_field() -> None:
@@ -228,7 +234,7 @@ def test_longer_received_transcript_is_rejected() -> None:
 def test_reader_bits_are_big_endian() -> None:
     reader = PresharedKeyReader(np.array([1, 0, 1, 1, 0, 0, 0, 0, 0, 1], dtype=np.uint8))
     assert reader(3) == 0b101 and reader(7) == 0b1000001 and reader.used == 10
-    with pytest.raises(ConfigError, match="exhausted"):
+    with pytest.raises(ProtocolAbort, match="exhausted"):
         reader(1)
 
 

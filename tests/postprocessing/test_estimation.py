@@ -1,4 +1,4 @@
-"""Parameter estimation: random sample, Serfling bound, abort above threshold."""
+"""Parameter estimation per basis: random samples, error counts, abort above threshold."""
 
 from __future__ import annotations
 
@@ -28,6 +28,11 @@ def noisy_pair(n: int, errors: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     return alice, bob
 
 
+def alternating(n: int) -> np.ndarray:
+    """Bases Z, X, Z, X, ... (uint8)."""
+    return (np.arange(n) % 2).astype(np.uint8)
+
+
 def test_sampling_deviation_worked_example() -> None:
     # n = 900, k = 100, eps = 0.05:
     # (n + k)/(n k) = 1000/90000 = 0.0111111..., (k + 1)/k = 1.01, ln(1/0.05) = 2.9957323,
@@ -46,19 +51,26 @@ def test_sampling_deviation_shrinks_with_sample() -> None:
     assert mus[2] / mus[3] == pytest.approx(math.sqrt(10), rel=0.01)
 
 
-def test_estimate_removes_sample_and_counts_errors() -> None:
+def test_estimate_samples_each_basis_and_counts_errors() -> None:
     alice, bob = noisy_pair(1000, 50, seed=1)
+    bases = alternating(1000)
     channel = PublicChannel()
-    est = estimate_qber(alice, bob, sample_fraction=0.1, eps=1e-6, channel=channel, rng=7)
+    est = estimate_qber(alice, bob, bases=bases, sample_fraction=0.1, channel=channel, rng=7)
     assert isinstance(est, QBEREstimate)
     assert est.sample_size == 100 and est.key_length == 900
     pos = est.sample_positions
     assert pos.dtype == np.int64 and np.all(np.diff(pos) > 0)
+    for value, name in enumerate("ZX"):
+        in_basis = pos[bases[pos] == value]
+        s = est.samples[name]
+        assert s.sifted_bits == 500 and s.sample_bits == in_basis.size == 50
+        assert s.sample_errors == int(np.count_nonzero(alice[in_basis] != bob[in_basis]))
+        assert s.key_bits == 450 and s.qber == s.sample_errors / 50
     assert est.sample_errors == int(np.count_nonzero(alice[pos] != bob[pos]))
     assert est.qber == est.sample_errors / 100
-    assert est.qber_upper == pytest.approx(est.qber + sampling_deviation(900, 100, 1e-6))
     keep = np.setdiff1d(np.arange(1000), pos)
     assert np.array_equal(est.key_alice, alice[keep]) and np.array_equal(est.key_bob, bob[keep])
+    assert np.array_equal(est.key_bases, bases[keep])
     assert est.key_alice.dtype == np.uint8
     # Positions leak nothing; both parties' sample bits are counted (k each).
     assert channel.message_count(stage="estimation") == 3
@@ -66,31 +78,28 @@ def test_estimate_removes_sample_and_counts_errors() -> None:
     assert np.array_equal(np.frombuffer(channel.messages[0].payload, dtype=np.int64), pos)
 
 
+def test_a_biased_basis_is_sampled_in_proportion_and_never_mixed() -> None:
+    """99 % Z: the X sample is its own (k_X = ceil(0.1 · N_X)), not a share of a mixed one."""
+    n = 20_000
+    bases = (np.random.default_rng(3).random(n) < 0.01).astype(np.uint8)
+    alice, bob = noisy_pair(n, 0, seed=4)
+    bob[bases == 1] ^= 1  # every X bit wrong, every Z bit right
+    est = estimate_qber(alice, bob, bases=bases, rng=5)
+    n_x = int(bases.sum())
+    assert est.samples["X"].sample_bits == math.ceil(0.1 * n_x)
+    assert est.samples["X"].qber == 1.0 and est.samples["Z"].qber == 0.0
+    with pytest.raises(ProtocolAbort, match="basis X"):
+        check_qber(est, threshold=0.11)
+
+
 def test_same_seed_same_sample() -> None:
     alice, bob = noisy_pair(500, 20, seed=2)
-    a = estimate_qber(alice, bob, rng=3)
-    b = estimate_qber(alice, bob, rng=3)
-    c = estimate_qber(alice, bob, rng=4)
+    bases = alternating(500)
+    a = estimate_qber(alice, bob, bases=bases, rng=3)
+    b = estimate_qber(alice, bob, bases=bases, rng=3)
+    c = estimate_qber(alice, bob, bases=bases, rng=4)
     assert np.array_equal(a.sample_positions, b.sample_positions)
     assert not np.array_equal(a.sample_positions, c.sample_positions)
-
-
-@pytest.mark.parametrize("eps", [0.05, 0.3])
-def test_bound_contains_true_rate_with_frequency_at_least_1_minus_eps(eps: float) -> None:
-    """For fixed strings, the bound fails in at most a fraction eps of random samples."""
-    alice, bob = noisy_pair(2000, 200, seed=5)
-    errors = alice != bob
-    rng = np.random.default_rng(99)
-    trials = 2000
-    failures = 0
-    for _ in range(trials):
-        est = estimate_qber(alice, bob, sample_fraction=0.1, eps=eps, rng=rng)
-        keep = np.ones(2000, dtype=bool)
-        keep[est.sample_positions] = False
-        true_rate = float(np.mean(errors[keep]))
-        failures += true_rate > est.qber_upper
-    se = math.sqrt(eps * (1 - eps) / trials)
-    assert failures / trials <= eps + 5 * se
 
 
 @settings(max_examples=50, deadline=None)
@@ -101,34 +110,27 @@ def test_bound_contains_true_rate_with_frequency_at_least_1_minus_eps(eps: float
 )
 def test_sizes_and_partition(n: int, fraction: float, seed: int) -> None:
     alice, bob = noisy_pair(n, n // 10, seed=seed)
-    k = max(1, math.ceil(fraction * n))
+    bases = np.random.default_rng(seed).integers(0, 2, n, dtype=np.uint8)
+    counts = [int(np.count_nonzero(bases == v)) for v in (0, 1)]
+    k = sum(math.ceil(fraction * c) for c in counts)
     if k >= n:
         with pytest.raises(ProtocolAbort):
-            estimate_qber(alice, bob, sample_fraction=fraction, rng=seed)
+            estimate_qber(alice, bob, bases=bases, sample_fraction=fraction, rng=seed)
         return
-    est = estimate_qber(alice, bob, sample_fraction=fraction, rng=seed)
+    est = estimate_qber(alice, bob, bases=bases, sample_fraction=fraction, rng=seed)
     assert est.sample_size == k and est.key_length == n - k
-    assert 0.0 <= est.qber <= est.qber_upper <= 1.0
+    assert 0.0 <= est.qber <= 1.0
     assert len(set(est.sample_positions.tolist())) == k
 
 
 def test_check_qber_aborts_above_threshold() -> None:
     alice, bob = noisy_pair(1000, 300, seed=8)
-    est = estimate_qber(alice, bob, rng=0)
+    est = estimate_qber(alice, bob, bases=alternating(1000), rng=0)
     with pytest.raises(ProtocolAbort) as info:
         check_qber(est, threshold=0.11)
     assert info.value.reason == "qber_above_threshold"
-    assert f"{est.qber:.6f}" in str(info.value) and "0.110000" in str(info.value)
+    assert f"{est.samples['Z'].qber:.6f}" in str(info.value) and "0.110000" in str(info.value)
     check_qber(est, threshold=0.5)
-
-
-def test_check_qber_upper_is_more_conservative() -> None:
-    alice, bob = noisy_pair(1000, 50, seed=9)
-    est = estimate_qber(alice, bob, rng=0, eps=1e-10)
-    threshold = (est.qber + est.qber_upper) / 2
-    check_qber(est, threshold=threshold)
-    with pytest.raises(ProtocolAbort, match="upper bound"):
-        check_qber(est, threshold=threshold, use_upper=True)
 
 
 @pytest.mark.parametrize(
@@ -141,20 +143,21 @@ def test_check_qber_upper_is_more_conservative() -> None:
         ([0, 1, 0], [0, 1, 1], {"sample_fraction": 0.0}, "sample_fraction"),
         ([0, 1, 0], [0, 1, 1], {"sample_fraction": 1.0}, "sample_fraction"),
         ([0, 1, 0], [0, 1, 1], {"sample_fraction": -0.2}, "sample_fraction"),
-        ([0, 1, 0], [0, 1, 1], {"eps": 0.0}, "eps"),
-        ([0, 1, 0], [0, 1, 1], {"eps": 1.0}, "eps"),
-        ([0, 1, 0], [0, 1, 1], {"eps": "x"}, "eps"),
+        ([0, 1, 0], [0, 1, 1], {"bases": [0, 1]}, "equal length"),
+        ([0, 1, 0], [0, 1, 1], {"bases": [0, 2, 1]}, "only 0 and 1"),
     ],
 )
 def test_rejects_bad_input(a: list, b: list, kwargs: dict, match: str) -> None:
+    args = {"bases": [0, 1, 0][: len(a)] if a else [], **kwargs}
     with pytest.raises(ConfigError, match=match):
-        estimate_qber(a, b, rng=0, **kwargs)
+        estimate_qber(a, b, rng=0, **args)
 
 
 @pytest.mark.parametrize(("n", "fraction"), [(1, 0.1), (10, 0.95), (2, 0.6)])
 def test_sample_that_leaves_nothing_aborts(n: int, fraction: float) -> None:
+    zeros = np.zeros(n, np.uint8)
     with pytest.raises(ProtocolAbort) as info:
-        estimate_qber(np.zeros(n, np.uint8), np.zeros(n, np.uint8), sample_fraction=fraction)
+        estimate_qber(zeros, zeros, bases=zeros, sample_fraction=fraction)
     assert info.value.reason == "key_too_short"
 
 
@@ -167,6 +170,6 @@ def test_sampling_deviation_rejects_bad_input(n: int, k: int, eps: float) -> Non
 
 
 def test_check_qber_rejects_bad_threshold() -> None:
-    est = estimate_qber([0, 1, 0, 1], [0, 1, 0, 1], rng=0)
+    est = estimate_qber([0, 1, 0, 1], [0, 1, 0, 1], bases=[0, 0, 1, 1], rng=0)
     with pytest.raises(ConfigError, match="threshold"):
         check_qber(est, threshold=1.5)

@@ -18,27 +18,27 @@ from qkd_circuits.postprocessing.pipeline import (
 from qkd_circuits.postprocessing.reconciliation.cascade import reconcile_cascade
 
 
-def _keys(n: int, qber: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+def _keys(n: int, qber: float, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Alice's and Bob's sifted keys with i.i.d. errors, and uniform bases."""
     rng = np.random.default_rng(seed)
     alice = rng.integers(0, 2, n, dtype=np.uint8)
     bob = alice ^ (rng.random(n) < qber).astype(np.uint8)
-    return alice, bob
+    return alice, bob, rng.integers(0, 2, n, dtype=np.uint8)
 
 
 def test_keys_match_and_length_follows_the_finite_key_formula():
-    alice, bob = _keys(200_000, 0.03, seed=1)
-    result = distill_key(alice, bob, rng=2)
+    alice, bob, bases = _keys(200_000, 0.03, seed=1)
+    result = distill_key(alice, bob, bases=bases, rng=2)
     assert not result.aborted and result.keys_match
     est, rec = result.estimate, result.reconciliation
     assert est is not None and rec is not None and result.residual_errors == 0
     # The length is exactly the formula applied to what was disclosed.
     expected = finite_key_length(
-        n=est.key_alice.size,
-        k=est.sample_size,
-        qber_sample=est.qber,
+        est.samples,
         leaked_ec=rec.leaked_bits,
         eps_sec=1e-10,
         eps_cor=1e-15,
+        qber_tolerance=0.11,
         verification_bits=result.channel.total_leaked_bits(stage="verification"),
     )
     assert result.final_key_bits == expected.length > 0
@@ -52,26 +52,35 @@ def test_keys_match_and_length_follows_the_finite_key_formula():
 
 
 def test_final_key_is_uniform_looking_and_not_the_raw_key():
-    alice, bob = _keys(50_000, 0.01, seed=3)
-    result = distill_key(alice, bob, rng=4)
+    alice, bob, bases = _keys(50_000, 0.01, seed=3)
+    result = distill_key(alice, bob, bases=bases, rng=4)
     key = result.key_alice
     assert abs(key.mean() - 0.5) < 5 * 0.5 / np.sqrt(key.size)
     assert not np.array_equal(key, alice[: key.size])
 
 
-def test_asymptotic_method_gives_a_longer_key_than_finite():
-    alice, bob = _keys(100_000, 0.03, seed=5)
-    finite = distill_key(alice, bob, rng=6)
-    asym = distill_key(
-        alice, bob, rng=6, config=PostprocessingConfig(key_length_method="asymptotic")
+def test_asymptotic_length_is_reported_never_emitted():
+    alice, bob, bases = _keys(100_000, 0.03, seed=5)
+    result = distill_key(alice, bob, bases=bases, rng=6)
+    assert result.key_length is not None
+    assert result.key_length.asymptotic_bits > result.final_key_bits == result.key_length.length
+    with pytest.raises(ConfigError, match="never emitted"):
+        PostprocessingConfig(key_length="asymptotic")  # type: ignore[arg-type]
+
+
+def test_fixed_statement_emits_less_than_variable_below_the_tolerance():
+    alice, bob, bases = _keys(100_000, 0.02, seed=5)
+    variable = distill_key(alice, bob, bases=bases, rng=6)
+    fixed = distill_key(
+        alice, bob, bases=bases, rng=6, config=PostprocessingConfig(key_length="fixed")
     )
-    assert asym.key_length is not None and asym.key_length.method == "asymptotic"
-    assert asym.final_key_bits > finite.final_key_bits > 0
+    assert fixed.key_length is not None and fixed.key_length.statement == "fixed"
+    assert 0 < fixed.final_key_bits < variable.final_key_bits
 
 
 def test_qber_above_threshold_aborts_before_reconciliation():
-    alice, bob = _keys(20_000, 0.25, seed=7)
-    result = distill_key(alice, bob, rng=8)
+    alice, bob, bases = _keys(20_000, 0.25, seed=7)
+    result = distill_key(alice, bob, bases=bases, rng=8)
     assert result.aborted and result.abort_reason == "qber_above_threshold"
     assert result.final_key_bits == 0 and result.keys_match is None
     assert result.reconciliation is None and result.key_length is None
@@ -81,12 +90,12 @@ def test_qber_above_threshold_aborts_before_reconciliation():
 
 def test_broken_reconciliation_is_caught_by_verification():
     """One Cascade pass leaves errors; verification must abort and emit no key."""
-    alice, bob = _keys(20_000, 0.05, seed=9)
+    alice, bob, bases = _keys(20_000, 0.05, seed=9)
 
     def one_pass(*args, **kwargs):
         return reconcile_cascade(*args, **kwargs, passes=1)
 
-    result = distill_key(alice, bob, rng=10, reconciler=one_pass)
+    result = distill_key(alice, bob, bases=bases, rng=10, reconciler=one_pass)
     assert result.residual_errors and result.residual_errors > 0
     assert result.aborted and result.abort_reason == "verification_failed"
     assert result.key_alice.size == 0 and result.key_bob.size == 0
@@ -94,14 +103,17 @@ def test_broken_reconciliation_is_caught_by_verification():
 
 
 def test_key_too_short_when_the_qber_leaves_no_secrecy():
-    alice, bob = _keys(5_000, 0.09, seed=11)
-    result = distill_key(alice, bob, rng=12)
+    alice, bob, bases = _keys(5_000, 0.09, seed=11)
+    result = distill_key(alice, bob, bases=bases, rng=12)
     assert result.aborted and result.abort_reason == "key_too_short"
-    assert result.key_length is None and result.final_key_bits == 0
+    # The statement is still reported, so a user sees which term ate the key.
+    assert result.key_length is not None and result.key_length.length == 0
+    assert result.final_key_bits == 0
 
 
 def test_empty_sifted_key_is_a_reported_abort():
-    result = distill_key(np.zeros(0, np.uint8), np.zeros(0, np.uint8), rng=1)
+    empty = np.zeros(0, np.uint8)
+    result = distill_key(empty, empty, bases=empty, rng=1)
     assert result.aborted and result.abort_reason == "key_too_short"
 
 
@@ -110,8 +122,8 @@ def test_tampered_channel_fails_authentication():
     from qkd_circuits.postprocessing.authentication import authenticate_transcript
     from qkd_circuits.postprocessing.channel import PublicChannel
 
-    alice, bob = _keys(10_000, 0.02, seed=13)
-    result = distill_key(alice, bob, rng=14)
+    alice, bob, bases = _keys(10_000, 0.02, seed=13)
+    result = distill_key(alice, bob, bases=bases, rng=14)
     sent = result.channel
     received = PublicChannel()
     for i, m in enumerate(sent.messages):
@@ -128,7 +140,7 @@ def test_tampered_channel_fails_authentication():
         ({"qber_threshold": -0.1}, "got -0.1"),
         ({"reconciliation": "ldpc"}, "unknown reconciliation 'ldpc'"),
         ({"reconciliation": "cascade:fast"}, "unknown cascade variant 'fast'"),
-        ({"key_length_method": "magic"}, "'magic'"),
+        ({"key_length": "magic"}, "'magic'"),
         ({"eps_sec": 0.0}, "eps_sec must be in (0, 1), got 0.0"),
         ({"eps_cor": 1.0}, "eps_cor must be in (0, 1), got 1.0"),
         ({"eps_auth": 2.0}, "eps_auth must be in (0, 1), got 2.0"),
@@ -140,11 +152,22 @@ def test_bad_config(kwargs, fragment):
     assert fragment in str(info.value)
 
 
+def test_exhausted_preshared_key_is_a_reported_abort():
+    alice, bob, bases = _keys(20_000, 0.02, seed=15)
+    result = distill_key(alice, bob, bases=bases, rng=16, preshared_key=np.ones(50, np.uint8))
+    assert result.aborted and result.abort_reason == "preshared_key_exhausted"
+    assert result.final_key_bits == 0 and result.key_alice.size == 0
+
+
 def test_bad_keys():
     with pytest.raises(ConfigError, match="differ in length"):
-        distill_key([0, 1, 1], [0, 1], rng=1)
+        distill_key([0, 1, 1], [0, 1], bases=[0, 1, 0], rng=1)
+    with pytest.raises(ConfigError, match="differ in length"):
+        distill_key([0, 1], [0, 1], bases=[0], rng=1)
     with pytest.raises(ConfigError, match="found 3"):
-        distill_key([0, 3], [0, 1], rng=1)
+        distill_key([0, 3], [0, 1], bases=[0, 1], rng=1)
+    with pytest.raises(TypeError, match="bases"):
+        distill_key([0, 1], [0, 1], rng=1)  # type: ignore[call-arg]
 
 
 def test_parse_reconciliation_and_config_is_frozen():
