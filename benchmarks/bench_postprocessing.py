@@ -31,7 +31,7 @@ import numpy as np
 from qkd_circuits.postprocessing.amplification import amplify, toeplitz_hash, toeplitz_hash_direct
 from qkd_circuits.postprocessing.authentication import authenticate_transcript
 from qkd_circuits.postprocessing.channel import PublicChannel
-from qkd_circuits.postprocessing.estimation import estimate_qber
+from qkd_circuits.postprocessing.estimation import BasisSample, estimate_qber
 from qkd_circuits.postprocessing.key_length import finite_key_length
 from qkd_circuits.postprocessing.verification import verify_keys
 from qkd_circuits.versions import package_versions
@@ -62,8 +62,9 @@ def full_run_channel(n: int, rng: np.random.Generator) -> PublicChannel:
     """A channel carrying estimation, verification and amplification of an n-bit key."""
     alice = rng.integers(0, 2, n, dtype=np.uint8)
     bob = alice ^ (rng.random(n) < 0.02).astype(np.uint8)
+    bases = rng.integers(0, 2, n, dtype=np.uint8)
     channel = PublicChannel()
-    est = estimate_qber(alice, bob, channel=channel, rng=rng)
+    est = estimate_qber(alice, bob, bases=bases, channel=channel, rng=rng)
     verify_keys(est.key_alice, est.key_alice, channel=channel, rng=rng)
     amplify(est.key_alice, est.key_alice, out_len=est.key_length // 2, channel=channel, rng=rng)
     return channel
@@ -96,10 +97,11 @@ def main() -> None:
     for n in sizes:
         alice = rng.integers(0, 2, n, dtype=np.uint8)
         bob = alice ^ (rng.random(n) < 0.02).astype(np.uint8)
+        bases = rng.integers(0, 2, n, dtype=np.uint8)
         seed_bits = rng.integers(0, 2, n + n // 2 - 1, dtype=np.uint8)
         m = n // 2
         stages: list[tuple[str, Callable[[], object]]] = [
-            ("estimation", partial(estimate_qber, alice, bob, rng=rng)),
+            ("estimation", partial(estimate_qber, alice, bob, bases=bases, rng=rng)),
             ("verification", partial(verify_keys, alice, alice.copy(), rng=rng)),
             ("toeplitz-fft", partial(toeplitz_hash, alice, seed_bits, m)),
             ("amplify", partial(amplify, alice, alice.copy(), out_len=m, rng=rng)),
@@ -121,11 +123,15 @@ def main() -> None:
         best, med = timed(authenticate, args.repeats)
         print(row("authentication", transcript_bits, best, med, "transcript"))
 
-    calls = 1000
+    calls = 100
+    samples = {
+        b: BasisSample(basis=b, sifted_bits=500_000, sample_bits=50_000, sample_errors=1_000)
+        for b in "ZX"
+    }
     start = time.perf_counter()
     for _ in range(calls):
         finite_key_length(
-            n=10**6, k=10**5, qber_sample=0.02, leaked_ec=160_000, eps_sec=1e-10, eps_cor=1e-15
+            samples, leaked_ec=160_000, eps_sec=1e-10, eps_cor=1e-15, qber_tolerance=0.11
         )
     per_call = (time.perf_counter() - start) / calls
     print(f"\nkey-length: finite_key_length {per_call * 1e6:.1f} µs per call")

@@ -138,7 +138,8 @@ def toeplitz_hash(key: ArrayLike, seed_bits: ArrayLike, out_len: int) -> NDArray
 
 
 def toeplitz_hash_direct(key: ArrayLike, seed_bits: ArrayLike, out_len: int) -> NDArray[np.uint8]:
-    """Reference ``O(n·m)`` Toeplitz product over GF(2) (builds the matrix; for tests).
+    """Reference ``O(n·m)`` Toeplitz product over GF(2) (builds the matrix; for tests and
+    small inputs such as the verification tag's compression).
 
     Same arguments, conventions and result as :func:`toeplitz_hash`.
     """

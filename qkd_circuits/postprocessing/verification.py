@@ -20,16 +20,25 @@ bound is ``(d / (p − 1))^r``. :func:`choose_hash_family` picks the ``(e, r)``
 with the fewest tag bits such that the bound is ≤ ε.
 
 A difference in a single bit changes one block by ``±2^j``, so ``Q`` is a
-non-zero constant and the hash detects it for *every* key ``x ≠ 0``: a
-single-bit difference is caught with certainty, not just with probability
-``1 − ε_cor``.
+non-zero constant and the polynomial hash detects it for *every* key ``x ≠ 0``.
+
+The verification tag (:func:`verify_keys`) is the polynomial hash over a
+large field, compressed by a random Toeplitz matrix to ``t`` bits
+(``toeplitz_hash``; random Toeplitz matrices are universal₂, Krawczyk, CRYPTO
+'94): for two different keys the tags collide with probability at most
+``d/(p − 1) + 2^−t`` (the first stage collides, or it does not and the
+second does). So the tag needs only ``t = ⌈log₂ 1/(ε_cor − d/(p − 1))⌉``
+bits — 50 for ε_cor = 1e-15 — where the polynomial hash alone needed 61–89:
+every tag bit is disclosed and subtracted from the key, so the shorter tag
+gives those bits back.
 
 Verification protocol (Tomamichel et al., arXiv:1103.4130, Table I, "Error
-Correction"): Alice draws the keys, sends them (leaked 0: independent of the
-key), then her tag (leaked = tag bits); Bob compares with the hash of his key
-and announces the one-byte verdict (leaked 0: the protocol aborts on
-mismatch, and on a match the verdict is implied by the tag already counted).
-A mismatch raises ``ProtocolAbort("verification_failed")``: no key is emitted.
+Correction"): Alice draws the hash keys and the Toeplitz seed, sends them
+(leaked 0: independent of the key), then her tag (leaked = tag bits); Bob
+compares with the tag of his key and announces the one-byte verdict (leaked
+0: the protocol aborts on mismatch, and on a match the verdict is implied by
+the tag already counted). A mismatch raises
+``ProtocolAbort("verification_failed")``: no key is emitted.
 """
 
 from __future__ import annotations
@@ -40,10 +49,11 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 import numpy as np
-from numpy.typing import ArrayLike
+from numpy.typing import ArrayLike, NDArray
 
-from qkd_circuits.bits import as_bits
+from qkd_circuits.bits import as_bits, random_bits
 from qkd_circuits.errors import ConfigError, ProtocolAbort
+from qkd_circuits.postprocessing.amplification import toeplitz_hash_direct
 from qkd_circuits.postprocessing.channel import PublicChannel
 from qkd_circuits.randomness import RNGLike, ensure_rng
 from qkd_circuits.specs import check_open_unit
@@ -55,6 +65,7 @@ __all__ = [
     "choose_hash_family",
     "draw_field_element",
     "polynomial_hash",
+    "verification_tag_bits",
     "verify_keys",
 ]
 
@@ -256,13 +267,13 @@ class VerificationResult:
     """Outcome of :func:`verify_keys` (returned only when the tags match).
 
     Attributes:
-        tag_bits: Bits of Alice's tag disclosed (counted as leaked), ``e·r``.
+        tag_bits: Bits of Alice's tag disclosed (counted as leaked), ``t``.
         match: True (a mismatch raises ``ProtocolAbort`` instead).
         eps_cor: The requested bound on the collision probability.
-        collision_bound: The computed bound ``(d/(p − 1))^r`` for this key
-            length, always ≤ ``eps_cor``.
-        field_exponent: ``e`` of the field ``F_{2^e − 1}``.
-        repetitions: ``r``, the number of independent hash keys.
+        collision_bound: The computed bound ``(d/(p − 1))^r + 2^−t`` for this
+            key length, always ≤ ``eps_cor``.
+        field_exponent: ``e`` of the polynomial stage's field ``F_{2^e − 1}``.
+        repetitions: ``r``, the number of independent polynomial hash keys.
     """
 
     tag_bits: int
@@ -283,6 +294,38 @@ class VerificationResult:
             )
 
 
+_POLY_SHARE = 2.0**-10
+"""Share of ε_cor given to the polynomial stage (the Toeplitz stage gets the rest)."""
+
+
+def verification_tag_bits(key_bits: int, eps_cor: float) -> tuple[PolynomialHashFamily, int]:
+    """The polynomial stage and the tag length ``t`` that :func:`verify_keys` uses.
+
+    The polynomial stage gets at most ``2^−10 ε_cor``; ``t`` is the smallest tag
+    with ``(d/(p − 1))^r + 2^−t ≤ ε_cor``.
+    """
+    eps = check_open_unit(eps_cor, name="eps_cor")
+    family = choose_hash_family(int(key_bits), eps * _POLY_SHARE)
+    first = family.collision_bound(int(key_bits))
+    tag = math.ceil(-math.log2(eps - first))
+    while first + 2.0**-tag > eps:
+        tag += 1
+    return family, tag
+
+
+def _compressed_tag(
+    bits: NDArray[np.uint8],
+    keys: tuple[int, ...],
+    family: PolynomialHashFamily,
+    seed: NDArray[np.uint8],
+    t: int,
+) -> NDArray[np.uint8]:
+    """Toeplitz compression to ``t`` bits of the polynomial hash of ``bits``."""
+    words = polynomial_hash(np.packbits(bits).tobytes(), int(bits.size), keys, family)
+    word_bits = np.unpackbits(np.frombuffer(_encode_words(words, family), dtype=np.uint8))
+    return toeplitz_hash_direct(word_bits, seed, t)
+
+
 def verify_keys(
     alice: ArrayLike,
     bob: ArrayLike,
@@ -294,11 +337,11 @@ def verify_keys(
 ) -> VerificationResult:
     """Check that Alice's and Bob's reconciled keys agree, except with probability ≤ ``eps_cor``.
 
-    Alice draws ``r`` hash keys uniformly from ``{1, …, p − 1}`` and publishes
-    them with her tag; Bob hashes his key with the same keys and compares.
-    The field and ``r`` are chosen by :func:`choose_hash_family` so that the
-    collision probability ``(d / (p − 1))^r`` is ≤ ``eps_cor``. For 10^6-bit keys
-    and ``eps_cor = 1e-15`` this is ``p = 2^89 − 1``, ``r = 1``: an 89-bit tag.
+    Alice draws ``r`` polynomial-hash keys uniformly from ``{1, …, p − 1}`` and a
+    Toeplitz seed, publishes them with her ``t``-bit tag (module docstring); Bob
+    computes the tag of his key with the same keys and compares. Field, ``r``
+    and ``t`` come from :func:`verification_tag_bits`: for ``eps_cor = 1e-15``
+    a 50-bit tag at any key length up to 10^9 bits.
 
     Args:
         alice: Alice's key, 1-D 0/1 array.
@@ -322,28 +365,32 @@ def verify_keys(
         raise ConfigError("keys to verify are empty")
     if a.size != b.size:
         raise ConfigError(f"keys must have equal length, got {a.size} (Alice) and {b.size} (Bob)")
-    family = choose_hash_family(int(a.size), eps_cor)
-    draw = _BitDraw(ensure_rng(rng))
+    family, t = verification_tag_bits(int(a.size), eps_cor)
+    generator = ensure_rng(rng)
+    draw = _BitDraw(generator)
     keys = tuple(draw_field_element(family.exponent, draw) for _ in range(family.repetitions))
+    hashed_bits = 8 * family.word_bytes * family.repetitions  # the words as sent
+    seed = random_bits(hashed_bits + t - 1, rng=generator)
 
-    tag_a = polynomial_hash(np.packbits(a).tobytes(), int(a.size), keys, family)
-    tag_b = polynomial_hash(np.packbits(b).tobytes(), int(b.size), keys, family)
-    match = tag_a == tag_b
+    tag_a = _compressed_tag(a, keys, family, seed, t)
+    tag_b = _compressed_tag(b, keys, family, seed, t)
+    match = bool(np.array_equal(tag_a, tag_b))
     if channel is not None:
         channel.send(stage, "alice", _encode_words(keys, family), leaked_bits=0)
-        channel.send(stage, "alice", _encode_words(tag_a, family), leaked_bits=family.tag_bits)
+        channel.send(stage, "alice", seed, leaked_bits=0)
+        channel.send(stage, "alice", tag_a, leaked_bits=t)
         channel.send(stage, "bob", b"\x01" if match else b"\x00", leaked_bits=0)
     if not match:
         raise ProtocolAbort(
             "verification_failed",
-            f"hash of Bob's key differs from Alice's ({family.tag_bits}-bit polynomial hash "
-            f"over GF(2^{family.exponent} - 1), {family.repetitions} key(s)); no key is emitted",
+            f"tag of Bob's key differs from Alice's ({t}-bit Toeplitz compression of a "
+            f"polynomial hash over GF(2^{family.exponent} - 1)); no key is emitted",
         )
     return VerificationResult(
-        tag_bits=family.tag_bits,
+        tag_bits=t,
         match=True,
         eps_cor=float(eps_cor),
-        collision_bound=family.collision_bound(int(a.size)),
+        collision_bound=family.collision_bound(int(a.size)) + 2.0**-t,
         field_exponent=family.exponent,
         repetitions=family.repetitions,
     )

@@ -18,6 +18,7 @@ from qkd_circuits.postprocessing.verification import (
     choose_hash_family,
     draw_field_element,
     polynomial_hash,
+    verification_tag_bits,
     verify_keys,
 )
 
@@ -52,7 +53,7 @@ def test_polynomial_hash_matches_reference(data: bytes, exponent: int, x_seed: i
     key_seed=st.integers(0, 2**32 - 1),
     hash_seed=st.integers(0, 2**32 - 1),
 )
-def test_single_bit_difference_is_always_caught(
+def test_single_bit_difference_is_caught(
     n: int, position: int, key_seed: int, hash_seed: int
 ) -> None:
     alice = np.random.default_rng(key_seed).integers(0, 2, n, dtype=np.uint8)
@@ -83,15 +84,25 @@ def test_equal_keys_pass_and_tag_is_counted_as_leaked() -> None:
     channel = PublicChannel()
     result = verify_keys(key, key.copy(), eps_cor=1e-15, channel=channel, rng=2)
     assert result.match
-    # 10^6 bits in 11-byte blocks: d = ceil(125000 / 11) + 1 = 11365 blocks.
-    assert (result.field_exponent, result.repetitions, result.tag_bits) == (89, 1, 89)
-    assert result.collision_bound == pytest.approx(11365 / (2**89 - 2))
+    # Polynomial stage: 10^6 bits in 11-byte blocks, d = ceil(125000 / 11) + 1 = 11365
+    # blocks over GF(2^89 - 1); Toeplitz stage: t = 50 bits, 2^-50 < 1e-15 - d/(p - 1).
+    assert (result.field_exponent, result.repetitions, result.tag_bits) == (89, 1, 50)
+    assert result.collision_bound == pytest.approx(11365 / (2**89 - 2) + 2.0**-50)
     assert result.collision_bound <= result.eps_cor == 1e-15
-    assert channel.message_count(stage="verification") == 3
-    assert channel.total_leaked_bits(stage="verification") == 89
+    assert channel.message_count(stage="verification") == 4
+    assert channel.total_leaked_bits(stage="verification") == 50 == math.ceil(math.log2(1e15))
     senders = [m.sender for m in channel.messages]
-    assert senders == ["alice", "alice", "bob"]
-    assert channel.messages[2].payload == b"\x01"
+    assert senders == ["alice", "alice", "alice", "bob"]
+    assert channel.messages[3].payload == b"\x01"
+
+
+@pytest.mark.parametrize("eps_cor", [1e-6, 1e-10, 1e-15, 1e-30])
+@pytest.mark.parametrize("n", [10, 10**4, 10**7])
+def test_tag_is_as_short_as_eps_cor_allows(eps_cor: float, n: int) -> None:
+    family, t = verification_tag_bits(n, eps_cor)
+    first = family.collision_bound(n)
+    assert first + 2.0**-t <= eps_cor < first + 2.0 ** -(t - 1)
+    assert t == math.ceil(math.log2(1 / eps_cor))  # the polynomial stage costs nothing
 
 
 def test_mismatch_is_announced_before_abort() -> None:
