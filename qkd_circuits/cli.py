@@ -7,7 +7,9 @@ Exit status: 0 success (an abort is a normal, reported outcome), 2 bad input
 from __future__ import annotations
 
 import argparse
+import difflib
 import os
+import re
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -21,9 +23,10 @@ from qkd_circuits.analysis import keyrate_cli
 from qkd_circuits.attacks.intercept_resend import EveSpec
 from qkd_circuits.channel.noise import NoiseSpec
 from qkd_circuits.errors import BackendError, ConfigError
+from qkd_circuits.outputs import PLOT_FORMATS, check_distinct, check_output_path, write_all
 from qkd_circuits.postprocessing.pipeline import PostprocessingConfig
 from qkd_circuits.postprocessing.reconciliation.cascade_variants import CASCADE_VARIANTS
-from qkd_circuits.private_files import write_key_file
+from qkd_circuits.private_files import key_file_bytes
 from qkd_circuits.report import RunReport
 from qkd_circuits.runner import (
     DEFAULT_QUBITS,
@@ -87,6 +90,16 @@ def _fraction(text: str) -> float:
     return value
 
 
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not (0.0 <= value < float("inf")):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a finite number of seconds >= 0")
+    return value
+
+
 def _threshold(text: str) -> float:
     try:
         value = float(text)
@@ -107,6 +120,7 @@ def _key_length(text: str) -> str:
 def build_parser() -> argparse.ArgumentParser:
     """The ``qkd`` argument parser with its subcommands."""
     parser = _Parser(prog="qkd", description="Quantum key distribution on Qiskit circuits.")
+    parser.add_argument("--version", action="version", version=f"qkd-circuits {_version()}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     p = sub.add_parser("run", help="run a QKD protocol end to end and report")
@@ -224,7 +238,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("run_dir", metavar="RUN_DIR")
     r.add_argument(
         "--timeout",
-        type=float,
+        type=_seconds,
         default=None,
         metavar="S",
         help="seconds to wait for a job still running (default: wait)",
@@ -239,12 +253,72 @@ def build_parser() -> argparse.ArgumentParser:
     r.set_defaults(handler=_cmd_resume)
 
     keyrate_cli.add_parser(sub)
+
+    d = sub.add_parser("devices", help="list the fake devices usable as --backend fake:NAME")
+    d.set_defaults(handler=_cmd_devices)
     return parser
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("qkd-circuits")
+    except PackageNotFoundError:  # pragma: no cover - running from a source tree
+        return "unknown"
+
+
+_NEGATIVE_NUMBER = re.compile(r"^-(\d|\.\d)")
+
+
+def _normalise_argv(parser: argparse.ArgumentParser, argv: list[str]) -> list[str]:
+    """Make argparse's two blind spots into clear messages before it parses.
+
+    * A negative number after an option that takes a value (``--eps-sec -1e-10``)
+      is glued to it (``--eps-sec=-1e-10``), so the option's own check says what is
+      wrong instead of argparse's "expected one argument".
+    * An unknown option (``--nosie``) is reported as such, with the closest known
+      one, instead of its value being blamed on a positional argument.
+    """
+    if not argv or argv[0].startswith("-"):
+        return argv
+    subparsers = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    command = subparsers.choices.get(argv[0])
+    if command is None:
+        return argv
+    known = command._option_string_actions
+    out = [argv[0]]
+    i = 1
+    while i < len(argv):
+        token = argv[i]
+        if token == "--":
+            out.extend(argv[i:])
+            break
+        if token.startswith("-") and token != "-" and not _NEGATIVE_NUMBER.match(token):
+            name = token.split("=", 1)[0]
+            if name not in known:
+                close = difflib.get_close_matches(name, list(known), n=1)
+                hint = f"; did you mean {close[0]!r}?" if close else ""
+                raise _UsageError(
+                    f"qkd {argv[0]}: error: unknown option {name!r}{hint} "
+                    f"(see 'qkd {argv[0]} --help')"
+                )
+            action = known[name]
+            takes_value = action.nargs != 0 and "=" not in token
+            if takes_value and i + 1 < len(argv) and _NEGATIVE_NUMBER.match(argv[i + 1]):
+                out.append(f"{token}={argv[i + 1]}")
+                i += 2
+                continue
+        out.append(token)
+        i += 1
+    return out
 
 
 def _add_output_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", metavar="PATH", help="write the JSON report ('-' for stdout)")
-    p.add_argument("--plot", metavar="PATH", help="write a PNG summary")
+    p.add_argument(
+        "--plot", metavar="PATH", help="write a summary plot (.png, .pdf or .svg, by extension)"
+    )
     p.add_argument("--quiet", action="store_true", help="no summary or progress bar")
 
 
@@ -252,7 +326,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``qkd``; returns the exit status."""
     parser = build_parser()
     try:
-        args = parser.parse_args(argv)
+        args = parser.parse_args(
+            _normalise_argv(parser, list(sys.argv[1:] if argv is None else argv))
+        )
         return int(args.handler(args))
     except _UsageError as exc:
         print(exc, file=sys.stderr)
@@ -270,7 +346,36 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
+def _cmd_devices(args: argparse.Namespace) -> int:
+    try:
+        from qkd_circuits.execution.ibm import fake_backend_names
+    except ImportError:
+        raise ConfigError(
+            "device backends need qiskit-ibm-runtime; install it with "
+            "pip install 'qkd-circuits[ibm]'"
+        ) from None
+    names = fake_backend_names()
+    print(f"{len(names)} fake devices (use as --backend fake:NAME):")
+    for start in range(0, len(names), 8):
+        print("  " + "  ".join(names[start : start + 8]))
+    print("IBM Quantum hardware: --backend ibm:NAME or ibm:least-busy (needs a saved account)")
+    return 0
+
+
+def _check_outputs(args: argparse.Namespace) -> None:
+    """Check every output path before any work (exit 2 on a bad one)."""
+    paths: dict[str, Path | None] = {"--keys": None, "--plot": None}
+    if args.keys is not None:
+        paths["--keys"] = check_output_path(args.keys, option="--keys")
+    if args.plot is not None:
+        paths["--plot"] = check_output_path(args.plot, option="--plot", formats=PLOT_FORMATS)
+    if args.json is not None and args.json != "-":
+        paths["--json"] = check_output_path(args.json, option="--json")
+    check_distinct(paths)
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
+    _check_outputs(args)
     config = RunConfig(
         protocol=args.protocol,
         qubits=args.qubits,
@@ -321,6 +426,11 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _cmd_resume(args: argparse.Namespace) -> int:
+    _check_outputs(args)
+    if args.timeout is not None and not (args.timeout >= 0 and args.timeout != float("inf")):
+        raise ConfigError(
+            f"--timeout must be a finite number of seconds >= 0, got {args.timeout!r}"
+        )
     with _progress(None, quiet=args.quiet) as (_, on_stage):
         report = resume_run(args.run_dir, on_stage=on_stage, timeout=args.timeout)
     _emit(report, args)
@@ -356,26 +466,34 @@ def _progress(
 
 
 def _emit(report: RunReport, args: argparse.Namespace) -> None:
-    """Write the key file, the JSON report, the plot and the summary a command asked for."""
+    """Write the key file, the JSON report, the plot and the summary a command asked for.
+
+    The files are written all-or-nothing (:func:`~qkd_circuits.outputs.write_all`);
+    the key file only when a key was emitted.
+    """
     summary_out = sys.stderr if args.json == "-" else sys.stdout
+    files: list[tuple[Path, bytes, int]] = []
     if args.keys and not report.aborted:
         assert report.key_alice is not None and report.key_bob is not None
-        write_key_file(
-            args.keys, report.key_alice, report.key_bob, reproducible=report.reproducible
-        )
+        key = key_file_bytes(report.key_alice, report.key_bob, reproducible=report.reproducible)
+        files.append((Path(args.keys), key, 0o600))
+    if args.json and args.json != "-":
+        files.append((Path(args.json), (report.to_json() + "\n").encode(), 0o644))
+    if args.plot:
+        from qkd_circuits.plotting import render_run_summary
+
+        fmt = Path(args.plot).suffix.lower().removeprefix(".")
+        files.append((Path(args.plot), render_run_summary(report, fmt), 0o644))
+    written = write_all(files)
     if args.json == "-":
         print(report.to_json())
-    elif args.json:
-        Path(args.json).write_text(report.to_json() + "\n")
-    if args.plot:
-        from qkd_circuits.plotting import save_run_summary
-
-        save_run_summary(report, args.plot)
     if not args.quiet:
         print_summary(report, file=summary_out)
-        if args.keys:
-            written = "not written (aborted)" if report.aborted else "written"
-            print(f"  {'key file':<16}{args.keys} {written}", file=summary_out)
+        if args.keys and report.aborted:
+            print(f"  {'key file':<16}{args.keys} not written (aborted)", file=summary_out)
+        if written:
+            names = ", ".join(str(p) for p in written)
+            print(f"  {'wrote':<16}{names}", file=summary_out)
 
 
 def print_summary(report: RunReport, *, file: TextIO) -> None:

@@ -1,13 +1,16 @@
-"""PNG summaries of a run (matplotlib, headless: no pyplot, no display needed)."""
+"""Summary plots of a run (matplotlib, headless: no pyplot, no display needed)."""
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from qkd_circuits.errors import ConfigError
+from qkd_circuits.outputs import PLOT_FORMATS, check_output_path, write_all
 from qkd_circuits.report import RunReport
 
 
@@ -77,8 +80,18 @@ def run_summary_figure(report: RunReport, *, window: int = 1000, barcode_bits: i
 _COLOURS = ["#4c72b0", "#55a868", "#8172b2"]
 
 
+def render_run_summary(report: RunReport, fmt: str = "png") -> bytes:
+    """:func:`run_summary_figure` as the bytes of a ``png``, ``pdf`` or ``svg`` file."""
+    if fmt not in PLOT_FORMATS:
+        raise ConfigError(f"plot format must be one of {', '.join(PLOT_FORMATS)}, got {fmt!r}")
+    buffer = io.BytesIO()
+    run_summary_figure(report).savefig(buffer, dpi=110, format=fmt)
+    return buffer.getvalue()
+
+
 def save_run_summary(report: RunReport, path: str | Path) -> Path:
-    """Write :func:`run_summary_figure` to ``path`` as PNG and return the path."""
-    out = Path(path)
-    run_summary_figure(report).savefig(out, dpi=110, format="png")
+    """Write :func:`run_summary_figure` to ``path`` in the format its extension names
+    (``.png``, ``.pdf``, ``.svg``) and return the path."""
+    out = check_output_path(str(path), option="plot path", formats=PLOT_FORMATS)
+    write_all([(out, render_run_summary(report, out.suffix.lower()[1:]), 0o644)])
     return out

@@ -8,13 +8,12 @@ nothing, or the complete new file — never a partial key.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from qkd_circuits.bits import Bits, bits_to_hex, hex_to_bits
 from qkd_circuits.errors import ConfigError
+from qkd_circuits.outputs import write_all
 
 
 def write_private_file(path: str | Path, data: bytes) -> Path:
@@ -25,17 +24,7 @@ def write_private_file(path: str | Path, data: bytes) -> Path:
     directory = target.parent if str(target.parent) else Path(".")
     if not directory.is_dir():
         raise ConfigError(f"directory {str(directory)!r} does not exist")
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_all([(target, data, 0o600)])
     return target
 
 
@@ -47,6 +36,11 @@ def write_key_file(path: str | Path, key_alice: Bits, key_bob: Bits, *, reproduc
     to whole bytes; ``bits`` says how many of the bits are key; ``reproducible``
     is true for a seeded run, whose key anyone with its report can recompute.
     """
+    return write_private_file(path, key_file_bytes(key_alice, key_bob, reproducible=reproducible))
+
+
+def key_file_bytes(key_alice: Bits, key_bob: Bits, *, reproducible: bool) -> bytes:
+    """The content of a key file (see :func:`write_key_file`)."""
     if key_alice.size != key_bob.size:
         raise ConfigError(f"keys differ in length: {key_alice.size} vs {key_bob.size}")
     record: dict[str, Any] = {
@@ -55,7 +49,7 @@ def write_key_file(path: str | Path, key_alice: Bits, key_bob: Bits, *, reproduc
         "bits": int(key_alice.size),
         "reproducible": bool(reproducible),
     }
-    return write_private_file(path, (json.dumps(record) + "\n").encode())
+    return (json.dumps(record) + "\n").encode()
 
 
 def read_key_file(path: str | Path) -> tuple[Bits, Bits]:

@@ -77,9 +77,15 @@ class AnalysisSpec:
                 f"{', '.join(ANALYSIS_NAMES[:-3])}, finite:N (block size), plob, tgw"
             )
         if self.name == "finite":
-            if self.n_x is None or math.isnan(self.n_x) or self.n_x < 1:
+            if (
+                self.n_x is None
+                or math.isnan(self.n_x)
+                or self.n_x < 1
+                or (math.isfinite(self.n_x) and self.n_x != int(self.n_x))
+            ):
                 raise ConfigError(
-                    f"finite-key analysis needs a block size n_X >= 1 (or inf), got {self.n_x!r}"
+                    f"finite-key analysis needs a whole block size n_X >= 1 (or inf), "
+                    f"got {self.n_x!r}"
                 )
         elif self.n_x is not None:
             raise ConfigError(f"analysis {self.name!r} takes no block size, got {self.n_x!r}")
@@ -130,9 +136,13 @@ def parse_analyses(text: str) -> list[AnalysisSpec]:
     Raises:
         ConfigError: for an empty list or any invalid entry.
     """
-    parts = [p for p in (s.strip() for s in text.split(",")) if p]
-    if not parts:
+    parts = [s.strip() for s in text.split(",")]
+    if not any(parts):
         raise ConfigError(f"no analysis given in {text!r}; expected e.g. 'infinite-decoy,plob'")
+    if not all(parts):
+        raise ConfigError(
+            f"empty entry in the analysis list {text!r}; expected e.g. 'infinite-decoy,plob'"
+        )
     out: list[AnalysisSpec] = []
     for p in parts:
         spec = AnalysisSpec.parse(p)

@@ -45,6 +45,8 @@ class EveSpec:
     @classmethod
     def parse(cls, text: str) -> EveSpec:
         """Parse ``"none"``, ``"intercept-resend"`` or ``"intercept-resend=FRACTION"``."""
+        if not isinstance(text, str):
+            raise ConfigError(f"eve spec must be a string or an EveSpec, got {text!r}")
         name, sep, value = text.strip().partition("=")
         if name == "none" and not sep:
             return cls()

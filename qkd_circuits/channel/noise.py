@@ -76,11 +76,20 @@ class NoiseSpec:
 
     @classmethod
     def parse(cls, text: str) -> NoiseSpec:
-        """Parse ``"depolarizing=0.02,readout=0.01"``; ``"none"`` or ``""`` means no noise.
+        """Parse ``"depolarizing=0.02,readout=0.01"``; ``"none"`` means no noise.
 
         Names: depolarizing, bitflip, phaseflip, amplitude-damping, readout.
+
+        Raises:
+            ConfigError: an empty spec, an unknown name or a value outside [0, 1].
         """
-        if text.strip() in ("", "none"):
+        if not isinstance(text, str):
+            raise ConfigError(f"noise spec must be a string or a NoiseSpec, got {text!r}")
+        if not text.strip():
+            raise ConfigError(
+                "empty noise spec; give 'none' or NAME=P pairs, e.g. depolarizing=0.02"
+            )
+        if text.strip() == "none":
             return cls()
         items = parse_key_values(text, what="noise spec", allowed=tuple(_SPEC_NAMES))
         values = {

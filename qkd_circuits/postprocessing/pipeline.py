@@ -58,7 +58,13 @@ STAGES = ("estimation", "reconciliation", "verification", "key_length", "amplifi
 
 def parse_reconciliation(spec: str) -> tuple[str, str]:
     """Split ``"cascade"`` / ``"cascade:VARIANT"`` into ``(method, variant)``."""
-    method, _, variant = spec.partition(":")
+    if not isinstance(spec, str):
+        raise ConfigError(f"reconciliation must be a string such as 'cascade:biconf', got {spec!r}")
+    method, colon, variant = spec.partition(":")
+    if colon and not variant:
+        raise ConfigError(
+            f"empty cascade variant in {spec!r}; allowed: {', '.join(CASCADE_VARIANTS)}"
+        )
     if method != "cascade":
         raise ConfigError(
             f"unknown reconciliation {spec!r}; allowed: cascade[:VARIANT] with VARIANT in "
