@@ -164,22 +164,34 @@ def save_pending_run(
         "secrets_sha256": hashlib.sha256(secrets).hexdigest(),
         "versions": package_versions(),
     }
+    record["record_sha256"] = _record_checksum(record)
     text = json.dumps(record, indent=2, sort_keys=True).encode("utf-8")
     _prepare_dir(run_dir)
     write_private_file(run_dir / SECRETS_FILE, secrets)
     return write_private_file(run_dir / RUN_FILE, text)
 
 
+def _record_checksum(record: Mapping[str, Any]) -> str:
+    """SHA-256 of the record's canonical JSON, without its own checksum field."""
+    body = {k: v for k, v in record.items() if k != "record_sha256"}
+    return hashlib.sha256(json.dumps(body, sort_keys=True).encode("utf-8")).hexdigest()
+
+
 def load_pending_run(run_dir: Path | str) -> PendingRun:
     """Read a run saved by :func:`save_pending_run`.
 
     Raises:
-        ConfigError: no such run, an incomplete or altered one (the secrets'
-            checksum differs), a file readable by others, or an unknown format.
+        ConfigError: no such run, an unreadable, incomplete, damaged or edited
+            one (``run.json`` and the secrets are both checksummed), a file
+            readable by others, or an unknown format.
     """
     run_dir = Path(run_dir)
     run_file = run_dir / RUN_FILE
-    if not run_file.is_file():
+    try:
+        present = run_file.is_file()
+    except OSError as exc:
+        raise ConfigError(f"cannot read the run directory {str(run_dir)!r}: {exc}") from None
+    if not present:
         raise ConfigError(
             f"{str(run_dir)!r} holds no saved run ({RUN_FILE} missing): nothing to resume"
         )
@@ -194,11 +206,22 @@ def load_pending_run(run_dir: Path | str) -> PendingRun:
         record = json.loads(run_file.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise ConfigError(f"cannot read {str(run_file)!r}: {exc}") from None
+    if not isinstance(record, dict):
+        raise ConfigError(
+            f"{str(run_file)!r} is damaged: expected a JSON object, got {type(record).__name__}"
+        )
     if record.get("format") != FORMAT or record.get("format_version") != FORMAT_VERSION:
         raise ConfigError(
             f"{str(run_file)!r} is not a {FORMAT} v{FORMAT_VERSION} record "
             f"(format {record.get('format')!r} v{record.get('format_version')!r})"
         )
+    if record.get("record_sha256") != _record_checksum(record):
+        raise ConfigError(
+            f"{str(run_file)!r} does not match its checksum: it was edited or damaged "
+            "after the run was saved; a saved run cannot be changed, submit a new one"
+        )
+    if not isinstance(record.get("config"), dict) or not isinstance(record.get("job"), dict):
+        raise ConfigError(f"{str(run_file)!r} is incomplete: 'config' or 'job' is missing")
     secrets_path = run_dir / str(record.get("secrets_file", SECRETS_FILE))
     try:
         secrets = secrets_path.read_bytes()
@@ -207,11 +230,15 @@ def load_pending_run(run_dir: Path | str) -> PendingRun:
     if hashlib.sha256(secrets).hexdigest() != record.get("secrets_sha256"):
         raise ConfigError(f"{str(secrets_path)!r} does not match its checksum in {RUN_FILE}")
     choices = _load_choices(str(record.get("choices_type", "")), secrets)
+    try:
+        job = SubmittedJob.from_dict(record["job"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ConfigError(f"{str(run_file)!r}: the saved job is malformed ({exc})") from None
     return PendingRun(
         run_dir=run_dir,
-        config=dict(record.get("config", {})),
+        config=dict(record["config"]),
         choices=choices,
-        job=SubmittedJob.from_dict(record["job"]),
+        job=job,
         versions=dict(record.get("versions", {})),
         created=str(record.get("created", "")),
     )
@@ -225,8 +252,11 @@ def _load_choices(choices_type: str, secrets: bytes) -> Any:
         cls = getattr(importlib.import_module(module_name), class_name)
     except (ImportError, AttributeError):
         raise ConfigError(f"unknown choices type {choices_type!r} in the run record") from None
-    with np.load(io.BytesIO(secrets), allow_pickle=False) as data:
-        arrays = {name: data[name] for name in data.files}
+    try:
+        with np.load(io.BytesIO(secrets), allow_pickle=False) as data:
+            arrays = {name: data[name] for name in data.files}
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"the run's secrets cannot be read: {exc}") from None
     names = {f.name for f in dataclasses.fields(cls)}
     if set(arrays) != names:
         raise ConfigError(

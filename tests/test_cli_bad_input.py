@@ -1,0 +1,187 @@
+"""The bad-input catalogue: every mistake exits 2 with one line, before any work, leaving nothing.
+
+Each case is a command a user could type. It must end with status 2 and exactly
+one line on stderr that names the bad value (the fragment given here) and says
+what is allowed; no traceback, and no file left in the working directory.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from qkd_circuits.cli import main
+
+RUN_CASES: list[tuple[list[str], str]] = [
+    (["--qubits", "0"], "'0'"),
+    (["--qubits", "-5"], "'-5'"),
+    (["--qubits", "abc"], "'abc'"),
+    (["--qubits", "1.5"], "'1.5'"),
+    (["--qubits", "10^9"], "'10^9'"),
+    (["--qubits", "1000000000000"], "1,000,000,000,000 qubits"),
+    (["--noise", ""], "empty noise spec"),
+    (["--noise", "depolarizing"], "depolarizing"),
+    (["--noise", "depolarizing=2"], "2"),
+    (["--noise", "magic=0.1"], "magic"),
+    (["--noise", "depolarizing=x"], "'x'"),
+    (["--noise", ","], "','"),
+    (["--eve", "magic"], "'magic'"),
+    (["--eve", "intercept-resend=1.5"], "1.5"),
+    (["--eve", "intercept-resend=x"], "'x'"),
+    (["--eve", ""], "''"),
+    (["--seed", "-1"], "'-1'"),
+    (["--seed", "x"], "'x'"),
+    (["--backend", "magic"], "'magic'"),
+    (["--backend", "fake:nosuch"], "nosuch"),
+    (["--backend", "aer", "--pack"], "'aer'"),
+    (["--backend", "fake:manila", "--noise", "depolarizing=0.1"], "depolarizing=0.1"),
+    (["--sample-fraction", "0"], "'0'"),
+    (["--sample-fraction", "1"], "'1'"),
+    (["--sample-fraction", "x"], "'x'"),
+    (["--qber-threshold", "0.6"], "'0.6'"),
+    (["--qber-threshold", "-0.1"], "'-0.1'"),
+    (["--reconciliation", "ldpc"], "'ldpc'"),
+    (["--reconciliation", "cascade:"], "'cascade:'"),
+    (["--reconciliation", "cascade:fast"], "'fast'"),
+    (["--key-length", "asymptotic"], "'asymptotic'"),
+    (["--key-length", "magic"], "'magic'"),
+    (["--eps-sec", "0"], "'0'"),
+    (["--eps-sec", "-1e-10"], "'-1e-10'"),
+    (["--eps-sec", "1"], "'1'"),
+    (["--eps-cor", "1.5"], "'1.5'"),
+    (["--eps-cor", "-1e-5"], "'-1e-5'"),
+    (["--json", ""], "--json"),
+    (["--json", "/proc/x"], "'/proc/x'"),
+    (["--json", "."], "'.'"),
+    (["--json", "missing/dir/r.json"], "'missing/dir/r.json'"),
+    (["--plot", "out.jpg"], "'.jpg'"),
+    (["--plot", "out"], "'out'"),
+    (["--plot", ""], "--plot"),
+    (["--keys", ""], "--keys"),
+    (["--keys", "."], "'.'"),
+    (["--keys", "k.json", "--json", "k.json"], "'k.json'"),
+    (["--plot", "p.png", "--json", "p.png"], "'p.png'"),
+    (["--keys", "/proc/keys.json"], "'/proc/keys.json'"),
+    (["--nosie", "x"], "'--nosie'"),
+    (["--qbits", "5"], "'--qbits'"),
+    (["--run-dir", "x"], "'aer'"),
+    (["--submit-only"], "--run-dir"),
+    (["--submit-only", "--run-dir", "x"], "'aer'"),
+    (["bb84", "extra"], "extra"),
+    (["e91"], "'e91'"),
+    (["--timeout", "5"], "'--timeout'"),
+]
+
+
+@pytest.fixture
+def in_empty_dir(tmp_path, monkeypatch) -> Path:
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def _one_error_line(capsys) -> str:
+    captured = capsys.readouterr()
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1, captured.err
+    assert "Traceback" not in captured.err and "error" in lines[0]
+    return lines[0]
+
+
+@pytest.mark.parametrize(("argv", "fragment"), RUN_CASES)
+def test_run_refuses_bad_input(argv, fragment, in_empty_dir, capsys) -> None:
+    assert main(["run", "--qubits", "2000", "--quiet", *argv]) == 2
+    assert fragment in _one_error_line(capsys)
+    assert list(in_empty_dir.iterdir()) == []  # nothing left behind
+
+
+KEYRATE_CASES: list[tuple[list[str], str]] = [
+    (["--analysis", "gllp,"], "'gllp,'"),
+    (["--analysis", "finite:1.5"], "1.5"),
+    (["--analysis", "magic"], "'magic'"),
+    (["--distances", "5:1:1"], "5:1:1"),
+    (["--mu", "-1"], "-1"),
+    (["--params", "nosuch"], "nosuch"),
+    (["--json", "/proc/x.json"], "/proc/x.json"),
+]
+
+
+@pytest.mark.parametrize(("argv", "fragment"), KEYRATE_CASES)
+def test_keyrate_refuses_bad_input(argv, fragment, in_empty_dir, capsys) -> None:
+    assert main(["keyrate", *argv]) == 2
+    assert fragment in _one_error_line(capsys)
+    assert list(in_empty_dir.iterdir()) == []
+
+
+@pytest.mark.parametrize(("argv", "fragment"), [([], "command"), (["magic"], "'magic'")])
+def test_top_level_refuses_bad_input(argv, fragment, capsys) -> None:
+    assert main(argv) == 2
+    assert fragment in _one_error_line(capsys)
+
+
+@pytest.fixture(scope="module")
+def saved_run(tmp_path_factory) -> Path:
+    """A run submitted to fake:manila with --submit-only (module-wide, copied per test)."""
+    pytest.importorskip("qiskit_ibm_runtime")
+    run_dir = tmp_path_factory.mktemp("saved") / "run"
+    argv = ["run", "--backend", "fake:manila", "--qubits", "300", "--submit-only",
+            "--run-dir", str(run_dir), "--quiet"]  # fmt: skip
+    assert main(argv) == 0
+    return run_dir
+
+
+def _copy(saved: Path, target: Path) -> Path:
+    shutil.copytree(saved, target)
+    os.chmod(target, 0o700)
+    return target
+
+
+def _edit_run_json(run_dir: Path, edit) -> None:
+    path = run_dir / "run.json"
+    record = json.loads(path.read_text())
+    path.write_text(json.dumps(edit(record)))
+    os.chmod(path, 0o600)
+
+
+RESUME_EDITS = {
+    "not an object": lambda r: [],
+    "job missing": lambda r: {k: v for k, v in r.items() if k != "job"},
+    "qubits edited": lambda r: {**r, "config": {**r["config"], "qubits": 10**6}},
+    "backend edited": lambda r: {**r, "config": {**r["config"], "backend": "aer"}},
+}
+
+
+@pytest.mark.parametrize("edit", list(RESUME_EDITS))
+def test_resume_refuses_a_damaged_or_edited_run(edit, saved_run, tmp_path, capsys) -> None:
+    run_dir = _copy(saved_run, tmp_path / "run")
+    _edit_run_json(run_dir, RESUME_EDITS[edit])
+    assert main(["resume", str(run_dir), "--quiet"]) == 2
+    line = _one_error_line(capsys)
+    assert "run.json" in line
+
+
+@pytest.mark.parametrize(
+    ("argv", "fragment"),
+    [
+        (["--timeout", "-1"], "'-1'"),
+        (["--timeout", "nan"], "'nan'"),
+        (["--json", ""], "--json"),
+        (["--plot", "x.gif"], "'.gif'"),
+    ],
+)
+def test_resume_refuses_bad_options_before_fetching(argv, fragment, saved_run, tmp_path, capsys):
+    run_dir = _copy(saved_run, tmp_path / "run")
+    assert main(["resume", str(run_dir), *argv]) == 2
+    assert fragment in _one_error_line(capsys)
+
+
+def test_resume_of_nothing(tmp_path, capsys) -> None:
+    assert main(["resume", str(tmp_path / "nosuch")]) == 2
+    assert "nosuch" in _one_error_line(capsys)
+
+
+def test_the_catalogue_is_large() -> None:
+    assert len(RUN_CASES) + len(KEYRATE_CASES) + len(RESUME_EDITS) + 4 + 2 + 1 >= 60
