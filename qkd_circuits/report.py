@@ -19,9 +19,24 @@ if TYPE_CHECKING:
     from qkd_circuits.runner import RunConfig
 
 
+SCHEMA_VERSION = 2
+"""Version of the JSON report; the JSON Schema is ``qkd_circuits/schemas/run-report.schema.json``
+(:func:`report_schema`). 2: per-basis ``estimation``, the finite-key ``statement``,
+``reproducible``, ``seed`` null for unseeded runs."""
+
+
+def report_schema() -> dict[str, Any]:
+    """The JSON Schema (draft 2020-12) of :meth:`RunReport.to_dict`."""
+    from importlib.resources import files
+
+    text = files("qkd_circuits").joinpath("schemas/run-report.schema.json").read_text("utf-8")
+    return dict(json.loads(text))
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RunReport:
-    """What happened in one run. JSON field names are stable across releases.
+    """What happened in one run. The JSON form carries ``schema_version``
+    (:data:`SCHEMA_VERSION`) and follows :func:`report_schema`.
 
     Attributes:
         protocol: Protocol name, e.g. ``"bb84"``.
@@ -117,9 +132,12 @@ class RunReport:
     def to_dict(self) -> dict[str, Any]:
         """The JSON report as plain Python values (nan becomes None)."""
         return {
-            name: _plain(getattr(self, name))
-            for name in self.__dataclass_fields__
-            if name not in _NOT_IN_JSON
+            "schema_version": SCHEMA_VERSION,
+            **{
+                name: _plain(getattr(self, name))
+                for name in self.__dataclass_fields__
+                if name not in _NOT_IN_JSON
+            },
         }
 
     def to_json(self, *, indent: int | None = 2) -> str:

@@ -110,3 +110,21 @@ def test_stage_callback_sees_every_stage_in_order():
         "authentication",
     ]
     assert list(report.timings_s) == seen
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"qubits": 20_000, "noise": "depolarizing=0.02"},
+        {"qubits": 20_000, "noise": "depolarizing=0.02", "seed": 3, "key_length": "fixed"},
+        {"qubits": 4_000, "eve": "intercept-resend"},
+        {"qubits": 10},
+    ],
+)
+def test_the_json_report_follows_its_published_schema(kwargs):
+    jsonschema = pytest.importorskip("jsonschema")
+    from qkd_circuits.report import SCHEMA_VERSION, report_schema
+
+    data = json.loads(run(**kwargs).to_json())
+    assert data["schema_version"] == SCHEMA_VERSION
+    jsonschema.Draft202012Validator(report_schema()).validate(data)

@@ -36,13 +36,13 @@ import dataclasses
 import json
 import math
 import os
+import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import tomllib
 from numpy.typing import ArrayLike, NDArray
 
 from qkd_circuits.errors import ConfigError

@@ -79,7 +79,7 @@ import uuid
 import zlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, fields
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 import numpy as np
@@ -942,7 +942,7 @@ class BackendExecutor:
             pack=self.pack,
             optimization_level=OPTIMIZATION_LEVEL,
             isa_qpy=_encode_qpy(isa),
-            submitted_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            submitted_at=datetime.now(UTC).isoformat(timespec="seconds"),
         )
         self.last_job = job
         if self.on_submit is not None:
