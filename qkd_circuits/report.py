@@ -84,6 +84,9 @@ class RunReport:
         abort_message: Human-readable explanation (None when not aborted).
         timings_s: Seconds per stage; ``"quantum"`` is circuit build + execution.
         versions: Python and package versions.
+
+    The JSON field names are versioned by ``schema_version``; the schema is
+    published with the package (:func:`report_schema`).
         records: The raw records (not in the JSON).
         sifted: The sifted key (not in the JSON).
         key_alice: Alice's final key, uint8 (m,) (not in the JSON).

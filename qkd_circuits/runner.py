@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import math
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
@@ -14,8 +16,12 @@ from qkd_circuits.errors import ConfigError
 from qkd_circuits.execution.aer import AerExecutor
 from qkd_circuits.execution.base import Executor, ProgressCallback
 from qkd_circuits.postprocessing.channel import PublicChannel
-from qkd_circuits.postprocessing.key_length import Statement
-from qkd_circuits.postprocessing.pipeline import PostprocessingConfig, distill_key
+from qkd_circuits.postprocessing.key_length import Statement, sifted_bits_needed
+from qkd_circuits.postprocessing.pipeline import (
+    DistillationResult,
+    PostprocessingConfig,
+    distill_key,
+)
 from qkd_circuits.postprocessing.sifting import sift
 from qkd_circuits.protocols.bb84 import (
     ExchangeRecords,
@@ -158,8 +164,14 @@ class RunConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RunConfig:
-        """Rebuild a config saved with :meth:`to_dict`."""
+        """Rebuild a config saved with :meth:`to_dict` (also by earlier releases, whose
+        ``key_length_method`` — ``finite`` or ``asymptotic`` — becomes the ``variable``
+        finite-key statement: the asymptotic length is never emitted)."""
         try:
+            post = dict(data["postprocessing"])
+            if "key_length_method" in post:
+                post.pop("key_length_method")
+                post.setdefault("key_length", "variable")
             return cls(
                 protocol=data["protocol"],
                 qubits=data["qubits"],
@@ -168,7 +180,7 @@ class RunConfig:
                 seed=data["seed"],
                 backend=data["backend"],
                 pack=data["pack"],
-                postprocessing=PostprocessingConfig(**data["postprocessing"]),
+                postprocessing=PostprocessingConfig(**post),
             )
         except (KeyError, TypeError) as exc:
             raise ConfigError(
@@ -317,7 +329,7 @@ def run_config(
         records = run_quantum_phase(
             choices, executor, literal=literal, rng=streams.quantum, progress=progress
         )
-    return _finish(config, streams, records, executor.describe(), clock, on_stage)
+    return _finish(config, streams, records, executor.describe(), clock, on_stage, run_dir=run_dir)
 
 
 def submit_run(
@@ -379,7 +391,9 @@ def resume_run(
             pending.job, choices.codes, ("bob", "eve"), rng=streams.quantum, timeout=timeout
         )
     records = ExchangeRecords.from_outcomes(choices, out)
-    return _finish(config, streams, records, pending.job.describe(), clock, on_stage)
+    return _finish(
+        config, streams, records, pending.job.describe(), clock, on_stage, run_dir=run_dir
+    )
 
 
 def _finish(
@@ -389,8 +403,14 @@ def _finish(
     backend_info: dict[str, Any],
     clock: Stopwatch,
     on_stage: StageCallback | None,
+    *,
+    run_dir: str | Path | None = None,
 ) -> RunReport:
-    """Sifting, post-processing and the report: the classical half of every run."""
+    """Sifting, post-processing and the report: the classical half of every run.
+
+    A saved run (``run_dir``) is marked distilled before its key is returned, so
+    it can never be distilled a second time (see
+    :mod:`~qkd_circuits.execution.run_store`)."""
     channel = PublicChannel()
     with clock("sifting"):
         sifted = sift(
@@ -410,6 +430,15 @@ def _finish(
         secret_rng=streams.preshared_key,
         on_stage=on_stage,
     )
+    if run_dir is not None:
+        _run_store().mark_finished(
+            run_dir, final_key_bits=result.final_key_bits, abort_reason=result.abort_reason
+        )
+    if result.abort_reason == "key_too_short" and result.estimate is not None and sifted.size:
+        result = dataclasses.replace(
+            result,
+            abort_message=f"{result.abort_message}; {_length_hint(config, result, sifted.size)}",
+        )
     return build_report(
         config=config,
         seed=streams.seed,
@@ -418,6 +447,30 @@ def _finish(
         sifted=sifted,
         result=result,
         timings={**clock.timings, **result.timings_s},
+    )
+
+
+def _length_hint(config: RunConfig, result: DistillationResult, sifted_bits: int) -> str:
+    """How many qubits a key would need at this run's QBER (for a ``key_too_short`` abort)."""
+    assert result.estimate is not None
+    pp = config.postprocessing
+    qber = result.estimate.qber
+    efficiency = result.reconciliation_efficiency()
+    needed = sifted_bits_needed(
+        qber,
+        sample_fraction=pp.sample_fraction,
+        eps_sec=pp.eps_sec,
+        eps_cor=pp.eps_cor,
+        qber_tolerance=pp.qber_threshold,
+        statement=pp.key_length,
+        efficiency=efficiency if 1.0 <= efficiency < 3.0 else 1.2,
+    )
+    if needed is None:
+        return f"at the observed QBER of {qber:.2%} no number of qubits gives a key"
+    qubits = math.ceil(needed * config.qubits / sifted_bits)
+    return (
+        f"at the observed QBER of {qber:.2%} a key needs about {qubits:,} qubits "
+        f"(this run had {config.qubits:,})"
     )
 
 

@@ -74,14 +74,49 @@ def test_submit_only_then_resume_finishes_the_run(tmp_path, capsys):
         assert json.loads(keys.read_text())["bits"] == report["final_key_bits"]
 
 
-def test_interrupted_run_is_saved_before_waiting_and_can_be_resumed(tmp_path):
-    """run_config(run_dir=...) saves the job as soon as it is submitted."""
+def test_interrupted_run_is_saved_before_waiting_and_can_be_resumed_once(tmp_path):
+    """run_config(run_dir=...) saves the job as soon as it is submitted; an interrupted
+    run is finished by resume_run, exactly once."""
     config = RunConfig(backend="fake:manila", qubits=5000, seed=2)
-    report = run_config(config, run_dir=tmp_path / "r")
+
+    def interrupt(stage: str) -> None:
+        if stage == "sifting":
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run_config(config, run_dir=tmp_path / "r", on_stage=interrupt)
     assert (tmp_path / "r" / "run.json").exists()
-    again = resume_run(tmp_path / "r")
-    assert again.sifted_bits == report.sifted_bits
-    assert again.qber_actual == pytest.approx(report.qber_actual, abs=0.02)
+    report = resume_run(tmp_path / "r")
+    assert report.sifted_bits > 2000 and report.qber_actual < 0.05
+    assert (tmp_path / "r" / "finished.json").exists()
+    with pytest.raises(ConfigError, match="distilled once only"):
+        resume_run(tmp_path / "r")
+
+
+def test_a_finished_run_cannot_be_distilled_again(tmp_path, capsys):
+    """Two keys from one raw key would share public linear relations: refused."""
+    run_dir = tmp_path / "r"
+    argv = ["run", "--backend", "fake:manila", "--qubits", "3000", "--run-dir", str(run_dir)]
+    assert main([*argv, "--quiet"]) == 0
+    assert main(["resume", str(run_dir), "--keys", str(tmp_path / "b.json")]) == 2
+    assert "already distilled" in capsys.readouterr().err
+    assert not (tmp_path / "b.json").exists()
+
+
+def test_run_dirs_of_the_previous_release_still_resume(tmp_path):
+    """Format v1 (no checksum, key_length_method) is read; its length statement becomes
+    the finite-key 'variable' one."""
+    config = RunConfig(backend="fake:manila", qubits=3000, seed=4)
+    run_dir = submit_run(config, tmp_path / "old")
+    record = json.loads((run_dir / "run.json").read_text())
+    record["format_version"] = 1
+    record.pop("record_sha256")
+    post = record["config"]["postprocessing"]
+    post.pop("key_length")
+    post["key_length_method"] = "asymptotic"
+    (run_dir / "run.json").write_text(json.dumps(record))
+    report = resume_run(run_dir)
+    assert report.postprocessing["key_length"] == "variable"
 
 
 def test_run_api_round_trips_its_config():

@@ -10,7 +10,12 @@ protocol. Between the two, the run directory holds everything needed:
   layout, calibration, shot plan), package versions, and the SHA-256 of the
   secrets file;
 * ``secrets.npz``: the random choices of the run (Alice's bits and bases,
-  Bob's and Eve's bases), arrays only, no pickles.
+  Bob's and Eve's bases), arrays only, no pickles;
+* ``finished.json``, once the run has been distilled: a run's raw key is
+  distilled **once**. A second distillation would draw new public randomness
+  (sample, shuffles, Toeplitz seed) over the same secret bits, and the two
+  keys' public hash functions would hand Eve linear relations between them;
+  :func:`load_pending_run` therefore refuses a finished run.
 
 Both files are created with mode 0600 inside a directory of mode 0700 and
 written atomically (:func:`qkd_circuits.private_files.write_private_file`: a
@@ -46,8 +51,10 @@ from qkd_circuits.versions import package_versions
 
 RUN_FILE = "run.json"
 SECRETS_FILE = "secrets.npz"
+FINISHED_FILE = "finished.json"
 FORMAT = "qkd-circuits/pending-run"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+"""2: ``run.json`` carries its own checksum (``record_sha256``); 1 (read, not written): none."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -210,12 +217,20 @@ def load_pending_run(run_dir: Path | str) -> PendingRun:
         raise ConfigError(
             f"{str(run_file)!r} is damaged: expected a JSON object, got {type(record).__name__}"
         )
-    if record.get("format") != FORMAT or record.get("format_version") != FORMAT_VERSION:
+    version = record.get("format_version")
+    if record.get("format") != FORMAT or version not in (1, FORMAT_VERSION):
         raise ConfigError(
-            f"{str(run_file)!r} is not a {FORMAT} v{FORMAT_VERSION} record "
-            f"(format {record.get('format')!r} v{record.get('format_version')!r})"
+            f"{str(run_file)!r} is not a {FORMAT} v1 or v{FORMAT_VERSION} record "
+            f"(format {record.get('format')!r} v{version!r})"
         )
-    if record.get("record_sha256") != _record_checksum(record):
+    finished = run_dir / FINISHED_FILE
+    if finished.exists():
+        raise ConfigError(
+            f"run dir {str(run_dir)!r} was already distilled ({_describe_finished(finished)}): "
+            "a run's raw key is distilled once only, since a second key from the same bits "
+            "would not be independent of the first; submit a new run"
+        )
+    if version != 1 and record.get("record_sha256") != _record_checksum(record):
         raise ConfigError(
             f"{str(run_file)!r} does not match its checksum: it was edited or damaged "
             "after the run was saved; a saved run cannot be changed, submit a new one"
@@ -242,6 +257,37 @@ def load_pending_run(run_dir: Path | str) -> PendingRun:
         versions=dict(record.get("versions", {})),
         created=str(record.get("created", "")),
     )
+
+
+def mark_finished(run_dir: Path | str, *, final_key_bits: int, abort_reason: str | None) -> Path:
+    """Record that the run has been distilled (before its key is handed out); a run
+    directory is then never distilled again (see the module docstring).
+
+    Raises:
+        ConfigError: the run was already marked finished.
+    """
+    path = Path(run_dir) / FINISHED_FILE
+    if path.exists():
+        raise ConfigError(f"run dir {str(run_dir)!r} was already distilled")
+    record = {
+        "finished": datetime.now(UTC).isoformat(timespec="seconds"),
+        "final_key_bits": int(final_key_bits),
+        "abort_reason": abort_reason,
+    }
+    return write_private_file(path, (json.dumps(record) + "\n").encode("utf-8"))
+
+
+def _describe_finished(path: Path) -> str:
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+        outcome = (
+            f"aborted: {record['abort_reason']}"
+            if record.get("abort_reason")
+            else f"{record['final_key_bits']:,}-bit key emitted"
+        )
+        return f"on {record['finished']}, {outcome}"
+    except (OSError, ValueError, KeyError, TypeError):
+        return "its finished.json is unreadable"
 
 
 def _load_choices(choices_type: str, secrets: bytes) -> Any:

@@ -87,6 +87,7 @@ __all__ = [
     "max_accepted_errors",
     "select_tolerance",
     "shor_preskill_rate",
+    "sifted_bits_needed",
     "tolerance_ladder",
 ]
 
@@ -364,3 +365,55 @@ def check_key_length(result: KeyLengthResult) -> KeyLengthResult:
             f"finite-key ({result.statement}) secret key length is not positive: {detail}",
         )
     return result
+
+
+def sifted_bits_needed(
+    qber: float,
+    *,
+    sample_fraction: float,
+    eps_sec: float,
+    eps_cor: float,
+    qber_tolerance: float,
+    statement: Statement = "variable",
+    efficiency: float = 1.2,
+    tag_bits: int = 50,
+    max_bits: int = 10**13,
+) -> int | None:
+    """About how many sifted bits give a positive key at this QBER (None: none up to ``max_bits``).
+
+    Expected counts: the sifted bits split evenly between the bases, a sample of
+    ``sample_fraction`` of each with ``qber`` errors, reconciliation leaking
+    ``efficiency · n · h(qber)``. For telling a user how long a run must be; the
+    emitted length is always computed from the run's own counts.
+    """
+    q = _rate(qber, name="qber")
+    fraction = check_open_unit(sample_fraction, name="sample_fraction")
+
+    def length(sifted: int) -> int:
+        per_basis = sifted // 2
+        k = math.ceil(fraction * per_basis)
+        if per_basis - k < 1:
+            return 0
+        e = min(max_accepted_errors(k, qber_tolerance), round(q * k))
+        samples = {
+            b: BasisSample(basis=b, sifted_bits=per_basis, sample_bits=k, sample_errors=e)
+            for b in BASIS_NAMES
+        }
+        try:
+            return finite_key_length(
+                samples, leaked_ec=efficiency * 2 * (per_basis - k) * _h(q), eps_sec=eps_sec,
+                eps_cor=eps_cor, qber_tolerance=qber_tolerance, verification_bits=tag_bits,
+                statement=statement,
+            ).length  # fmt: skip
+        except ProtocolAbort:
+            return 0
+
+    lo, hi = 100, 200
+    while length(hi) <= 0:
+        lo, hi = hi, 2 * hi
+        if hi > max_bits:
+            return None
+    while hi - lo > max(1, lo // 100):  # to 1 %
+        mid = (lo + hi) // 2
+        lo, hi = (lo, mid) if length(mid) > 0 else (mid, hi)
+    return hi

@@ -52,6 +52,9 @@ from qkd_circuits.randomness import RNGLike, ensure_rng, ensure_secret_rng
 from qkd_circuits.specs import check_open_unit
 from qkd_circuits.timing import StageCallback, Stopwatch
 
+MIN_HASH_EPS = 1e-300
+"""Smallest ε_cor and ε_auth: their hash families are sized in floating point."""
+
 STAGES = ("estimation", "reconciliation", "verification", "key_length", "amplification")
 """Post-processing stages in order (authentication follows them, always)."""
 
@@ -121,6 +124,12 @@ class PostprocessingConfig:
             )
         for name in ("eps_sec", "eps_cor", "eps_auth"):
             check_open_unit(getattr(self, name), name=name)
+        for name in ("eps_cor", "eps_auth"):
+            if getattr(self, name) < MIN_HASH_EPS:
+                raise ConfigError(
+                    f"{name} must be >= {MIN_HASH_EPS:g} (a hash tag that long is never "
+                    f"needed), got {getattr(self, name)!r}"
+                )
 
 
 Reconciler = Callable[..., ReconciliationResult]
