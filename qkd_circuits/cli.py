@@ -11,6 +11,7 @@ import difflib
 import os
 import re
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -24,7 +25,7 @@ from qkd_circuits.attacks.intercept_resend import EveSpec
 from qkd_circuits.channel.noise import NoiseSpec
 from qkd_circuits.errors import BackendError, ConfigError
 from qkd_circuits.outputs import PLOT_FORMATS, check_distinct, check_output_path, write_all
-from qkd_circuits.postprocessing.pipeline import PostprocessingConfig
+from qkd_circuits.postprocessing.pipeline import STAGES, PostprocessingConfig
 from qkd_circuits.postprocessing.reconciliation.cascade_variants import CASCADE_VARIANTS
 from qkd_circuits.private_files import key_file_bytes
 from qkd_circuits.report import RunReport
@@ -415,7 +416,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
             f"saving the run in {args.run_dir} (if interrupted: qkd resume {args.run_dir})",
             file=sys.stderr,
         )
-    with _progress(config.qubits, quiet=args.quiet) as (progress, on_stage):
+    with _progress(quiet=args.quiet) as (progress, on_stage):
         report = run_config(
             config,
             progress=progress,
@@ -433,37 +434,57 @@ def _cmd_resume(args: argparse.Namespace) -> int:
         raise ConfigError(
             f"--timeout must be a finite number of seconds >= 0, got {args.timeout!r}"
         )
-    with _progress(None, quiet=args.quiet) as (_, on_stage):
+    with _progress(quiet=args.quiet) as (_, on_stage):
         report = resume_run(args.run_dir, on_stage=on_stage, timeout=args.timeout)
     _emit(report, args)
     return 0
 
 
+RUN_STAGES = ("quantum", "sifting", *STAGES, "authentication")
+"""Every stage of a run in order, as the progress display counts them."""
+
+
 @contextmanager
-def _progress(
-    total: int | None, *, quiet: bool
-) -> Iterator[tuple[Callable[[int, int], None], Callable[[str], None]]]:
-    """One bar for a whole run: it counts exchanges through the quantum phase and
-    names the stage in progress after it (hidden when stderr is not a terminal)."""
+def _progress(*, quiet: bool) -> Iterator[tuple[Callable[[int, int], None], Callable[[str], None]]]:
+    """One bar for a whole run, counting its stages (quantum phase, sifting, estimation,
+    reconciliation, verification, key length, amplification, authentication): the
+    stage in progress is named, with the exchanges done while circuits run (hidden
+    when stderr is not a terminal)."""
     bar = tqdm(
-        total=total,
-        unit="qubit",
-        unit_scale=True,
+        total=len(RUN_STAGES),
+        unit="stage",
         desc="quantum",
+        bar_format="{desc:<15} {n_fmt}/{total_fmt} stages |{bar}| {elapsed}{postfix}",
         disable=True if quiet else None,
         leave=False,
         file=sys.stderr,
     )
 
     def progress(done: int, total: int) -> None:
-        bar.update(done - bar.n)
+        bar.set_postfix_str(f"{done:,}/{total:,} exchanges", refresh=True)
 
     def on_stage(stage: str) -> None:
-        bar.set_description_str(stage.replace("_", " "))
+        if stage in RUN_STAGES:
+            bar.n = RUN_STAGES.index(stage)
+        bar.set_postfix_str("", refresh=False)
+        bar.set_description_str(stage.replace("_", " "), refresh=True)
 
+    stop = threading.Event()
+
+    def tick() -> None:  # keep the elapsed time moving through long stages
+        while not stop.wait(0.5):
+            bar.refresh()
+
+    ticker = threading.Thread(target=tick, daemon=True)
+    if not bar.disable:
+        ticker.start()
     try:
         yield progress, on_stage
     finally:
+        stop.set()
+        if ticker.is_alive():
+            ticker.join()
+        bar.n = bar.total
         bar.close()
 
 

@@ -20,6 +20,8 @@ import math
 import sys
 from typing import Any, TypeVar
 
+from tqdm import tqdm
+
 from qkd_circuits.analysis.curves import (
     AnalysisSpec,
     KeyRatePoint,
@@ -232,7 +234,8 @@ def run_keyrate(args: argparse.Namespace) -> int:
 
     distances = parse_distances(str(args.distances))
     curves: dict[str, list[KeyRatePoint]] = {}
-    for a in analyses:
+    # One step per curve: the finite-key ones take seconds each (hidden off a terminal).
+    for a in tqdm(analyses, desc="keyrate", unit="curve", leave=False, file=sys.stderr):
         curves[a.label] = key_rate_curve(link, distances, a, mu=mu, nu=nu, security=security)
     if to_stdout:
         _print_table(protocol, link, analyses, curves)
