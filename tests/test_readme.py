@@ -1,0 +1,140 @@
+"""Every command the README shows runs here and gives what the README says it gives."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import shlex
+import stat
+from pathlib import Path
+
+import pytest
+
+from qkd_circuits.cli import main
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+TESTED = {
+    "qkd run bb84 --qubits 100000 --noise depolarizing=0.02 --json report.json --plot report.png",
+    "qkd run --qubits 1000000 --noise depolarizing=0.04 --keys keys.json",
+    "qkd run --eve intercept-resend",
+    "qkd keyrate --protocol decoy-bb84 --params gys --distances 0:200:5 "
+    "--analysis infinite-decoy,vacuum-weak,gllp,finite:1e6,plob --plot rates.png",
+    "qkd keyrate --params gys --max-distance",
+    "qkd run --backend fake:torino --qubits 20000",
+    "qkd run --backend ibm:least-busy --qubits 2000 --submit-only --run-dir runs/x",
+    "qkd resume runs/x",
+}
+NOT_RUN = {
+    "pip install -e .": "installs the package (CI does it)",
+    'pip install -e ".[test]"': "installs the test extras (CI does it)",
+    "python -m pytest": "is the test suite itself",
+    "python -c": "saves IBM Quantum credentials on the user's machine",
+}
+
+
+def readme_commands() -> list[str]:
+    """Every shell command in the README: each line of a ``bash`` block, and each
+    ``$ `` prompt line of the other blocks (usage synopses are not commands)."""
+    out = []
+    for lang, block in re.findall(r"```(\w*)\n(.*?)```", README.read_text(), flags=re.S):
+        for raw in block.splitlines():
+            line = raw.strip()
+            if lang != "bash":
+                if not line.startswith("$ "):
+                    continue
+                line = line.removeprefix("$ ")
+            if line.startswith(("qkd ", "pip ", "python ")):
+                out.append(line.split("  #")[0].strip())
+    return out
+
+
+def test_every_readme_command_is_tested_here() -> None:
+    commands = readme_commands()
+    assert commands
+    for command in commands:
+        parts = [p.strip() for p in command.split("&&")]
+        for part in parts:
+            if part.startswith("qkd "):
+                assert part in TESTED, f"README command not tested: {part}"
+            else:
+                assert any(part.startswith(k) for k in NOT_RUN), f"README command not run: {part}"
+
+
+def qkd(command: str) -> int:
+    assert command in TESTED
+    return main(shlex.split(command)[1:])
+
+
+@pytest.fixture
+def in_tmp(tmp_path, monkeypatch) -> Path:
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def test_quick_start_writes_a_report_and_a_plot(in_tmp, capsys) -> None:
+    assert qkd(next(c for c in TESTED if "bb84 --qubits 100000" in c)) == 0
+    out = capsys.readouterr().out
+    report = json.loads((in_tmp / "report.json").read_text())
+    assert not report["aborted"] and report["final_key_bits"] > 10_000 and report["keys_match"]
+    assert report["reproducible"] is False and report["seed"] is None
+    assert (in_tmp / "report.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "wrote" in out and "report.json" in out and "report.png" in out
+
+
+@pytest.mark.slow
+def test_the_million_qubit_example_gives_the_key_the_readme_shows(in_tmp, capsys) -> None:
+    assert qkd("qkd run --qubits 1000000 --noise depolarizing=0.04 --keys keys.json") == 0
+    out = capsys.readouterr().out
+    shown = int(
+        re.search(r"result\s+([\d,]+) secret key bits", README.read_text())[1].replace(",", "")
+    )  # type: ignore[index]
+    got = int(re.search(r"result\s+([\d,]+) secret key bits", out)[1].replace(",", ""))  # type: ignore[index]
+    assert abs(got / shown - 1) < 0.03, (got, shown)
+    assert "keys match" in out and "secrets from the OS CSPRNG" in out
+    keys = in_tmp / "keys.json"
+    assert stat.S_IMODE(keys.stat().st_mode) == 0o600
+    record = json.loads(keys.read_text())
+    assert record["alice"] == record["bob"] and record["bits"] == got and not record["reproducible"]
+
+
+def test_full_intercept_resend_aborts_and_eve_knows_three_quarters(in_tmp, capsys) -> None:
+    assert qkd("qkd run --eve intercept-resend") == 0
+    out = capsys.readouterr().out
+    assert "ABORTED (qber_above_threshold)" in out
+    knows = float(re.search(r"Eve knows\s+([\d.]+)% of the sifted bits she attacked", out)[1])  # type: ignore[index]
+    se = math.sqrt(0.75 * 0.25 / 50_000)  # ~50,000 sifted bits, all attacked
+    assert abs(knows / 100 - 0.75) < 5 * se
+
+
+def test_keyrate_examples(in_tmp, capsys) -> None:
+    curves = next(c for c in TESTED if "--plot rates.png" in c)
+    assert qkd(curves) == 0
+    assert (in_tmp / "rates.png").stat().st_size > 10_000
+    assert qkd("qkd keyrate --params gys --max-distance") == 0
+    out = capsys.readouterr().out
+    reach = dict(re.findall(r"^(\S+)\s+([\d.]+|inf)$", out, flags=re.M))
+    assert float(reach["infinite-decoy"]) == pytest.approx(142.2, abs=0.1)
+
+
+@pytest.mark.slow
+def test_the_fake_device_example_distils_a_key(in_tmp, capsys) -> None:
+    pytest.importorskip("qiskit_ibm_runtime")
+    assert qkd("qkd run --backend fake:torino --qubits 20000") == 0
+    out = capsys.readouterr().out
+    assert "keys match" in out, out
+    assert "device predicts QBER 0.563%" in out and "qubits [81]" in out
+
+
+def test_hardware_commands_without_an_account(in_tmp, monkeypatch, capsys) -> None:
+    pytest.importorskip("qiskit_ibm_runtime")
+    monkeypatch.setenv("HOME", str(in_tmp))
+    monkeypatch.delenv("QISKIT_IBM_TOKEN", raising=False)
+    monkeypatch.delenv("QISKIT_IBM_INSTANCE", raising=False)
+    assert qkd("qkd run --backend ibm:least-busy --qubits 2000 --submit-only --run-dir runs/x") == 1
+    err = capsys.readouterr().err
+    assert "save_account" in err and "Traceback" not in err
+    assert not (in_tmp / "runs" / "x").exists()
+    assert qkd("qkd resume runs/x") == 2
+    assert "nothing to resume" in capsys.readouterr().err
