@@ -1201,7 +1201,14 @@ def _job_result(
     except Exception as exc:
         status = _safe_call(runtime_job, "status")
         message = _safe_call(runtime_job, "error_message")
-        if "Timeout" in type(exc).__name__:
+        kind = type(exc).__name__
+        if kind == "RuntimeJobMaxTimeoutError":  # the service stopped the job: final
+            raise BackendError(
+                f"job {job_id} on {job.backend_name} was stopped by IBM Quantum after reaching "
+                f"its maximum execution time (status {status}); it will not finish: submit a "
+                "new run with fewer qubits, or with --pack"
+            ) from None
+        if "Timeout" in kind:  # our own wait ran out (RuntimeJobTimeoutError)
             raise BackendError(
                 f"job {job_id} on {job.backend_name} is not finished after {timeout} s "
                 f"(status {status}); nothing is lost, fetch it again later"
@@ -1358,9 +1365,14 @@ def _ibm_backend(service: Any, spec: BackendSpec, *, min_qubits: int) -> Backend
     try:
         return service.backend(spec.name)
     except Exception as exc:
-        raise ConfigError(
-            f"unknown IBM backend {spec.name!r} for this account ({type(exc).__name__}); "
-            "list yours with QiskitRuntimeService().backends(), or use ibm:least-busy"
+        if "NotFound" in type(exc).__name__:  # QiskitBackendNotFoundError: a bad name
+            raise ConfigError(
+                f"unknown IBM backend {spec.name!r} for this account ({type(exc).__name__}); "
+                "list yours with QiskitRuntimeService().backends(), or use ibm:least-busy"
+            ) from None
+        raise BackendError(  # the service did not answer: not the user's input
+            f"could not look up IBM backend {spec.name!r} ({type(exc).__name__}: {exc}); "
+            "check the network and try again"
         ) from None
 
 

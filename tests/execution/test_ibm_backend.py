@@ -382,3 +382,61 @@ def test_aer_route_gives_every_pub_its_own_seed():
     assert not np.array_equal(a, b)
     again = _aer_job("manila", [circuit, circuit], 256, seed=12345).result()
     assert np.array_equal(again[0].data.c.to_bool_array(), a)  # reproducible from the seed
+
+
+def _service_whose_job_raises(error: type[Exception]):
+    class Job:
+        def result(self, timeout=None):
+            raise error("boom")
+
+        def status(self):
+            return "ERROR"
+
+        def error_message(self):
+            return None
+
+    class Service:
+        is_local = False
+
+        def job(self, job_id):
+            return Job()
+
+    return Service()
+
+
+@pytest.mark.parametrize(
+    ("name", "fragment"),
+    [
+        ("RuntimeJobMaxTimeoutError", "will not finish"),
+        ("RuntimeJobTimeoutError", "fetch it again later"),
+        ("RuntimeJobFailureError", "did not complete"),
+    ],
+)
+def test_a_job_the_service_stopped_is_not_reported_as_still_running(name, fragment):
+    executor = make_backend_executor("fake:manila")
+    job = executor.submit([_circuit(0)], [5], rng=np.random.default_rng(0))
+    data = job.to_dict() | {"route": "ibm", "job_ids": ["d4hq0abc"], "job_seeds": [None]}
+    error = type(name, (Exception,), {})
+    with pytest.raises(BackendError, match=fragment):
+        fetch_job(SubmittedJob.from_dict(data), service=_service_whose_job_raises(error))
+
+
+def test_an_unreachable_service_is_a_backend_error_and_a_bad_name_a_config_error():
+    from qkd_circuits.execution.ibm import BackendSpec, _ibm_backend
+
+    def service_raising(error: type[Exception]):
+        class Service:
+            is_local = False
+
+            def backend(self, name):
+                raise error("no")
+
+        return Service()
+
+    not_found = type("QiskitBackendNotFoundError", (Exception,), {})
+    with pytest.raises(ConfigError, match="unknown IBM backend 'ibm_nowhere'"):
+        _ibm_backend(service_raising(not_found), BackendSpec.parse("ibm:ibm_nowhere"), min_qubits=1)
+    with pytest.raises(BackendError, match="check the network"):
+        _ibm_backend(
+            service_raising(ConnectionError), BackendSpec.parse("ibm:ibm_torino"), min_qubits=1
+        )
