@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import stat
+import sys
 
 import pytest
 
@@ -168,3 +169,17 @@ def test_resume_of_a_missing_run_dir_is_a_clear_error(tmp_path, capsys):
     assert main(["resume", str(tmp_path / "nothing")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "nothing" in err[0]
+
+
+def test_without_the_ibm_extra_a_device_run_says_what_to_install(monkeypatch, capsys):
+    from qkd_circuits.execution import ibm
+
+    monkeypatch.setitem(sys.modules, "qiskit_ibm_runtime", None)  # as if not installed
+    ibm._fake_classes.cache_clear()
+    try:
+        assert main(["run", "--backend", "fake:manila", "--qubits", "100"]) == 2
+        err = capsys.readouterr().err
+        assert "pip install 'qkd-circuits[ibm]'" in err and "Traceback" not in err
+        assert len(err.strip().splitlines()) == 1
+    finally:
+        ibm._fake_classes.cache_clear()

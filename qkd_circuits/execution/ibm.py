@@ -187,8 +187,14 @@ class BackendSpec:
 
 @functools.cache
 def _fake_classes() -> dict[str, type]:
-    from qiskit_ibm_runtime import fake_provider
-    from qiskit_ibm_runtime.fake_provider.fake_backend import FakeBackendV2
+    try:
+        from qiskit_ibm_runtime import fake_provider
+        from qiskit_ibm_runtime.fake_provider.fake_backend import FakeBackendV2
+    except ImportError:
+        raise ConfigError(
+            "device backends (fake:NAME, ibm:...) need qiskit-ibm-runtime; install it with "
+            "pip install 'qkd-circuits[ibm]'"
+        ) from None
 
     out: dict[str, type] = {}
     for obj in vars(fake_provider).values():
