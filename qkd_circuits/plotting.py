@@ -121,7 +121,7 @@ def _where_the_bits_went(ax: Axes, report: RunReport) -> None:
     bars = ax.barh(labels, [max(v, 0.8) for v in values], color=colours)
     ax.bar_label(bars, labels=[f"{v:,.0f}" for v in values], padding=3, fontsize=8)
     ax.set_xscale("log")
-    ax.set_xlim(0.8, 3 * max(values + [10.0]))
+    ax.set_xlim(0.8, 3 * max([*values, 10.0]))
     ax.set_xlabel("bits (log scale)")
     ax.set_title("Where the bits went", fontsize=10)
     ax.tick_params(axis="y", labelsize=8)

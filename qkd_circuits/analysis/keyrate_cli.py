@@ -33,6 +33,7 @@ from qkd_circuits.analysis.curves import (
 from qkd_circuits.analysis.finite_decoy import FiniteKeySecurity
 from qkd_circuits.analysis.link import PRESETS, LinkParameters, resolve_link_parameters
 from qkd_circuits.errors import ConfigError
+from qkd_circuits.outputs import PLOT_FORMATS, check_output_path
 
 __all__ = ["DEFAULT_ANALYSES", "PROTOCOLS", "add_parser", "run_keyrate"]
 
@@ -208,6 +209,11 @@ def run_keyrate(args: argparse.Namespace) -> int:
         raise ConfigError(f"--nu (decoy mean photon number) must be > 0, got {args.nu!r}")
     security = _security(args)
     json_target = args.json
+    # Every output is checked before any curve is computed: a bad path costs a second.
+    if json_target is not None and json_target != "-":
+        check_output_path(json_target, option="--json")
+    if args.plot:
+        check_output_path(args.plot, option="--plot", formats=PLOT_FORMATS)
     to_stdout = json_target != "-"
 
     if args.max_distance:
@@ -235,7 +241,8 @@ def run_keyrate(args: argparse.Namespace) -> int:
     distances = parse_distances(str(args.distances))
     curves: dict[str, list[KeyRatePoint]] = {}
     # One step per curve: the finite-key ones take seconds each (hidden off a terminal).
-    for a in tqdm(analyses, desc="keyrate", unit="curve", leave=False, file=sys.stderr):
+    bar = tqdm(analyses, desc="keyrate", unit="curve", leave=False, file=sys.stderr, disable=None)
+    for a in bar:
         curves[a.label] = key_rate_curve(link, distances, a, mu=mu, nu=nu, security=security)
     if to_stdout:
         _print_table(protocol, link, analyses, curves)
