@@ -9,7 +9,11 @@ probability Q; every variant sees the same frames). Reported per cell:
 * ``FER``: fraction of frames left with errors;
 * ``msgs``: mean number of messages on the channel (round trips = msgs / 2).
 
-Cascade is given the true Q as its estimate.
+Cascade is given the true Q as its estimate. ``--confirm`` sets the confirmation
+streak (``reconcile_cascade(confirm=...)``): ``default`` (each variant's own, the
+library default), or a number; ``--confirm 0`` runs the paper's variants unchanged,
+as the tables recorded in benchmarks/README.md before the confirmation stage did.
+Frame error rates over ≥ 1,000 frames per point: ``bench_cascade_fer.py``.
 
 Throughput: wall time of ``reconcile_cascade`` on one core for ``--throughput-n``
 bits at Q = 2 %, median and best of ``--throughput-runs`` calls after one warm-up,
@@ -72,7 +76,7 @@ def frame(n: int, q: float, seed_seq: np.random.SeedSequence) -> tuple[np.ndarra
 
 
 def efficiency_cell(
-    variant: str, n: int, q: float, runs: int, root: np.random.SeedSequence
+    variant: str, n: int, q: float, runs: int, root: np.random.SeedSequence, confirm: int | None
 ) -> Cell:
     """Run ``runs`` frames (children of ``root``: the same frames for every variant)."""
     f = np.empty(runs)
@@ -82,7 +86,12 @@ def efficiency_cell(
         frame_seed, cascade_seed = child.spawn(2)
         alice, bob = frame(n, q, frame_seed)
         res = reconcile_cascade(
-            alice, bob, qber=q, variant=variant, rng=np.random.default_rng(cascade_seed)
+            alice,
+            bob,
+            qber=q,
+            variant=variant,
+            rng=np.random.default_rng(cascade_seed),
+            confirm=confirm,
         )
         q_frame = float(np.count_nonzero(alice ^ bob)) / n
         h = float(binary_entropy(q_frame))
@@ -101,12 +110,15 @@ def efficiency_cell(
     )
 
 
-def time_ours(variant: str, alice: np.ndarray, bob: np.ndarray, runs: int) -> list[float]:
-    reconcile_cascade(alice, bob, qber=THROUGHPUT_QBER, variant=variant, rng=0)  # warm-up
+def time_ours(
+    variant: str, alice: np.ndarray, bob: np.ndarray, runs: int, confirm: int | None
+) -> list[float]:
+    kwargs: dict[str, Any] = {"qber": THROUGHPUT_QBER, "variant": variant, "confirm": confirm}
+    reconcile_cascade(alice, bob, rng=0, **kwargs)  # warm-up
     times = []
     for seed in range(1, runs + 1):
         start = time.perf_counter()
-        reconcile_cascade(alice, bob, qber=THROUGHPUT_QBER, variant=variant, rng=seed)
+        reconcile_cascade(alice, bob, rng=seed, **kwargs)
         times.append(time.perf_counter() - start)
     return times
 
@@ -165,6 +177,9 @@ def main() -> None:
     parser.add_argument("--throughput-n", type=int, default=100_000)
     parser.add_argument("--throughput-runs", type=int, default=10)
     parser.add_argument("--seed", type=int, default=SEED)
+    parser.add_argument(
+        "--confirm", default="default", help="confirmation streak: default, or 0 (the paper's)"
+    )
     parser.add_argument("--cascade-python", default=os.environ.get("CASCADE_PYTHON"))
     parser.add_argument("--reference-runs", type=int, default=2, help="cascade-python runs")
     parser.add_argument("--output", type=Path, default=None)
@@ -172,12 +187,14 @@ def main() -> None:
     args = parser.parse_args()
     qbers = [float(q) for q in args.qbers.split(",")]
     variants = args.variants.split(",")
+    confirm = None if args.confirm == "default" else int(args.confirm)
 
     versions = package_versions()
     header = [
         f"seed {args.seed}; efficiency: n = {args.n:,}, {args.runs} frames per cell; "
         f"throughput: n = {args.throughput_n:,}, Q = {THROUGHPUT_QBER:.0%}, "
-        f"{args.throughput_runs} timed calls (+1 warm-up)",
+        f"{args.throughput_runs} timed calls (+1 warm-up); confirmation streak: "
+        + ("each variant's default" if confirm is None else str(confirm)),
         "versions: " + ", ".join(f"{k} {v}" for k, v in versions.items()),
         f"machine: {platform.machine()}, {os.cpu_count()} logical CPUs, {platform.system()}; "
         "one process, numpy single-threaded",
@@ -203,7 +220,7 @@ def main() -> None:
         for q in qbers:
             # The same SeedSequence for every variant: every variant sees the same frames.
             seq = np.random.SeedSequence(q_roots[q].entropy, spawn_key=q_roots[q].spawn_key)
-            cell = efficiency_cell(variant, args.n, q, args.runs, seq)
+            cell = efficiency_cell(variant, args.n, q, args.runs, seq, confirm)
             cells[variant, q] = cell
             parts.append(
                 f"{cell.f_mean:.3f} ± {cell.f_se:.3f} / {cell.fer:.2g} / {cell.messages:.0f}"
@@ -228,9 +245,11 @@ def main() -> None:
     n_tp = args.throughput_n
     nh = n_tp * float(binary_entropy(np.count_nonzero(alice ^ bob) / n_tp))  # n·h(Q_frame)
     for variant in variants:
-        times = time_ours(variant, alice, bob, args.throughput_runs)
+        times = time_ours(variant, alice, bob, args.throughput_runs, confirm)
         med, best = statistics.median(times), min(times)
-        res = reconcile_cascade(alice, bob, qber=THROUGHPUT_QBER, variant=variant, rng=1)
+        res = reconcile_cascade(
+            alice, bob, qber=THROUGHPUT_QBER, variant=variant, rng=1, confirm=confirm
+        )
         line = (
             f"| {variant} | {n_tp / med / 1e6:.2f} | {n_tp / best / 1e6:.2f} | {med * 1e3:.1f} "
             f"| {res.messages} | {res.leaked_bits / nh:.3f} |"

@@ -56,6 +56,55 @@ How this implementation runs
   block able to find at most one error. The floor costs at most about
   ``Σ_i n/k_i ≈ 0.003 n`` parities when the key really is error free.
 
+Frame errors and the confirmation stage
+---------------------------------------
+Bob never flips a correct bit, so a frame error is a set of errors that no
+disclosed parity shows: an even number of them in one block of every pass. The
+paper's variants leave such frames at a rate that depends on the variant and on
+how many errors the frame holds compared with its block sizes (measured over
+1,000 seeded frames per point, ``benchmarks/bench_cascade_fer.py``):
+
+* ``original`` has 4 passes of blocks ``0.73/Q · 2^(i-1)``: with few errors per
+  frame (``n·Q`` ≈ 10) the last passes are one or two blocks (5,840 bits at
+  Q = 0.1 %, more than half of n = 10^4; clamped to ``n`` at n = 2,000), and two
+  errors that shared a first-pass block share a block of every later pass with
+  probability ≈ ``Π k_i/n``: FER 3–4 % at n = 10^4, Q = 0.1 %, 24–26 % at
+  n = 2,000, with the true Q.
+* A QBER estimate below the frame's rate makes the blocks larger still. The
+  pipeline passes the error rate of a disclosed sample (10 % of the sifted key):
+  with 1,000 sample bits it is 0 in 37 % of frames at Q = 0.1 % and 5 % at
+  Q = 0.3 %, and then :data:`QBER_FLOOR` sets the blocks. ``original`` at
+  n = 2,000, Q = 0.5 %: FER ≈ 4 % with the true Q, ≈ 33 % with sample estimates;
+  at n = 9,000, Q = 0.3 % (the issue's 20,000 qubits), 2.5–5.5 % with estimates
+  from 1,000 bits.
+  (Cascade still corrects most frames whose estimate is far too small: at
+  n = 10^4, Q = 5 % and ``qber=0.001``, 85 % of them; the rest are such pairs.)
+* ``biconf`` stops after 10 clean BICONF passes, ``yanetal`` after 8 half-key
+  passes: each leaves ~1–5 frames in 1,000, whatever n and Q.
+
+Every variant therefore ends with BICONF passes until ``confirm`` consecutive
+ones find no error (the variant's ``confirm_streak`` by default; see
+:mod:`~qkd_circuits.postprocessing.reconciliation.cascade_variants` for the
+values and their derivation). A BICONF pass misses remaining errors with
+probability 1/2, whatever caused them, so the FER is at most ``N · 2^-confirm``,
+``N`` being the expected number of streaks that start with errors left. The
+variants' streaks are sized for the ``N`` measured with realistic estimates; on
+evidence that this frame is worse (a BICONF pass finds an error, or the passes
+corrected at least 4 times the errors the block-size QBER predicts) the streak
+becomes :data:`CONFIRM_AFTER_ERROR` = 14. So the FER does not depend on the QBER
+estimate being right, only the cost does (each error left is found at ~log2(n)
+parities). Each clean pass discloses one parity. The paper's variant
+(``confirm=0``) runs exactly the same passes up to its own end;
+:attr:`CascadeStats.confirmation_bits` and :attr:`CascadeStats.confirmation_flips`
+say what the confirmation cost and what the paper's variant would have left.
+
+What to pass as ``qber``: the point estimate (the sample's error rate), as the
+pipeline does. A high-confidence upper bound (a finite-key sampling bound is
+≈ Q + 0.06–0.11 for a 1,000-bit sample at ε = 1e-3–1e-10) is *not* better: the
+FER no longer depends on the estimate, and block sizes for twice the true QBER
+cost +0.17–0.21 in f for ``original`` at Q = 0.5–5 % (for half of it, f is
+0.04–0.07 *lower*).
+
 Leakage counts every parity Alice discloses (top-level blocks, BICONF subsets
 and every left half asked during a bisection). Bob never flips a correct bit: a
 bisection of a range with odd error parity always ends on an erroneous bit, so
@@ -84,6 +133,9 @@ from qkd_circuits.postprocessing.reconciliation.cascade_variants import (
 from qkd_circuits.randomness import RNGLike, draw_seed, ensure_rng
 
 __all__ = [
+    "CONFIRM_AFTER_ERROR",
+    "MAX_BICONF_PASSES",
+    "MAX_CONFIRM",
     "MAX_PASSES",
     "QBER_FLOOR",
     "CascadeStats",
@@ -96,6 +148,32 @@ QBER_FLOOR: Final[float] = 1e-3
 
 MAX_PASSES: Final[int] = 256
 """Largest accepted ``passes`` override (each pass keeps O(n) bookkeeping)."""
+
+MAX_CONFIRM: Final[int] = 64
+"""Largest accepted ``confirm`` streak (a streak of S leaves errors with odds ~2^-S)."""
+
+CONFIRM_AFTER_ERROR: Final[int] = 14
+"""Confirmation streak once there is evidence that the passes left errors.
+
+The evidence: a BICONF pass found an error, or the regular passes corrected at
+least ``max(8, 4 n q)`` errors for the block-size QBER ``q``, so the estimate was
+about 4 times too low or worse. The odds that errors remain at the start
+of a streak are then of order 1 rather than the variant's small ``N``, so the
+streak is raised to ``log2(1/δ)`` for a frame error rate ``δ ≈ 6·10^-5`` per such
+streak, whatever the variant's own streak. Only with the confirmation stage on.
+"""
+
+_UNDERESTIMATE_RATIO: Final[float] = 4.0
+_UNDERESTIMATE_MIN_ERRORS: Final[int] = 8
+
+MAX_BICONF_PASSES: Final[int] = 256
+"""BICONF passes after which the stage stops even if its streak is not complete.
+
+A BICONF pass that finds an error removes at least that one, so the stage ends by
+itself; this only bounds the O(n)-per-pass memory when far more errors are left
+than the streak was meant to confirm (e.g. ``passes=1`` with ``confirm=10``). The
+frame then keeps its errors, which verification detects.
+"""
 
 _REGULAR: Final[int] = 0  # kind of pass: top-level blocks of size k
 _BICONF: Final[int] = 1  # kind of pass: one random half of the key
@@ -113,18 +191,35 @@ class CascadeStats:
         variant: Variant name, one of ``CASCADE_VARIANTS``.
         qber_used: QBER estimate used for the block sizes, ``max(qber, QBER_FLOOR)``.
         block_sizes: Top-level block size of each regular pass, in order.
-        biconf_passes: Number of BICONF passes run (``"biconf"`` variant only).
+        biconf_passes: Number of BICONF passes run: the ``"biconf"`` variant's and
+            the confirmation stage's (one disclosed parity each, plus bisections).
+        confirm: Consecutive error-free BICONF passes the run had to end with:
+            ``max(variant's BICONF streak, confirm)``, raised to
+            :data:`CONFIRM_AFTER_ERROR` on evidence of errors left (a BICONF pass
+            found one, or the passes corrected at least 4 times the errors the
+            block-size QBER predicts), if ``confirm > 0``; 0 = none.
         rounds: Bisection rounds (one request and one answer each).
         flipped_bits: Bits Bob flipped; each one was an error, so the frame is
             error free exactly when this equals the number of initial errors.
+        confirmation_bits: Parities disclosed after the point where the paper's
+            variant stops (its last regular pass; for ``"biconf"``, its 10th
+            consecutive clean BICONF pass): the cost of the confirmation stage.
+            Included in ``leaked_bits``.
+        confirmation_flips: Errors corrected after that point, i.e. errors the
+            paper's variant would have left in this frame (it runs the same
+            passes up to that point: ``confirm=0`` gives the same transcript,
+            cut there).
     """
 
     variant: str
     qber_used: float
     block_sizes: tuple[int, ...]
     biconf_passes: int
+    confirm: int
     rounds: int
     flipped_bits: int
+    confirmation_bits: int = 0
+    confirmation_flips: int = 0
 
     @property
     def passes(self) -> int:
@@ -272,6 +367,7 @@ class _BobCascade:
         rng: np.random.Generator,
         channel: PublicChannel,
         stage: str,
+        confirm: int = 0,
     ) -> None:
         n = key.size
         self._n = n
@@ -282,6 +378,8 @@ class _BobCascade:
         self._variant = variant
         self._qber = qber_used
         self._n_regular = passes
+        self._confirm = confirm
+        self.streak = max(variant.biconf_streak, confirm)
         self._rng = rng
         self._channel = channel
         self._stage = stage
@@ -290,8 +388,10 @@ class _BobCascade:
         self.flipped = 0
         self.block_sizes: list[int] = []
         self.biconf_passes = 0
+        self.variant_leaked = -1  # parities disclosed / bits flipped where the paper's
+        self.variant_flipped = -1  # variant stops (set by run())
 
-        cap = passes + 2 * variant.biconf_streak  # BICONF passes: grown further if needed
+        cap = passes + 2 * self.streak + 2  # BICONF passes: grown further if needed
         self._npass = 0
         # Per-pass rows; int32 positions (half the memory of int64).
         self._perm = np.empty((cap, n), dtype=np.int32)
@@ -325,14 +425,38 @@ class _BobCascade:
             self.block_sizes.append(k)
             self._open_pass(_REGULAR, k)
             self._cascade()
+        # BICONF passes until `self.streak` consecutive ones find no error (raised to
+        # CONFIRM_AFTER_ERROR on evidence of errors left, if the confirmation stage is on).
+        # The paper's variant stops when the streak first reaches its own BICONF streak
+        # (at once when it has none); what follows is the confirmation stage.
+        paper_streak = self._variant.biconf_streak
         streak = 0
-        while streak < self._variant.biconf_streak:
+        if paper_streak == 0:
+            self._end_of_variant()
+        if self._confirm > 0 and self.flipped >= max(
+            _UNDERESTIMATE_MIN_ERRORS, _UNDERESTIMATE_RATIO * self._n * self._qber
+        ):
+            self.streak = max(self.streak, CONFIRM_AFTER_ERROR)
+        while streak < self.streak and self.biconf_passes < MAX_BICONF_PASSES:
             before = self.flipped
             self._open_pass(_BICONF, max(self._n // 2, 1))
             self.biconf_passes += 1
             self._cascade()
-            streak = streak + 1 if self.flipped == before else 0
+            if self.flipped == before:
+                streak += 1
+            else:
+                streak = 0
+                if self._confirm > 0:
+                    self.streak = max(self.streak, CONFIRM_AFTER_ERROR)
+            if streak == paper_streak and self.variant_leaked < 0:
+                self._end_of_variant()
+        if self.variant_leaked < 0:  # MAX_BICONF_PASSES reached first
+            self._end_of_variant()
         return self._cur
+
+    def _end_of_variant(self) -> None:
+        self.variant_leaked = self._oracle.disclosed
+        self.variant_flipped = self.flipped
 
     def _send(self, payload: I64) -> None:
         self._channel.send(self._stage, "bob", payload, leaked_bits=0)
@@ -537,6 +661,16 @@ def _check_passes(passes: object) -> int | None:
     return int(passes)
 
 
+def _check_confirm(confirm: object) -> int | None:
+    if confirm is None:
+        return None
+    if isinstance(confirm, bool) or not isinstance(confirm, numbers.Integral):
+        raise ConfigError(f"confirm must be None or an integer >= 0, got {confirm!r}")
+    if not 0 <= int(confirm) <= MAX_CONFIRM:
+        raise ConfigError(f"confirm must be in [0, {MAX_CONFIRM}], got {confirm!r}")
+    return int(confirm)
+
+
 def reconcile_cascade(
     alice: ArrayLike,
     bob: ArrayLike,
@@ -547,6 +681,7 @@ def reconcile_cascade(
     rng: RNGLike = None,
     stage: str = "reconciliation",
     passes: int | None = None,
+    confirm: int | None = None,
 ) -> ReconciliationResult:
     """Reconcile Bob's key with Alice's by Cascade (Brassard–Salvail; arXiv:1407.3257 variants).
 
@@ -558,6 +693,10 @@ def reconcile_cascade(
         bob: Bob's noisy key, same shape.
         qber: Estimated QBER in ``[0, 0.5)`` used for the block sizes (raised to
             :data:`QBER_FLOOR` if smaller). Also the ``q`` of ``result.efficiency``.
+            Pass the point estimate (e.g. the sample's error rate), not an upper
+            bound: an estimate that is too low, even 0, changes the leakage little
+            and not the frame error rate (the confirmation stage finds what the
+            passes left); one that is too high costs leakage (module docstring).
         variant: One of :data:`CASCADE_VARIANTS` (see ``cascade_variants``).
         channel: Public channel on which every message is recorded; a fresh one
             if None.
@@ -569,17 +708,35 @@ def reconcile_cascade(
             leave more residual errors: use it to trade leakage against frame
             error rate (arXiv:1407.3257, Fig. 12) or to produce a deliberately
             imperfect reconciliation, e.g. ``passes=1`` for testing verification.
+            With ``passes`` given, the confirmation stage is off unless
+            ``confirm`` is given too.
+        confirm: Confirmation streak: after the regular passes, BICONF passes
+            (parity of a random half of the key, bisected and cascaded when odd)
+            run until this many consecutive ones find no error (for ``"biconf"``,
+            its own streak of 10 counts: it runs until ``max(10, confirm)``).
+            Remaining errors survive it with probability ``≈ 2^-confirm`` per
+            streak; each clean pass discloses one parity. On evidence that
+            errors were left (see :data:`CONFIRM_AFTER_ERROR`) the streak is at
+            least :data:`CONFIRM_AFTER_ERROR`. None (default): the variant's
+            ``confirm_streak`` (10 for ``"original"``, see ``cascade_variants``),
+            or 0 when ``passes`` is given. 0: the paper's variant unchanged. At
+            most :data:`MAX_CONFIRM`; the stage also stops after
+            :data:`MAX_BICONF_PASSES` BICONF passes.
 
     Returns:
         The :class:`ReconciliationResult`; ``corrected`` is uint8, shape ``(n,)``.
 
     Raises:
         ConfigError: on an unknown variant, ``qber`` outside ``[0, 0.5)``,
-            empty or non-binary keys, keys of different lengths, or a bad ``passes``.
+            empty or non-binary keys, keys of different lengths, or a bad
+            ``passes`` or ``confirm``.
     """
     spec = get_cascade_variant(variant)
     q = _check_qber(qber)
     n_passes = _check_passes(passes)
+    n_confirm = _check_confirm(confirm)
+    if n_confirm is None:
+        n_confirm = spec.confirm_streak if n_passes is None else 0
     a = as_bits(alice, name="alice")
     b = as_bits(bob, name="bob")
     if a.size == 0:
@@ -604,6 +761,7 @@ def reconcile_cascade(
         rng=generator,
         channel=chan,
         stage=stage,
+        confirm=n_confirm,
     )
     corrected = bob_side.run()
 
@@ -616,8 +774,11 @@ def reconcile_cascade(
         qber_used=q_used,
         block_sizes=tuple(bob_side.block_sizes),
         biconf_passes=bob_side.biconf_passes,
+        confirm=bob_side.streak,
         rounds=bob_side.rounds,
         flipped_bits=bob_side.flipped,
+        confirmation_bits=leaked - bob_side.variant_leaked,
+        confirmation_flips=bob_side.flipped - bob_side.variant_flipped,
     )
     return ReconciliationResult(
         corrected=corrected,
