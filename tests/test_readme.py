@@ -91,7 +91,10 @@ def test_the_million_qubit_example_gives_the_key_the_readme_shows(in_tmp, capsys
         re.search(r"result\s+([\d,]+) secret key bits", README.read_text())[1].replace(",", "")
     )  # type: ignore[index]
     got = int(re.search(r"result\s+([\d,]+) secret key bits", out)[1].replace(",", ""))  # type: ignore[index]
-    assert abs(got / shown - 1) < 0.03, (got, shown)
+    # Unseeded runs differ: over 10 runs the key was 282,914 ± 2,533 bits (sample s.d.;
+    # the sample QBER moves the tolerance level and Cascade's leakage). The README's
+    # run and this one are two draws: their difference has s.d. sqrt(2) * 2,533.
+    assert abs(got - shown) < 5 * math.sqrt(2) * 2_533, (got, shown)
     assert "keys match" in out and "secrets from the OS CSPRNG" in out
     keys = in_tmp / "keys.json"
     assert stat.S_IMODE(keys.stat().st_mode) == 0o600
