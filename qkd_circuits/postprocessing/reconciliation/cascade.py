@@ -82,11 +82,15 @@ how many errors the frame holds compared with its block sizes (measured over
 * ``biconf`` stops after 10 clean BICONF passes, ``yanetal`` after 8 half-key
   passes: each leaves ~1–5 frames in 1,000, whatever n and Q.
 
-Every variant therefore ends with BICONF passes until ``confirm`` consecutive
-ones find no error (the variant's ``confirm_streak`` by default; see
-:mod:`~qkd_circuits.postprocessing.reconciliation.cascade_variants` for the
-values and their derivation). A BICONF pass misses remaining errors with
-probability 1/2, whatever caused them, so the FER is at most ``N · 2^-confirm``,
+Every variant therefore ends with a confirmation stage: BICONF passes until
+``confirm`` consecutive ones find no error (the variant's ``confirm_streak`` by
+default; see :mod:`~qkd_circuits.postprocessing.reconciliation.cascade_variants`
+for the values and their derivation). A confirmation pass discloses the parity
+of a random subset of the key (each bit in it with probability 1/2, from a public
+seed: a pass of kind ``_SUBSET``, cheaper to draw than the half-key permutation
+of ``biconf``'s own passes), bisects it when odd and cascades the flips back
+into every pass. It misses remaining errors with probability exactly 1/2,
+whatever caused them (measured 0.50), so the FER is at most ``N · 2^-confirm``,
 ``N`` being the expected number of streaks that start with errors left. The
 variants' streaks are sized for the ``N`` measured with realistic estimates; on
 evidence that this frame is worse (a BICONF pass finds an error, or the passes
@@ -177,6 +181,7 @@ frame then keeps its errors, which verification detects.
 
 _REGULAR: Final[int] = 0  # kind of pass: top-level blocks of size k
 _BICONF: Final[int] = 1  # kind of pass: one random half of the key
+_SUBSET: Final[int] = 2  # kind of pass: a random subset, each bit in it with probability 1/2
 
 I64 = NDArray[np.int64]
 I32 = NDArray[np.int32]
@@ -272,19 +277,41 @@ class _PublicShuffles:
     ``order(seed)[i]`` is the key index at pass position ``i`` (int64, shape
     ``(n,)``, read-only). The last permutation is memoised, so that the
     simulation draws it once although Bob and Alice each derive it.
+
+    ``order(seed, subset=True)`` is the order of a confirmation pass: the key
+    indices of a random subset (each index in it independently with probability
+    1/2, from the seed's bits) in increasing order, then the others; the subset's
+    size is ``subset_size(seed)``. Drawing n bits is ~5x faster than a permutation,
+    and any non-empty set of errors meets such a subset in an odd number of bits
+    with probability exactly 1/2.
     """
 
     def __init__(self, n: int) -> None:
         self._n = n
-        self._last: tuple[int, I64] | None = None
+        self._last: tuple[int, bool, I64, int] | None = None
 
-    def order(self, seed: int) -> I64:
-        """The permutation of the pass whose shuffle seed is ``seed``."""
-        if self._last is None or self._last[0] != seed:
-            order = np.random.default_rng(seed).permutation(self._n)
+    def order(self, seed: int, subset: bool = False) -> I64:
+        """The order of the pass whose shuffle seed is ``seed``."""
+        return self._derive(seed, subset)[0]
+
+    def subset_size(self, seed: int) -> int:
+        """Size of the random subset of a confirmation pass (its first positions)."""
+        return self._derive(seed, True)[1]
+
+    def _derive(self, seed: int, subset: bool) -> tuple[I64, int]:
+        if self._last is None or self._last[:2] != (seed, subset):
+            rng = np.random.default_rng(seed)
+            if subset:
+                bits = np.frombuffer(rng.bytes((self._n + 7) // 8), dtype=np.uint8)
+                inside = np.unpackbits(bits, count=self._n).view(bool)
+                first = np.flatnonzero(inside)
+                order = np.concatenate([first, np.flatnonzero(~inside)])
+                size = int(first.size)
+            else:
+                order, size = rng.permutation(self._n), self._n
             order.flags.writeable = False
-            self._last = (seed, order)
-        return self._last[1]
+            self._last = (seed, subset, order, size)
+        return self._last[2], self._last[3]
 
 
 class _AliceParityOracle:
@@ -308,17 +335,21 @@ class _AliceParityOracle:
         self.disclosed = 0
         self.messages = 0
 
-    def open_pass(self, seed: int, starts: I64, ends: I64) -> U8:
+    def open_pass(self, seed: int, starts: I64, ends: I64, subset: bool = False) -> U8:
         """Handle Bob's "new pass" request: disclose the parities of blocks ``[starts, ends)``.
 
         Args:
             seed: The public shuffle seed Bob sent; Alice derives the pass order from it.
             starts, ends: int64 pass positions of the requested top-level blocks.
+            subset: A confirmation pass (``_PublicShuffles.order(seed, subset=True)``).
         """
         if self._passes == self._px.shape[0]:
             self._px = np.concatenate([self._px, np.zeros_like(self._px)])
         row = self._px[self._passes]
-        np.bitwise_xor.accumulate(self._key[self._shuffles.order(seed)], out=row[1:])
+        # Only positions inside the blocks are ever asked about (BICONF: the first half).
+        limit = int(ends[-1]) if ends.size else 0
+        order = self._shuffles.order(seed, subset)[:limit]
+        np.bitwise_xor.accumulate(self._key[order], out=row[1 : limit + 1])
         self._passes += 1
         return self._reply(row[ends] ^ row[starts])
 
@@ -439,7 +470,10 @@ class _BobCascade:
             self.streak = max(self.streak, CONFIRM_AFTER_ERROR)
         while streak < self.streak and self.biconf_passes < MAX_BICONF_PASSES:
             before = self.flipped
-            self._open_pass(_BICONF, max(self._n // 2, 1))
+            if self.variant_leaked < 0:  # the variant's own BICONF pass ("biconf")
+                self._open_pass(_BICONF, max(self._n // 2, 1))
+            else:  # a confirmation pass
+                self._open_pass(_SUBSET)
             self.biconf_passes += 1
             self._cascade()
             if self.flipped == before:
@@ -494,33 +528,46 @@ class _BobCascade:
         self._nl = nl + k
         return np.arange(nl, nl + k, dtype=np.int64)
 
-    def _open_pass(self, kind: int, size: int) -> None:
-        """Draw and announce the pass's shuffle seed; receive the top-level parities."""
+    def _open_pass(self, kind: int, size: int = 0) -> None:
+        """Draw and announce the pass's shuffle seed; receive the top-level parities.
+
+        ``kind``: ``_REGULAR`` (blocks of ``size``), ``_BICONF`` (one block, the first
+        ``size`` positions of a permutation) or ``_SUBSET`` (one block, a random
+        subset; ``size`` is derived from the seed).
+        """
         n, p = self._n, self._npass
         seed = draw_seed(self._rng)
-        order = self._shuffles.order(seed)
+        subset = kind == _SUBSET
+        order = self._shuffles.order(seed, subset)
+        if subset:
+            size = self._shuffles.subset_size(seed)
         limit = n if kind == _REGULAR else size
-        starts = np.arange(0, limit, size, dtype=np.int64)
+        # An empty subset is one empty block (its parity, 0, is still disclosed).
+        starts = np.arange(0, limit, size, dtype=np.int64) if limit else np.zeros(1, np.int64)
         ends = np.minimum(starts + size, limit)
         self._send(np.array([kind, p, seed, size], dtype=np.int64))
-        alice = self._oracle.open_pass(seed, starts, ends)
+        alice = self._oracle.open_pass(seed, starts, ends, subset)
 
         if p == self._perm.shape[0]:
             self._grow_passes()
         self._perm[p] = order
         self._inv[p, order] = self._arange_n
         px = self._bpx[p]
-        np.bitwise_xor.accumulate(self._cur[order], out=px[1:])
+        # Only ranges inside [0, limit) are ever asked about.
+        np.bitwise_xor.accumulate(self._cur[order[:limit]], out=px[1 : limit + 1])
         err = alice ^ px[ends] ^ px[starts]
         self._npass += 1
 
         n_top = self._tr.size
-        self._top_off[p], self._top_k[p], self._top_lim[p] = n_top, size, limit
+        self._top_off[p], self._top_k[p], self._top_lim[p] = n_top, max(size, 1), limit
         self._tr = np.concatenate([self._tr, err])
         blocks = np.arange(starts.size, dtype=np.int64)
         ids = self._append_leaves(np.full(starts.size, p), starts, ends, alice, err, n_top + blocks)
         row = self._leaf_of[p]
-        row[:limit] = ids[0] + self._arange_n[:limit] // size
+        if starts.size == 1:
+            row[:limit] = ids[0]
+        else:
+            row[:limit] = ids[0] + self._arange_n[:limit] // size
         row[limit:] = -1
 
     def _cascade(self) -> None:
@@ -711,8 +758,8 @@ def reconcile_cascade(
             With ``passes`` given, the confirmation stage is off unless
             ``confirm`` is given too.
         confirm: Confirmation streak: after the regular passes, BICONF passes
-            (parity of a random half of the key, bisected and cascaded when odd)
-            run until this many consecutive ones find no error (for ``"biconf"``,
+            (parity of a random subset of the key, bisected and cascaded when
+            odd) run until this many consecutive ones find no error (for ``"biconf"``,
             its own streak of 10 counts: it runs until ``max(10, confirm)``).
             Remaining errors survive it with probability ``≈ 2^-confirm`` per
             streak; each clean pass discloses one parity. On evidence that
