@@ -698,24 +698,15 @@ def _check_qber(qber: object) -> float:
     return q
 
 
-def _check_passes(passes: object) -> int | None:
-    if passes is None:
+def _optional_count(value: object, *, name: str, low: int, high: int) -> int | None:
+    """None, or an integer in ``[low, high]`` (``passes``, ``confirm``)."""
+    if value is None:
         return None
-    if isinstance(passes, bool) or not isinstance(passes, numbers.Integral):
-        raise ConfigError(f"passes must be None or an integer >= 1, got {passes!r}")
-    if not 1 <= int(passes) <= MAX_PASSES:
-        raise ConfigError(f"passes must be in [1, {MAX_PASSES}], got {passes!r}")
-    return int(passes)
-
-
-def _check_confirm(confirm: object) -> int | None:
-    if confirm is None:
-        return None
-    if isinstance(confirm, bool) or not isinstance(confirm, numbers.Integral):
-        raise ConfigError(f"confirm must be None or an integer >= 0, got {confirm!r}")
-    if not 0 <= int(confirm) <= MAX_CONFIRM:
-        raise ConfigError(f"confirm must be in [0, {MAX_CONFIRM}], got {confirm!r}")
-    return int(confirm)
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise ConfigError(f"{name} must be None or an integer >= {low}, got {value!r}")
+    if not low <= int(value) <= high:
+        raise ConfigError(f"{name} must be in [{low}, {high}], got {value!r}")
+    return int(value)
 
 
 def reconcile_cascade(
@@ -780,8 +771,8 @@ def reconcile_cascade(
     """
     spec = get_cascade_variant(variant)
     q = _check_qber(qber)
-    n_passes = _check_passes(passes)
-    n_confirm = _check_confirm(confirm)
+    n_passes = _optional_count(passes, name="passes", low=1, high=MAX_PASSES)
+    n_confirm = _optional_count(confirm, name="confirm", low=0, high=MAX_CONFIRM)
     if n_confirm is None:
         n_confirm = spec.confirm_streak if n_passes is None else 0
     a = as_bits(alice, name="alice")
