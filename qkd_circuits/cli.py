@@ -33,6 +33,7 @@ from qkd_circuits.runner import (
     DEFAULT_QUBITS,
     PROTOCOLS,
     RunConfig,
+    plan_run,
     resume_run,
     run_config,
     submit_run,
@@ -183,6 +184,19 @@ def build_parser() -> argparse.ArgumentParser:
         "--submit-only",
         action="store_true",
         help="on a device, submit, save to --run-dir and exit; finish later with 'qkd resume DIR'",
+    )
+    p.add_argument(
+        "--max-shots",
+        type=_positive_int,
+        default=None,
+        metavar="N",
+        help="on a device, refuse before submitting a run needing more than N device shots",
+    )
+    p.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="check everything and print the plan (on a device: the chosen qubits, "
+        "shots, estimated QPU time and its server-side cap) without running or submitting",
     )
     p.add_argument(
         "--sample-fraction",
@@ -387,6 +401,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         seed=args.seed,
         backend=args.backend,
         pack=args.pack,
+        max_shots=args.max_shots,
         postprocessing=PostprocessingConfig(
             sample_fraction=args.sample_fraction,
             qber_threshold=args.qber_threshold,
@@ -400,6 +415,12 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
     def on_budget(budget: Any) -> None:
         print(f"shot budget: {budget.summary()}", file=sys.stderr)
+
+    if args.dry_run:
+        if args.submit_only or args.run_dir:
+            raise ConfigError("--dry-run submits nothing: drop --submit-only and --run-dir")
+        print(plan_run(config).summary(), file=status)
+        return 0
 
     if args.submit_only:
         if not args.run_dir:

@@ -94,6 +94,8 @@ class RunConfig:
             circuit per exchange), or a device: ``"fake:NAME"`` (a snapshot of an
             IBM device, simulated with its noise), ``"ibm:NAME"``, ``"ibm:least-busy"``.
         pack: On a device, place many exchanges side by side per shot.
+        max_shots: On a device, refuse (before submitting) a run that needs more
+            device shots than this (None: no limit).
         postprocessing: Parameters of the classical post-processing.
     """
 
@@ -104,6 +106,7 @@ class RunConfig:
     seed: int | None = None
     backend: str = "aer"
     pack: bool = False
+    max_shots: int | None = None
     postprocessing: PostprocessingConfig = field(default_factory=PostprocessingConfig)
 
     def __post_init__(self) -> None:
@@ -128,6 +131,8 @@ class RunConfig:
         check_int(self.qubits, name="qubits", minimum=1)
         if self.seed is not None:
             check_int(self.seed, name="seed", minimum=0)
+        if self.max_shots is not None:
+            check_int(self.max_shots, name="max_shots", minimum=1)
         if self.backend not in AER_BACKENDS:
             if ":" not in self.backend:
                 raise ConfigError(
@@ -140,8 +145,13 @@ class RunConfig:
                     f"noise {str(self.noise)!r} applies to Aer backends only; on "
                     f"{self.backend!r} the channel is the device itself"
                 )
-        elif self.pack:
-            raise ConfigError(f"pack applies to device backends only, not {self.backend!r}")
+        else:
+            for name in ("pack", "max_shots"):
+                if getattr(self, name) not in (False, None):
+                    raise ConfigError(
+                        f"{name} applies to device backends (fake:NAME, ibm:...) only, "
+                        f"not {self.backend!r}"
+                    )
 
     @property
     def on_device(self) -> bool:
@@ -159,6 +169,7 @@ class RunConfig:
             "seed": self.seed,
             "backend": self.backend,
             "pack": self.pack,
+            "max_shots": self.max_shots,
             "postprocessing": {f.name: getattr(pp, f.name) for f in fields(pp)},
         }
 
@@ -180,6 +191,7 @@ class RunConfig:
                 seed=data["seed"],
                 backend=data["backend"],
                 pack=data["pack"],
+                max_shots=data.get("max_shots"),  # absent from earlier releases' records
                 postprocessing=PostprocessingConfig(**post),
             )
         except (KeyError, TypeError) as exc:
@@ -215,7 +227,11 @@ def make_executor(
     """
     if config.on_device:
         executor = _device_module().make_backend_executor(
-            config.backend, pack=config.pack, on_budget=on_budget, on_submit=on_submit
+            config.backend,
+            pack=config.pack,
+            max_total_shots=config.max_shots,
+            on_budget=on_budget,
+            on_submit=on_submit,
         )
         return executor, False
     model = None if config.noise.is_noiseless else build_noise_model(config.noise)
@@ -316,20 +332,91 @@ def run_config(
             if not config.on_device:
                 raise ConfigError("run_dir applies to device backends (fake:NAME, ibm:...) only")
             store = _run_store()
+            store.check_new_run_dir(run_dir)
             saved = config.to_dict()
+            on_budget = _creating_run_dir(run_dir, on_budget)
 
             def on_submit(job: Any) -> None:
                 store.save_pending_run(run_dir, choices=choices, job=job, config=saved)
 
         executor, literal = make_executor(config, on_budget=on_budget, on_submit=on_submit)
-        if run_dir is not None:
-            # After connecting (no empty directory is left behind when that fails),
-            # before submitting (a bad directory costs no shots).
-            store.ensure_new_run_dir(run_dir)
         records = run_quantum_phase(
             choices, executor, literal=literal, rng=streams.quantum, progress=progress
         )
-    return _finish(config, streams, records, executor.describe(), clock, on_stage, run_dir=run_dir)
+    backend_info = executor.describe()
+    if config.on_device:
+        job = getattr(executor, "last_job", None)
+        service = getattr(executor, "service", None)
+        if job is not None:
+            backend_info["usage"] = _device_module().job_usage(job, service=service)
+    return _finish(config, streams, records, backend_info, clock, on_stage, run_dir=run_dir)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RunPlan:
+    """What a run would do and cost, computed without running or submitting it.
+
+    Attributes:
+        config: The run.
+        memory_bytes: Estimated peak memory (``qubits * BYTES_PER_QUBIT``).
+        backend_info: The executor's description (device, sampler, route).
+        budget: Device runs: the :class:`~qkd_circuits.execution.ibm.ShotBudget`
+            (shots, QPU-time estimate, server-side cap); None on Aer.
+        device_qubits: Device runs: the physical qubits the calibration chose.
+    """
+
+    config: RunConfig
+    memory_bytes: int
+    backend_info: dict[str, Any]
+    budget: Any = None
+    device_qubits: tuple[int, ...] = ()
+
+    def summary(self) -> str:
+        """A few lines for the terminal."""
+        lines = [
+            f"dry run: nothing was {'submitted' if self.config.on_device else 'simulated'}",
+            f"run: {self.config.protocol} with {self.config.qubits:,} qubits on "
+            f"{self.backend_info.get('name', self.config.backend)}",
+            f"memory: about {self.memory_bytes / 2**20:,.0f} MiB",
+        ]
+        if self.budget is not None:
+            lines.append(f"qubits used: {list(self.device_qubits)}")
+            lines.append(f"shot budget: {self.budget.summary()}")
+            if self.config.max_shots is not None:
+                lines.append(f"within --max-shots {self.config.max_shots:,}")
+        return "\n".join(lines)
+
+
+def plan_run(config: RunConfig) -> RunPlan:
+    """Everything a run is checked against before it starts, and its cost, without
+    running it: memory, the device (looked up, read-only), the qubits the
+    calibration chooses and the shot budget.
+
+    Raises:
+        ConfigError: the run would be refused (memory, ``max_shots``, device).
+        BackendError: the device cannot be reached.
+    """
+    check_fits_in_memory(config.qubits)
+    memory = config.qubits * BYTES_PER_QUBIT
+    executor, _ = make_executor(config)
+    if not config.on_device:
+        return RunPlan(config=config, memory_bytes=memory, backend_info=executor.describe())
+    from qkd_circuits.execution.base import GroupPlan
+
+    streams = RunRandomness.for_run(config.seed)
+    choices = draw_choices(config.qubits, eve=config.eve, rng=streams.choices)
+    groups = GroupPlan.from_codes(choices.codes)
+    circuits = [circuit_for_code(int(c)) for c in groups.codes]
+    device: Any = executor
+    budget, slots, _, _ = device.plan(circuits, [int(s) for s in groups.shots])
+    device.check_budget(budget)
+    return RunPlan(
+        config=config,
+        memory_bytes=memory,
+        backend_info=executor.describe(),
+        budget=budget,
+        device_qubits=tuple(q for s in slots for q in s.qubits),
+    )
 
 
 def submit_run(
@@ -354,13 +441,28 @@ def submit_run(
         )
     check_fits_in_memory(config.qubits)
     store, device = _run_store(), _device_module()
+    directory = store.check_new_run_dir(run_dir)
     streams = RunRandomness.for_run(config.seed)
     choices = draw_choices(config.qubits, eve=config.eve, rng=streams.choices)
-    executor, _ = make_executor(config, on_budget=on_budget)
-    directory = store.ensure_new_run_dir(run_dir)  # after connecting, before submitting
+    executor, _ = make_executor(config, on_budget=_creating_run_dir(directory, on_budget))
     job = device.submit_grouped(choices.codes, circuit_for_code, executor, rng=streams.quantum)
     store.save_pending_run(directory, choices=choices, job=job, config=config.to_dict())
     return Path(directory)
+
+
+def _creating_run_dir(
+    run_dir: str | Path, on_budget: Callable[[Any], None] | None
+) -> Callable[[Any], None]:
+    """A budget hook that creates ``run_dir`` (checked up front) once the budget has
+    passed its limits, just before submitting: a refused or failed connection or
+    budget leaves no directory behind, and a bad directory costs no shots."""
+
+    def hook(budget: Any) -> None:
+        _run_store().ensure_new_run_dir(run_dir)
+        if on_budget is not None:
+            on_budget(budget)
+
+    return hook
 
 
 def resume_run(
@@ -391,9 +493,8 @@ def resume_run(
             pending.job, choices.codes, ("bob", "eve"), rng=streams.quantum, timeout=timeout
         )
     records = ExchangeRecords.from_outcomes(choices, out)
-    return _finish(
-        config, streams, records, pending.job.describe(), clock, on_stage, run_dir=run_dir
-    )
+    backend_info = {**pending.job.describe(), "usage": device.job_usage(pending.job)}
+    return _finish(config, streams, records, backend_info, clock, on_stage, run_dir=run_dir)
 
 
 def _finish(

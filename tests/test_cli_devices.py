@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import stat
 import sys
 
@@ -121,8 +122,10 @@ def test_run_dirs_of_the_previous_release_still_resume(tmp_path):
 
 
 def test_run_api_round_trips_its_config():
-    config = RunConfig(backend="fake:manila", qubits=10, seed=1, pack=True)
+    config = RunConfig(backend="fake:manila", qubits=10, seed=1, pack=True, max_shots=50)
     assert RunConfig.from_dict(config.to_dict()) == config
+    earlier = {k: v for k, v in config.to_dict().items() if k != "max_shots"}
+    assert RunConfig.from_dict(earlier).max_shots is None  # a record from before the limit
     with pytest.raises(ConfigError, match="incomplete or malformed"):
         RunConfig.from_dict({"protocol": "bb84"})
 
@@ -134,6 +137,14 @@ def test_submit_run_refuses_aer_and_existing_dirs(tmp_path):
     (tmp_path / "full" / "something").write_text("x")
     with pytest.raises(ConfigError, match="never overwritten"):
         submit_run(RunConfig(backend="fake:manila", qubits=100), tmp_path / "full")
+    with pytest.raises(ConfigError, match="cannot be created"):
+        submit_run(
+            RunConfig(backend="fake:manila", qubits=100), tmp_path / "full" / "something" / "x"
+        )
+    limited = RunConfig(backend="fake:manila", qubits=100, max_shots=10)
+    with pytest.raises(ConfigError, match="--max-shots"):
+        submit_run(limited, tmp_path / "limited")
+    assert not (tmp_path / "limited").exists()  # created only once the budget has passed
 
 
 @pytest.mark.parametrize(
@@ -142,10 +153,13 @@ def test_submit_run_refuses_aer_and_existing_dirs(tmp_path):
         (["--backend", "fake:nosuch"], "unknown fake backend 'fake:nosuch'"),
         (["--backend", "gpu"], "unknown backend 'gpu'"),
         (["--backend", "fake:manila", "--noise", "readout=0.1"], "applies to Aer backends only"),
-        (["--pack"], "pack applies to device backends only"),
+        (["--pack"], "pack applies to device backends"),
         (["--submit-only", "--backend", "fake:manila"], "--submit-only needs --run-dir"),
         (["--submit-only", "--run-dir", "x"], "submit-only needs a device backend"),
         (["--run-dir", "x"], "--run-dir applies to device backends only"),
+        (["--max-shots", "100"], "max_shots applies to device backends"),
+        (["--max-shots", "0", "--backend", "fake:manila"], "--max-shots"),
+        (["--dry-run", "--backend", "fake:manila", "--run-dir", "x"], "--dry-run submits nothing"),
     ],
 )
 def test_bad_device_options_exit_2_with_one_line(argv, fragment, capsys):
@@ -183,3 +197,55 @@ def test_without_the_ibm_extra_a_device_run_says_what_to_install(monkeypatch, ca
         assert len(err.strip().splitlines()) == 1
     finally:
         ibm._fake_classes.cache_clear()
+
+
+def test_dry_run_prints_the_budget_and_submits_nothing(capsys):
+    from qkd_circuits.execution import ibm
+
+    before = dict(ibm._SIMULATED_JOBS)
+    assert main(["run", "--backend", "fake:torino", "--qubits", "20000", "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "dry run: nothing was submitted" in out
+    assert re.search(r"shot budget: 20000 exchanges in 8 configurations .* capped at 60 s", out)
+    assert re.search(r"qubits used: \[\d+\]", out)
+    assert before == ibm._SIMULATED_JOBS
+
+
+def test_max_shots_refuses_a_run_before_submitting(capsys, tmp_path):
+    from qkd_circuits.execution import ibm
+
+    before = dict(ibm._SIMULATED_JOBS)
+    argv = ["run", "--backend", "fake:manila", "--qubits", "2000", "--max-shots", "500"]
+    assert main([*argv, "--run-dir", str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err
+    assert "more than the limit of 500 (--max-shots)" in err and "Traceback" not in err
+    assert before == ibm._SIMULATED_JOBS and not (tmp_path / "r").exists()
+    assert main([*argv, "--dry-run"]) == 2  # the dry run refuses what the run would
+    assert (
+        main(
+            [
+                "run",
+                "--backend",
+                "fake:manila",
+                "--qubits",
+                "2000",
+                "--max-shots",
+                "5000",
+                "--quiet",
+            ]
+        )
+        == 0
+    )
+
+
+def test_a_device_report_records_usage_calibration_time_and_mode(tmp_path):
+    out = tmp_path / "r.json"
+    assert (
+        main(["run", "--backend", "fake:manila", "--qubits", "2000", "--quiet", "--json", str(out)])
+        == 0
+    )
+    info = json.loads(out.read_text())["backend_info"]
+    assert info["execution_mode"] == "job" and info["instance"] is None
+    assert info["calibrated_at"].startswith("20")
+    assert info["usage"]["qpu_seconds"] is None and "simulated" in info["usage"]["source"]
+    assert info["shot_budget"]["max_execution_time"] >= 60

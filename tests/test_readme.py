@@ -23,6 +23,8 @@ TESTED = {
     "--analysis infinite-decoy,vacuum-weak,gllp,finite:1e6,plob --plot rates.png",
     "qkd keyrate --params gys --max-distance",
     "qkd run --backend fake:torino --qubits 20000",
+    "qkd run --backend fake:torino --qubits 20000 --dry-run",
+    "qkd run --backend fake:torino --qubits 20000 --max-shots 10000",
     "qkd run --backend ibm:least-busy --qubits 2000 --submit-only --run-dir runs/x",
     "qkd resume runs/x",
 }
@@ -128,6 +130,21 @@ def test_the_fake_device_example_distils_a_key(in_tmp, capsys) -> None:
     out = capsys.readouterr().out
     assert "keys match" in out, out
     assert "device predicts QBER 0.563%" in out and "qubits [81]" in out
+
+
+def test_the_dry_run_and_the_shot_limit(in_tmp, capsys) -> None:
+    pytest.importorskip("qiskit_ibm_runtime")
+    assert qkd("qkd run --backend fake:torino --qubits 20000 --dry-run") == 0
+    out = capsys.readouterr().out
+    assert "nothing was submitted" in out and "capped at 60 s per job on the server" in out
+    shots = int(re.search(r"= (\d+) shots", out).group(1))
+    # 8 circuits x the largest of 8 multinomial group sizes (mean 2500, s.d. 46.8): the
+    # README's "~20,500" is 20,000 plus the surplus; 5 s.d. bound the largest group.
+    sd = math.sqrt(20_000 * (1 / 8) * (7 / 8))
+    assert 20_000 <= shots <= 8 * (2_500 + 5 * sd)
+    assert qkd("qkd run --backend fake:torino --qubits 20000 --max-shots 10000") == 2
+    err = capsys.readouterr().err
+    assert "more than the limit of 10,000 (--max-shots)" in err and not list(in_tmp.iterdir())
 
 
 def test_hardware_commands_without_an_account(in_tmp, monkeypatch, capsys) -> None:

@@ -245,7 +245,7 @@ def _error(backend: BackendV2, gate: str, qubits: tuple[int, ...]) -> float | No
     return _opt_float(props.error)
 
 
-def _device_properties(backend: BackendV2) -> Any:
+def device_properties(backend: BackendV2) -> Any:
     """The device's BackendProperties when it has them (fake and IBM devices), else None."""
     properties = getattr(backend, "properties", None)
     if properties is None:
@@ -299,7 +299,7 @@ class _Reader:
         readout = _error(self.backend, "measure", (q,))
         if readout is not None:
             if not self._props_read:
-                self._props = _device_properties(self.backend)
+                self._props = device_properties(self.backend)
                 self._props_read = True
             p10, p01 = _readout_asymmetry(self._props, q)
             gates = {

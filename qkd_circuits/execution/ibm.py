@@ -75,6 +75,7 @@ import base64
 import functools
 import inspect
 import io
+import math
 import uuid
 import zlib
 from collections.abc import Callable, Mapping, Sequence
@@ -94,6 +95,7 @@ from qkd_circuits.execution.base import GroupPlan, Outcomes
 from qkd_circuits.execution.calibration import (
     QubitCalibration,
     choose_slots,
+    device_properties,
     qber_model_allowance,
     qubit_calibration,
     rank_slots,
@@ -101,6 +103,7 @@ from qkd_circuits.execution.calibration import (
 from qkd_circuits.randomness import RNGLike, draw_seed, ensure_secret_rng
 
 Route = Literal["aer", "local", "ibm"]
+ExecutionMode = Literal["job", "batch"]
 
 OPTIMIZATION_LEVEL = 1
 """Preset pass-manager level: layout as given, 1-qubit gate merging, no approximation."""
@@ -113,6 +116,15 @@ DEFAULT_REP_DELAY_S = 250e-6
 
 JOB_OVERHEAD_S = 2.0
 """Assumed fixed QPU time per hardware job (loading, compilation), in seconds."""
+
+EXECUTION_TIME_MARGIN = 3.0
+"""A job's server-side cap is this many times its estimated QPU time."""
+
+MIN_EXECUTION_TIME_S = 60
+"""Smallest server-side cap (s): covers job start-up whatever the estimate."""
+
+MAX_EXECUTION_TIME_S = 10_800
+"""Largest server-side cap (s): IBM Quantum's longest allowed job (3 hours)."""
 
 PUB_OVERHEAD_SHOTS = 100
 """Cost of one more circuit in a job, in shot-equivalents, when choosing the shot plan."""
@@ -228,6 +240,18 @@ def _aer_simulator(name: str, method: str) -> Any:
 # -- the shot plan -------------------------------------------------------------
 
 
+def execution_time_cap(estimated_qpu_seconds: float) -> int:
+    """The server-side QPU-time cap of a job (s): :data:`EXECUTION_TIME_MARGIN` times
+    the estimate, at least :data:`MIN_EXECUTION_TIME_S`, at most :data:`MAX_EXECUTION_TIME_S`.
+
+    The estimate (repetition delay + readout per shot) is an order of magnitude, so
+    the margin is wide; a job that still runs into the cap is cancelled by the
+    service and reported as final (``RuntimeJobMaxTimeoutError``), never retried.
+    """
+    cap = math.ceil(EXECUTION_TIME_MARGIN * max(0.0, float(estimated_qpu_seconds)))
+    return int(min(MAX_EXECUTION_TIME_S, max(MIN_EXECUTION_TIME_S, cap)))
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ShotBudget:
     """What a submission costs, known before anything is submitted.
@@ -249,6 +273,10 @@ class ShotBudget:
         jobs: Jobs submitted (1; one per circuit in the runtime's local mode).
         seconds_per_shot: Assumed device time per shot (s).
         estimated_qpu_seconds: Estimated QPU time for the run on hardware (s).
+        max_execution_time: Server-side cap on each hardware job's QPU time (s),
+            sent as the sampler's ``max_execution_time``: the service cancels a job
+            that runs longer, so a wrong estimate cannot spend a user's allocation
+            (see :func:`execution_time_cap`).
     """
 
     circuits: int
@@ -261,6 +289,7 @@ class ShotBudget:
     jobs: int
     seconds_per_shot: float
     estimated_qpu_seconds: float
+    max_execution_time: int
 
     def summary(self) -> str:
         """One line for the terminal, printed before submitting."""
@@ -270,7 +299,8 @@ class ShotBudget:
             f"({self.slots_per_pub} exchange(s) per shot, "
             f"{self.executed_exchanges - self.exchanges} surplus); "
             f"estimated QPU time {self.estimated_qpu_seconds:.1f} s "
-            f"({self.seconds_per_shot * 1e6:.0f} us/shot + {JOB_OVERHEAD_S:.0f} s/job)"
+            f"({self.seconds_per_shot * 1e6:.0f} us/shot + {JOB_OVERHEAD_S:.0f} s/job), "
+            f"capped at {self.max_execution_time} s per job on the server"
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -292,6 +322,11 @@ class ShotBudget:
                 jobs=int(data["jobs"]),
                 seconds_per_shot=float(data["seconds_per_shot"]),
                 estimated_qpu_seconds=float(data["estimated_qpu_seconds"]),
+                # Records written before the cap existed: the cap that would have applied.
+                max_execution_time=int(
+                    data.get("max_execution_time")
+                    or execution_time_cap(float(data["estimated_qpu_seconds"]))
+                ),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise ConfigError(f"malformed shot budget record: {exc!r}") from None
@@ -425,6 +460,11 @@ class SubmittedJob:
         optimization_level: Preset pass-manager level used.
         isa_qpy: The submitted ISA circuits, QPY, zlib-compressed, base64.
         submitted_at: UTC time of submission, ISO 8601.
+        execution_mode: ``"job"`` (one job, submitted on its own) or ``"batch"``
+            (several jobs in one ``Batch``).
+        calibrated_at: Time of the device calibration the qubits were chosen
+            from (``properties().last_update_date``, ISO 8601), if reported.
+        instance: The IBM Cloud instance (CRN) the job ran under (hardware only).
     """
 
     spec: str
@@ -441,10 +481,17 @@ class SubmittedJob:
     optimization_level: int
     isa_qpy: str
     submitted_at: str
+    execution_mode: ExecutionMode = "job"
+    calibrated_at: str | None = None
+    instance: str | None = None
 
     def __post_init__(self) -> None:
         if self.route not in ("aer", "local", "ibm"):
             raise ConfigError(f"route must be 'aer', 'local' or 'ibm', got {self.route!r}")
+        if self.execution_mode not in ("job", "batch"):
+            raise ConfigError(
+                f"execution_mode must be 'job' or 'batch', got {self.execution_mode!r}"
+            )
         if not (len(self.job_ids) == len(self.job_pubs) == len(self.job_seeds)):
             raise ConfigError(
                 f"{len(self.job_ids)} job ids, {len(self.job_pubs)} pub lists and "
@@ -525,7 +572,10 @@ class SubmittedJob:
             "pack": self.pack,
             "error_mitigation": "none (every error counts as Eve's)",
             "job_ids": list(self.job_ids),
+            "execution_mode": self.execution_mode,
+            "instance": self.instance,
             "submitted_at": self.submitted_at,
+            "calibrated_at": self.calibrated_at,
             "shot_budget": self.budget.to_dict(),
             "calibration": self.calibration_report(),
         }
@@ -547,6 +597,9 @@ class SubmittedJob:
             "optimization_level": self.optimization_level,
             "isa_qpy": self.isa_qpy,
             "submitted_at": self.submitted_at,
+            "execution_mode": self.execution_mode,
+            "calibrated_at": self.calibrated_at,
+            "instance": self.instance,
         }
 
     @classmethod
@@ -572,9 +625,36 @@ class SubmittedJob:
                 optimization_level=int(data["optimization_level"]),
                 isa_qpy=str(data["isa_qpy"]),
                 submitted_at=str(data["submitted_at"]),
+                # Absent from records written before they were recorded.
+                execution_mode=data.get("execution_mode", "batch"),
+                calibrated_at=_opt_str(data.get("calibrated_at")),
+                instance=_opt_str(data.get("instance")),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise ConfigError(f"malformed submitted-job record: {exc!r}") from None
+
+
+def _opt_str(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def _calibration_time(backend: BackendV2) -> str | None:
+    """When the device's reported calibration was taken (ISO 8601), if it says."""
+    stamp = getattr(device_properties(backend), "last_update_date", None)
+    if stamp is None:
+        return None
+    return stamp.isoformat() if isinstance(stamp, datetime) else str(stamp)
+
+
+def _instance(backend: BackendV2, service: Any) -> str | None:
+    """The IBM Cloud instance (CRN) a hardware job runs under, if known."""
+    instance = getattr(backend, "_instance", None)  # what RuntimeJobV2.instance reports
+    if instance is None and service is not None:
+        try:
+            instance = service.active_account().get("instance")
+        except Exception:  # best effort: recorded for the report only
+            instance = None
+    return _opt_str(instance)
 
 
 # -- credentials and the service -----------------------------------------------
@@ -835,8 +915,17 @@ class BackendExecutor:
             jobs=len(pubs) if self.route == "local" else 1,
             seconds_per_shot=seconds,
             estimated_qpu_seconds=JOB_OVERHEAD_S + total * seconds,
+            max_execution_time=execution_time_cap(JOB_OVERHEAD_S + total * seconds),
         )
         return budget, slots, per_pub, pubs
+
+    def check_budget(self, budget: ShotBudget) -> None:
+        """Refuse a budget over ``max_total_shots`` (ConfigError, before any submission)."""
+        if self.max_total_shots is not None and budget.total_shots > self.max_total_shots:
+            raise ConfigError(
+                f"this run needs {budget.total_shots:,} device shots, more than the limit of "
+                f"{self.max_total_shots:,} (--max-shots); {budget.summary()}"
+            )
 
     def budget(self, circuits: Sequence[QuantumCircuit], shots: Sequence[int]) -> ShotBudget:
         """The :class:`ShotBudget` a submission of these circuits would need."""
@@ -913,11 +1002,7 @@ class BackendExecutor:
             BackendError: the device refused the submission.
         """
         budget, slots, per_pub, pubs = self.plan(circuits, shots)
-        if self.max_total_shots is not None and budget.total_shots > self.max_total_shots:
-            raise ConfigError(
-                f"this run needs {budget.total_shots} device shots, more than "
-                f"max_total_shots={self.max_total_shots}; {budget.summary()}"
-            )
+        self.check_budget(budget)
         if self.on_budget is not None:
             self.on_budget(budget)
         seed = draw_seed(rng)
@@ -932,7 +1017,14 @@ class BackendExecutor:
             job_pubs = [tuple(range(len(isa)))]
             seeds = [None] if self.route == "ibm" else [_job_seeds(seed, 1)[0]]
         job_ids = _submit_jobs(
-            self.route, self.backend, isa, job_pubs, seeds, per_pub, service=self.service
+            self.route,
+            self.backend,
+            isa,
+            job_pubs,
+            seeds,
+            per_pub,
+            max_execution_time=budget.max_execution_time,
+            service=self.service,
         )
         job = SubmittedJob(
             spec=self.spec,
@@ -949,6 +1041,9 @@ class BackendExecutor:
             optimization_level=OPTIMIZATION_LEVEL,
             isa_qpy=_encode_qpy(isa),
             submitted_at=datetime.now(UTC).isoformat(timespec="seconds"),
+            execution_mode="job" if len(job_pubs) == 1 else "batch",
+            calibrated_at=_calibration_time(self.backend),
+            instance=_instance(self.backend, self.service) if self.route == "ibm" else None,
         )
         self.last_job = job
         if self.on_submit is not None:
@@ -968,8 +1063,8 @@ class BackendExecutor:
 
 _SAMPLER_DESCRIPTION: dict[str, str] = {
     "aer": "qiskit_aer.primitives.SamplerV2 on AerSimulator.from_backend(fake device)",
-    "local": f"{SAMPLER_CLASS} in a qiskit_ibm_runtime.Batch, runtime local testing mode",
-    "ibm": f"{SAMPLER_CLASS} in a qiskit_ibm_runtime.Batch on IBM Quantum hardware",
+    "local": f"{SAMPLER_CLASS} (job mode; a Batch for several jobs), runtime local testing mode",
+    "ibm": f"{SAMPLER_CLASS} in job mode on IBM Quantum hardware",
 }
 
 
@@ -1038,12 +1133,17 @@ def _encode_qpy(circuits: Sequence[QuantumCircuit]) -> str:
     return base64.b64encode(zlib.compress(buf.getvalue(), 9)).decode("ascii")
 
 
-def _configure_sampler(sampler: Any, *, seed: int | None) -> None:
-    """No error suppression or mitigation; tag the jobs; simulator seed in local mode."""
+def _configure_sampler(
+    sampler: Any, *, seed: int | None, max_execution_time: int | None = None
+) -> None:
+    """No error suppression or mitigation; tag the jobs; the server-side QPU-time cap;
+    simulator seed in local mode."""
     sampler.options.twirling.enable_gates = False
     sampler.options.twirling.enable_measure = False
     sampler.options.dynamical_decoupling.enable = False
     sampler.options.environment.job_tags = ["qkd-circuits"]
+    if max_execution_time is not None:
+        sampler.options.max_execution_time = int(max_execution_time)
     if seed is not None:
         sampler.options.simulator.seed_simulator = seed
 
@@ -1056,11 +1156,18 @@ def _submit_jobs(
     seeds: Sequence[int | None],
     shots: int,
     *,
+    max_execution_time: int,
     service: Any = None,
 ) -> list[str]:
-    """Submit each job's PUBs; return the job ids (simulated jobs are kept in memory)."""
+    """Submit each job's PUBs; return the job ids (simulated jobs are kept in memory).
+
+    One job is submitted in job mode (``Sampler(mode=backend)``): a ``Batch`` would
+    only add a session to open and close. Several jobs share one ``Batch``, so
+    the service schedules them together. Every job carries the server-side cap
+    ``max_execution_time`` (s of QPU time).
+    """
+    ids: list[str] = []
     if route == "aer":
-        ids = []
         for pubs, seed in zip(job_pubs, seeds, strict=True):
             job_id = f"aer-{uuid.uuid4()}"
             _SIMULATED_JOBS[job_id] = _aer_job(
@@ -1071,17 +1178,22 @@ def _submit_jobs(
     from qiskit_ibm_runtime import Batch
     from qiskit_ibm_runtime.executor_sampler import Sampler
 
-    ids = []
+    def submit_all(mode: Any) -> None:
+        for pubs, seed in zip(job_pubs, seeds, strict=True):
+            sampler = Sampler(mode=mode)
+            _configure_sampler(sampler, seed=seed, max_execution_time=max_execution_time)
+            job = sampler.run([isa[p] for p in pubs], shots=shots)
+            job_id = str(job.job_id())
+            if route == "local" or _is_local(service):
+                _SIMULATED_JOBS[job_id] = job
+            ids.append(job_id)
+
     try:
-        with Batch(backend=backend) as batch:
-            for pubs, seed in zip(job_pubs, seeds, strict=True):
-                sampler = Sampler(mode=batch)
-                _configure_sampler(sampler, seed=seed)
-                job = sampler.run([isa[p] for p in pubs], shots=shots)
-                job_id = str(job.job_id())
-                if route == "local" or _is_local(service):
-                    _SIMULATED_JOBS[job_id] = job
-                ids.append(job_id)
+        if len(job_pubs) == 1:
+            submit_all(backend)
+        else:
+            with Batch(backend=backend) as batch:
+                submit_all(batch)
     except (ConfigError, BackendError):
         raise
     except Exception as exc:
@@ -1166,6 +1278,35 @@ def fetch_job(
     return _unpack(job, [r for r in results if r is not None])
 
 
+def job_usage(job: SubmittedJob, *, service: Any = None) -> dict[str, Any]:
+    """The QPU time a finished submission was charged, as IBM reports it.
+
+    Hardware jobs: ``RuntimeJobV2.usage()`` of each job (seconds; ``None`` for a job
+    whose usage the service could not give). Simulated routes use no QPU time.
+
+    Returns:
+        ``{"qpu_seconds": float | None, "per_job": {job_id: float | None}, "source": str}``;
+        ``qpu_seconds`` is the sum, or None if any job's usage is unknown.
+    """
+    if job.route != "ibm" or _is_local(service):
+        return {"qpu_seconds": None, "per_job": {}, "source": "simulated: no QPU time used"}
+    if service is None:
+        try:
+            service = connect_service()
+        except BackendError as exc:
+            return {"qpu_seconds": None, "per_job": {}, "source": f"unavailable: {exc}"}
+    per_job: dict[str, float | None] = {}
+    for job_id in job.job_ids:
+        try:
+            value = service.job(job_id).usage()
+            per_job[job_id] = None if value is None else float(value)
+        except Exception:  # the report says it is unknown; the key does not depend on it
+            per_job[job_id] = None
+    values = list(per_job.values())
+    total = None if any(v is None for v in values) else float(sum(v for v in values if v))
+    return {"qpu_seconds": total, "per_job": per_job, "source": "RuntimeJobV2.usage()"}
+
+
 def _pub_registers(job: SubmittedJob) -> list[list[tuple[str, int]]]:
     registers: list[list[tuple[str, int]]] = [[] for _ in range(job.num_pubs)]
     for placement in job.placements:
@@ -1242,13 +1383,11 @@ def _rerun(
     if job.route == "aer":
         return _aer_job(name, circuits, job.shots, seed).result()
     device = backend if backend is not None else load_fake_backend(name)
-    from qiskit_ibm_runtime import Batch
     from qiskit_ibm_runtime.executor_sampler import Sampler
 
-    with Batch(backend=device) as batch:
-        sampler = Sampler(mode=batch)
-        _configure_sampler(sampler, seed=seed)
-        return sampler.run(circuits, shots=job.shots).result()
+    sampler = Sampler(mode=device)  # one job: job mode, as when it was submitted
+    _configure_sampler(sampler, seed=seed)
+    return sampler.run(circuits, shots=job.shots).result()
 
 
 def _read_pub(
@@ -1449,8 +1588,10 @@ __all__ = [
     "SubmittedJob",
     "collect_grouped",
     "connect_service",
+    "execution_time_cap",
     "fake_backend_names",
     "fetch_job",
+    "job_usage",
     "load_fake_backend",
     "make_backend_executor",
     "plan_pubs",

@@ -92,7 +92,14 @@ def ensure_new_run_dir(run_dir: Path | str) -> Path:
     return run_dir
 
 
-def _prepare_dir(run_dir: Path) -> None:
+def check_new_run_dir(run_dir: Path | str) -> Path:
+    """Refuse, without creating anything, a ``run_dir`` that :func:`ensure_new_run_dir`
+    would refuse (call it before any work; create the directory just before submitting).
+
+    Raises:
+        ConfigError: the path is a file or a non-empty directory, or cannot be created.
+    """
+    run_dir = Path(run_dir)
     if run_dir.exists():
         if not run_dir.is_dir():
             raise ConfigError(f"run dir {str(run_dir)!r} exists and is not a directory")
@@ -101,6 +108,21 @@ def _prepare_dir(run_dir: Path) -> None:
                 f"run dir {str(run_dir)!r} already exists and is not empty; "
                 "choose a new --run-dir (a saved run is never overwritten)"
             )
+        return run_dir
+    parent = run_dir.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
+        raise ConfigError(
+            f"run dir {str(run_dir)!r} cannot be created: {str(parent)!r} is not a "
+            "writable directory"
+        )
+    return run_dir
+
+
+def _prepare_dir(run_dir: Path) -> None:
+    check_new_run_dir(run_dir)
+    if run_dir.exists():  # an empty directory
         os.chmod(run_dir, 0o700)
         return
     run_dir.parent.mkdir(parents=True, exist_ok=True)

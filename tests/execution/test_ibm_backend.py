@@ -14,6 +14,7 @@ import json
 import math
 import time
 import warnings
+from typing import ClassVar
 
 import numpy as np
 import pytest
@@ -222,7 +223,9 @@ def test_shot_budget_is_checked_before_anything_is_submitted():
         on_submit=lambda j: events.append("submit"),
     )
     before = dict(ibm._SIMULATED_JOBS)
-    with pytest.raises(ConfigError, match=r"needs .* device shots, more than max_total_shots=100"):
+    with pytest.raises(
+        ConfigError, match=r"needs .* device shots, more than the limit of 100 \(--max-shots\)"
+    ):
         executor.run([_circuit(0), _circuit(1)], [80, 90], rng=np.random.default_rng(0))
     assert events == []
     assert set(ibm._SIMULATED_JOBS) == set(before)
@@ -440,3 +443,147 @@ def test_an_unreachable_service_is_a_backend_error_and_a_bad_name_a_config_error
         _ibm_backend(
             service_raising(ConnectionError), BackendSpec.parse("ibm:ibm_torino"), min_qubits=1
         )
+
+
+# -- job mode, the server-side cap, usage, calibration time --------------------------------
+
+
+class _RecordingSampler:
+    """Stands in for ``executor_sampler.Sampler`` on the hardware route: records its mode."""
+
+    made: ClassVar[list[_RecordingSampler]] = []
+
+    def __init__(self, mode=None, options=None):
+        from qiskit_ibm_runtime.options_models.sampler import SamplerOptions
+
+        self.mode = mode
+        self.options = SamplerOptions()
+        self.submitted: list[tuple[int, int]] = []
+        _RecordingSampler.made.append(self)
+
+    def run(self, pubs, shots):
+        self.submitted.append((len(pubs), shots))
+
+        class Job:
+            def job_id(self):
+                return f"d5job{len(_RecordingSampler.made)}"
+
+        return Job()
+
+
+class _RecordingBatch:
+    opened = 0
+
+    def __init__(self, backend):
+        self.backend = backend
+
+    def __enter__(self):
+        _RecordingBatch.opened += 1
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+class _Service:
+    is_local = False
+
+    def __init__(self, usage=12.5):
+        self._usage = usage
+
+    def active_account(self):
+        return {"instance": "crn:v1:bluemix:public:quantum-computing:us-east:a/x::"}
+
+    def job(self, job_id):
+        usage = self._usage
+
+        class Job:
+            def usage(self):
+                if isinstance(usage, Exception):
+                    raise usage
+                return usage
+
+        return Job()
+
+
+@pytest.fixture
+def recording_runtime(monkeypatch):
+    import qiskit_ibm_runtime
+    import qiskit_ibm_runtime.executor_sampler as executor_sampler
+
+    _RecordingSampler.made = []
+    _RecordingBatch.opened = 0
+    monkeypatch.setattr(executor_sampler, "Sampler", _RecordingSampler)
+    monkeypatch.setattr(qiskit_ibm_runtime, "Batch", _RecordingBatch)
+    return _RecordingSampler
+
+
+def test_a_single_hardware_job_is_submitted_in_job_mode_with_a_server_side_cap(
+    recording_runtime,
+):
+    backend = ibm.load_fake_backend("manila")
+    executor = ibm.BackendExecutor(backend, spec="ibm:manila", route="ibm", service=_Service())
+    job = executor.submit([_circuit(c) for c in range(4)], [30] * 4, rng=np.random.default_rng(0))
+    (sampler,) = recording_runtime.made
+    assert sampler.mode is backend and _RecordingBatch.opened == 0  # job mode, no Batch
+    assert sampler.submitted == [(4, job.shots)]
+    assert sampler.options.max_execution_time == job.budget.max_execution_time
+    assert job.budget.max_execution_time == ibm.execution_time_cap(job.budget.estimated_qpu_seconds)
+    assert sampler.options.twirling.enable_gates is False
+    assert job.execution_mode == "job" and job.instance.startswith("crn:v1:")
+    assert job.calibrated_at == backend.properties().last_update_date.isoformat()
+    described = job.describe()
+    assert described["execution_mode"] == "job" and described["calibrated_at"] == job.calibrated_at
+    assert SubmittedJob.from_dict(job.to_dict()) == job
+
+
+def test_several_jobs_share_one_batch(recording_runtime):
+    backend = ibm.load_fake_backend("manila")
+    ids = ibm._submit_jobs(
+        "ibm",
+        backend,
+        [_circuit(0), _circuit(1)],
+        [(0,), (1,)],
+        [None, None],
+        10,
+        max_execution_time=90,
+        service=_Service(),
+    )
+    assert len(ids) == 2 and _RecordingBatch.opened == 1
+    assert all(isinstance(s.mode, _RecordingBatch) for s in recording_runtime.made)
+    assert all(s.options.max_execution_time == 90 for s in recording_runtime.made)
+
+
+def test_records_from_before_job_mode_and_the_cap_still_load():
+    executor = make_backend_executor("fake:manila")
+    job = executor.submit([_circuit(0)], [5], rng=np.random.default_rng(0))
+    data = job.to_dict()
+    for key in ("execution_mode", "calibrated_at", "instance"):
+        data.pop(key)
+    data["budget"].pop("max_execution_time")
+    old = SubmittedJob.from_dict(data)
+    assert old.execution_mode == "batch" and old.calibrated_at is None
+    assert old.budget.max_execution_time == job.budget.max_execution_time
+
+
+@pytest.mark.parametrize(
+    ("estimate", "cap"),
+    [(0.0, 60), (7.2, 60), (20.0, 60), (21.0, 63), (1000.0, 3000), (1e6, 10_800)],
+)
+def test_the_server_side_cap_is_three_times_the_estimate_within_ibm_limits(estimate, cap):
+    assert ibm.execution_time_cap(estimate) == cap
+
+
+def test_usage_is_read_from_the_service_for_hardware_jobs_only():
+    executor = make_backend_executor("fake:manila")
+    job = executor.submit([_circuit(0)], [5], rng=np.random.default_rng(0))
+    assert ibm.job_usage(job)["qpu_seconds"] is None  # simulated: no QPU time
+    hardware = SubmittedJob.from_dict(job.to_dict() | {"route": "ibm", "job_ids": ["d5a"]})
+    usage = ibm.job_usage(hardware, service=_Service(usage=12.5))
+    assert usage == {
+        "qpu_seconds": 12.5,
+        "per_job": {"d5a": 12.5},
+        "source": "RuntimeJobV2.usage()",
+    }
+    unknown = ibm.job_usage(hardware, service=_Service(usage=RuntimeError("down")))
+    assert unknown["qpu_seconds"] is None and unknown["per_job"] == {"d5a": None}
