@@ -28,10 +28,10 @@ from qkd_circuits.outputs import PLOT_FORMATS, check_distinct, check_output_path
 from qkd_circuits.postprocessing.pipeline import STAGES, PostprocessingConfig
 from qkd_circuits.postprocessing.reconciliation.cascade_variants import CASCADE_VARIANTS
 from qkd_circuits.private_files import key_file_bytes
+from qkd_circuits.protocols.registry import PROTOCOLS
 from qkd_circuits.report import RunReport
 from qkd_circuits.runner import (
     DEFAULT_QUBITS,
-    PROTOCOLS,
     RunConfig,
     plan_run,
     resume_run,

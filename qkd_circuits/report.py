@@ -12,7 +12,6 @@ import numpy as np
 from qkd_circuits.bits import Bits
 from qkd_circuits.postprocessing.pipeline import DistillationResult
 from qkd_circuits.postprocessing.sifting import SiftedKey
-from qkd_circuits.protocols.bb84 import ExchangeRecords
 from qkd_circuits.versions import package_versions
 
 if TYPE_CHECKING:
@@ -84,6 +83,9 @@ class RunReport:
         abort_message: Human-readable explanation (None when not aborted).
         timings_s: Seconds per stage; ``"quantum"`` is circuit build + execution.
         versions: Python and package versions.
+        chsh_s: E91: the CHSH value S measured on the test rounds (None for other
+            protocols).
+        chsh_s_stderr: E91: the standard error of ``chsh_s``.
 
     The JSON field names are versioned by ``schema_version``; the schema is
     published with the package (:func:`report_schema`).
@@ -126,7 +128,9 @@ class RunReport:
     abort_message: str | None
     timings_s: dict[str, float]
     versions: dict[str, str]
-    records: ExchangeRecords | None = field(default=None, repr=False, compare=False)
+    chsh_s: float | None = None
+    chsh_s_stderr: float | None = None
+    records: Any = field(default=None, repr=False, compare=False)
     sifted: SiftedKey | None = field(default=None, repr=False, compare=False)
     key_alice: Bits | None = field(default=None, repr=False, compare=False)
     key_bob: Bits | None = field(default=None, repr=False, compare=False)
@@ -140,6 +144,7 @@ class RunReport:
                 name: _plain(getattr(self, name))
                 for name in self.__dataclass_fields__
                 if name not in _NOT_IN_JSON
+                and not (name in PROTOCOL_FIELDS and getattr(self, name) is None)
             },
         }
 
@@ -153,12 +158,20 @@ def build_report(
     config: RunConfig,
     seed: int | None,
     backend_info: dict[str, Any],
-    records: ExchangeRecords,
+    records: Any,
     sifted: SiftedKey,
     result: DistillationResult,
     timings: dict[str, float],
+    extras: dict[str, Any] | None = None,
 ) -> RunReport:
-    """Assemble the report of a run from its configuration and each stage's result."""
+    """Assemble the report of a run from its configuration and each stage's result.
+
+    ``extras`` are the protocol's own fields (``Protocol.report_extras``): E91's
+    ``chsh_s`` and ``chsh_s_stderr``; absent ones are None."""
+    more = dict(extras or {})
+    unknown = set(more) - set(PROTOCOL_FIELDS)
+    if unknown:
+        raise ValueError(f"unknown report fields {sorted(unknown)}; known: {PROTOCOL_FIELDS}")
     est, rec, ver, length = (
         result.estimate,
         result.reconciliation,
@@ -194,7 +207,7 @@ def build_report(
         qber_actual=sifted.error_rate(),
         qber_by_basis=sifted.error_rate_by_basis(),
         qber_threshold=pp.qber_threshold,
-        eve_agreement=eve_agreement(records, sifted),
+        eve_agreement=sifted.eve_agreement(),
         reconciliation=None
         if rec is None
         else {
@@ -228,6 +241,7 @@ def build_report(
         abort_message=result.abort_message,
         timings_s=timings,
         versions=package_versions(),
+        **{name: more.get(name) for name in PROTOCOL_FIELDS},
         records=records,
         sifted=sifted,
         key_alice=result.key_alice,
@@ -235,6 +249,9 @@ def build_report(
         distillation=result,
     )
 
+
+PROTOCOL_FIELDS = ("chsh_s", "chsh_s_stderr")
+"""Report fields only some protocols fill (``Protocol.report_extras``)."""
 
 _NOT_IN_JSON = frozenset({"records", "sifted", "key_alice", "key_bob", "distillation"})
 
@@ -253,16 +270,3 @@ def _plain(value: Any) -> Any:
     if isinstance(value, np.ndarray):
         return _plain(value.tolist())
     return value
-
-
-def eve_agreement(records: ExchangeRecords, sifted: SiftedKey) -> float | None:
-    """Fraction of sifted, attacked exchanges where Eve's bit equals Alice's (None if none).
-
-    For intercept-resend this is 3/4: Eve's basis is right half the time
-    (then she is always right) and wrong half the time (then she guesses).
-    """
-    attacked = records.eve_bases[sifted.positions] >= 0
-    if not attacked.any():
-        return None
-    eve: Bits = records.eve_bits[sifted.positions][attacked]
-    return float(np.mean(eve == sifted.alice[attacked]))

@@ -16,25 +16,20 @@ from qkd_circuits.errors import ConfigError
 from qkd_circuits.execution.aer import AerExecutor
 from qkd_circuits.execution.base import Executor, ProgressCallback
 from qkd_circuits.postprocessing.channel import PublicChannel
-from qkd_circuits.postprocessing.key_length import Statement, sifted_bits_needed
+from qkd_circuits.postprocessing.key_length import Statement
 from qkd_circuits.postprocessing.pipeline import (
     DistillationResult,
     PostprocessingConfig,
     distill_key,
 )
-from qkd_circuits.postprocessing.sifting import sift
-from qkd_circuits.protocols.bb84 import (
-    ExchangeRecords,
-    circuit_for_code,
-    draw_choices,
-    run_quantum_phase,
-)
+from qkd_circuits.postprocessing.security import SecurityAnalysis, sifted_bits_needed
+from qkd_circuits.protocols.base import Protocol, run_exchanges
+from qkd_circuits.protocols.registry import get_protocol
 from qkd_circuits.randomness import RunRandomness
 from qkd_circuits.report import RunReport, build_report
 from qkd_circuits.specs import check_int
 from qkd_circuits.timing import StageCallback, Stopwatch
 
-PROTOCOLS = ("bb84",)
 AER_BACKENDS = ("aer", "aer-shots", "aer-literal")
 DEFAULT_QUBITS = 100_000
 BYTES_PER_QUBIT = 64
@@ -124,10 +119,7 @@ class RunConfig:
             raise ConfigError(f"backend must be a string such as 'aer', got {self.backend!r}")
         if not isinstance(self.pack, bool):
             raise ConfigError(f"pack must be True or False, got {self.pack!r}")
-        if self.protocol not in PROTOCOLS:
-            raise ConfigError(
-                f"unknown protocol {self.protocol!r}; allowed: {', '.join(PROTOCOLS)}"
-            )
+        get_protocol(self.protocol)  # an unknown name lists the known ones
         check_int(self.qubits, name="qubits", minimum=1)
         if self.seed is not None:
             check_int(self.seed, name="seed", minimum=0)
@@ -152,6 +144,11 @@ class RunConfig:
                         f"{name} applies to device backends (fake:NAME, ibm:...) only, "
                         f"not {self.backend!r}"
                     )
+
+    @property
+    def protocol_object(self) -> Protocol:
+        """The registered protocol this run uses."""
+        return get_protocol(self.protocol)
 
     @property
     def on_device(self) -> bool:
@@ -326,7 +323,8 @@ def run_config(
     streams = RunRandomness.for_run(config.seed)
     clock = Stopwatch(on_stage)
     with clock("quantum"):
-        choices = draw_choices(config.qubits, eve=config.eve, rng=streams.choices)
+        protocol = config.protocol_object
+        choices = protocol.draw_choices(config.qubits, eve=config.eve, rng=streams.choices)
         on_submit = None
         if run_dir is not None:
             if not config.on_device:
@@ -340,8 +338,8 @@ def run_config(
                 store.save_pending_run(run_dir, choices=choices, job=job, config=saved)
 
         executor, literal = make_executor(config, on_budget=on_budget, on_submit=on_submit)
-        records = run_quantum_phase(
-            choices, executor, literal=literal, rng=streams.quantum, progress=progress
+        records = run_exchanges(
+            protocol, choices, executor, literal=literal, rng=streams.quantum, progress=progress
         )
     backend_info = executor.describe()
     if config.on_device:
@@ -404,9 +402,10 @@ def plan_run(config: RunConfig) -> RunPlan:
     from qkd_circuits.execution.base import GroupPlan
 
     streams = RunRandomness.for_run(config.seed)
-    choices = draw_choices(config.qubits, eve=config.eve, rng=streams.choices)
+    protocol = config.protocol_object
+    choices = protocol.draw_choices(config.qubits, eve=config.eve, rng=streams.choices)
     groups = GroupPlan.from_codes(choices.codes)
-    circuits = [circuit_for_code(int(c)) for c in groups.codes]
+    circuits = [protocol.circuit_for_code(int(c)) for c in groups.codes]
     device: Any = executor
     budget, slots, _, _ = device.plan(circuits, [int(s) for s in groups.shots])
     device.check_budget(budget)
@@ -443,9 +442,12 @@ def submit_run(
     store, device = _run_store(), _device_module()
     directory = store.check_new_run_dir(run_dir)
     streams = RunRandomness.for_run(config.seed)
-    choices = draw_choices(config.qubits, eve=config.eve, rng=streams.choices)
+    protocol = config.protocol_object
+    choices = protocol.draw_choices(config.qubits, eve=config.eve, rng=streams.choices)
     executor, _ = make_executor(config, on_budget=_creating_run_dir(directory, on_budget))
-    job = device.submit_grouped(choices.codes, circuit_for_code, executor, rng=streams.quantum)
+    job = device.submit_grouped(
+        choices.codes, protocol.circuit_for_code, executor, rng=streams.quantum
+    )
     store.save_pending_run(directory, choices=choices, job=job, config=config.to_dict())
     return Path(directory)
 
@@ -490,9 +492,13 @@ def resume_run(
     choices = pending.choices
     with clock("quantum"):
         out = device.collect_grouped(
-            pending.job, choices.codes, ("bob", "eve"), rng=streams.quantum, timeout=timeout
+            pending.job,
+            choices.codes,
+            config.protocol_object.registers,
+            rng=streams.quantum,
+            timeout=timeout,
         )
-    records = ExchangeRecords.from_outcomes(choices, out)
+    records = config.protocol_object.records(choices, out)
     backend_info = {**pending.job.describe(), "usage": device.job_usage(pending.job)}
     return _finish(config, streams, records, backend_info, clock, on_stage, run_dir=run_dir)
 
@@ -500,7 +506,7 @@ def resume_run(
 def _finish(
     config: RunConfig,
     streams: RunRandomness,
-    records: ExchangeRecords,
+    records: Any,
     backend_info: dict[str, Any],
     clock: Stopwatch,
     on_stage: StageCallback | None,
@@ -512,15 +518,11 @@ def _finish(
     A saved run (``run_dir``) is marked distilled before its key is returned, so
     it can never be distilled a second time (see
     :mod:`~qkd_circuits.execution.run_store`)."""
+    protocol = config.protocol_object
     channel = PublicChannel()
     with clock("sifting"):
-        sifted = sift(
-            records.alice_bits,
-            records.alice_bases,
-            records.bob_bits,
-            records.bob_bases,
-            channel=channel,
-        )
+        sifted = protocol.sift(records, channel=channel)
+    analysis = protocol.analysis(sifted)
     result = distill_key(
         sifted.alice,
         sifted.bob,
@@ -530,6 +532,7 @@ def _finish(
         rng=streams.public,
         secret_rng=streams.preshared_key,
         on_stage=on_stage,
+        analysis=analysis,
     )
     if run_dir is not None:
         _run_store().mark_finished(
@@ -538,7 +541,8 @@ def _finish(
     if result.abort_reason == "key_too_short" and result.estimate is not None and sifted.size:
         result = dataclasses.replace(
             result,
-            abort_message=f"{result.abort_message}; {_length_hint(config, result, sifted.size)}",
+            abort_message=f"{result.abort_message}; "
+            f"{_length_hint(config, analysis, result, sifted.size)}",
         )
     return build_report(
         config=config,
@@ -548,16 +552,20 @@ def _finish(
         sifted=sifted,
         result=result,
         timings={**clock.timings, **result.timings_s},
+        extras=protocol.report_extras(records, sifted),
     )
 
 
-def _length_hint(config: RunConfig, result: DistillationResult, sifted_bits: int) -> str:
+def _length_hint(
+    config: RunConfig, analysis: SecurityAnalysis, result: DistillationResult, sifted_bits: int
+) -> str:
     """How many qubits a key would need at this run's QBER (for a ``key_too_short`` abort)."""
     assert result.estimate is not None
     pp = config.postprocessing
     qber = result.estimate.qber
     efficiency = result.reconciliation_efficiency()
     needed = sifted_bits_needed(
+        analysis,
         qber,
         sample_fraction=pp.sample_fraction,
         eps_sec=pp.eps_sec,

@@ -61,17 +61,20 @@ __all__ = [
     "QBEREstimate",
     "check_log_eps",
     "check_qber",
+    "check_sample_qber",
     "estimate_qber",
     "phase_error_bound",
     "phase_error_bounds",
     "sampling_deviation",
 ]
 
-BASIS_NAMES: tuple[str, str] = ("Z", "X")
-"""Basis value 0 is Z, 1 is X (as in the sifted key's ``bases``)."""
+BASIS_NAMES: tuple[str, ...] = ("Z", "X")
+"""BB84's bases: value 0 is Z, 1 is X (as in the sifted key's ``bases``). A protocol with
+other bases passes its own names (value ``i`` is ``basis_names[i]``)."""
 
-CONJUGATE = {"Z": "X", "X": "Z"}
-"""The basis whose test errors bound the phase error of a basis's key bits."""
+CONJUGATE: Mapping[str, str] = {"Z": "X", "X": "Z"}
+"""BB84's map from a basis to the basis whose test errors bound the phase error of its
+key bits; a protocol with other bases passes its own."""
 
 
 def check_log_eps(log_eps: float, *, name: str = "log_eps") -> float:
@@ -187,7 +190,7 @@ class BasisSample:
     """The disclosed sample of one basis.
 
     Attributes:
-        basis: ``"Z"`` or ``"X"``.
+        basis: The basis's name (``"Z"``, ``"X"``; any label a protocol uses).
         sifted_bits: ``N_B``, sifted bits of this basis.
         sample_bits: ``k_B``, of them disclosed.
         sample_errors: ``e_B``, disagreements among the disclosed bits.
@@ -199,8 +202,8 @@ class BasisSample:
     sample_errors: int
 
     def __post_init__(self) -> None:
-        if self.basis not in BASIS_NAMES:
-            raise ConfigError(f"basis must be one of {BASIS_NAMES}, got {self.basis!r}")
+        if not isinstance(self.basis, str) or not self.basis:
+            raise ConfigError(f"basis must be a non-empty name such as 'Z', got {self.basis!r}")
         check_int(self.sifted_bits, name="sifted_bits", minimum=0)
         check_int(self.sample_bits, name="sample_bits", minimum=0)
         check_int(self.sample_errors, name="sample_errors", minimum=0)
@@ -236,20 +239,23 @@ def phase_error_bounds(
     *,
     log_eps: float,
     sample_errors: Mapping[str, int] | None = None,
+    conjugate: Mapping[str, str] = CONJUGATE,
 ) -> dict[str, float]:
     """Bound on the phase error of each basis's key bits, from the *conjugate* basis's sample.
 
     ``log_eps`` is the failure probability of all the bounds together; it is
     split equally (union bound) over the bases that have key bits.
     ``sample_errors`` overrides the observed error counts (e.g. the largest
-    count a fixed tolerance accepts).
+    count a fixed tolerance accepts). ``conjugate`` maps each basis of
+    ``samples`` to the basis whose sample bounds its phase error (BB84: Z <-> X);
+    the bound needs the two bases mutually unbiased (overlap 1/2).
     """
     log_eps = check_log_eps(log_eps)
-    with_key = [b for b in BASIS_NAMES if samples[b].key_bits > 0]
+    with_key = [b for b in conjugate if samples[b].key_bits > 0]
     share = log_eps - math.log(max(1, len(with_key)))
     out: dict[str, float] = {}
-    for basis in BASIS_NAMES:
-        test = samples[CONJUGATE[basis]]
+    for basis in conjugate:
+        test = samples[conjugate[basis]]
         errors = test.sample_errors if sample_errors is None else sample_errors[test.basis]
         out[basis] = phase_error_bound(
             samples[basis].key_bits, test.sample_bits, errors, log_eps=share
@@ -277,8 +283,10 @@ class QBEREstimate:
     key_bases: NDArray[np.uint8]
 
     def __post_init__(self) -> None:
-        if set(self.samples) != set(BASIS_NAMES):
-            raise ConfigError(f"samples must hold bases {BASIS_NAMES}, got {sorted(self.samples)}")
+        if not self.samples or any(s.basis != b for b, s in self.samples.items()):
+            raise ConfigError(
+                f"samples must map each basis name to its BasisSample, got {self.samples!r}"
+            )
         if self.sample_positions.shape != (self.sample_size,):
             raise ConfigError(
                 f"sample_positions has shape {self.sample_positions.shape}, expected "
@@ -325,6 +333,7 @@ def estimate_qber(
     channel: PublicChannel | None = None,
     rng: RNGLike = None,
     stage: str = "estimation",
+    basis_names: tuple[str, ...] = BASIS_NAMES,
 ) -> QBEREstimate:
     """Sample each basis of the sifted key and count the errors of each sample.
 
@@ -336,12 +345,14 @@ def estimate_qber(
     Args:
         alice_sifted: Alice's sifted key, 1-D 0/1 (any integer or bool dtype).
         bob_sifted: Bob's sifted key, same length.
-        bases: Basis of each sifted bit, 0/1 (0 = Z, 1 = X), same length. Required:
-            without it no phase error can be bounded.
+        bases: Basis of each sifted bit, same length: value ``i`` is
+            ``basis_names[i]`` (BB84: 0 = Z, 1 = X). Required: without it no phase
+            error can be bounded.
         sample_fraction: Fraction of each basis disclosed, in (0, 1).
         channel: Public channel that records the disclosure (optional).
         rng: Public generator, seed or None; draws the sample positions.
         stage: Stage name used on the channel.
+        basis_names: Name of each basis value (default BB84's ``("Z", "X")``).
 
     Returns:
         A :class:`QBEREstimate` holding the remaining keys and their bases.
@@ -353,7 +364,7 @@ def estimate_qber(
     """
     alice = as_bits(alice_sifted, name="alice_sifted")
     bob = as_bits(bob_sifted, name="bob_sifted")
-    basis_of = as_bits(bases, name="bases")
+    basis_of = _basis_values(bases, basis_names)
     if alice.size == 0:
         raise ConfigError("sifted keys are empty: nothing to estimate from")
     if not alice.size == bob.size == basis_of.size:
@@ -366,7 +377,7 @@ def estimate_qber(
 
     picked: list[NDArray[np.int64]] = []
     samples: dict[str, BasisSample] = {}
-    for value, name in enumerate(BASIS_NAMES):
+    for value, name in enumerate(basis_names):
         where = np.flatnonzero(basis_of == value)
         k = math.ceil(fraction * where.size)
         chosen = where[generator.choice(where.size, size=k, replace=False, shuffle=False)]
@@ -415,17 +426,43 @@ def check_qber(estimate: QBEREstimate, *, threshold: float) -> None:
         ConfigError: if ``threshold`` is outside [0, 1].
         ProtocolAbort: ``"qber_above_threshold"`` when a basis's sample QBER exceeds it.
     """
+    check_sample_qber(estimate.samples, threshold=threshold)
+
+
+def check_sample_qber(samples: Mapping[str, BasisSample], *, threshold: float) -> None:
+    """:func:`check_qber` on the per-basis samples themselves."""
     try:
         thr = float(threshold)
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"threshold must be a number in [0, 1], got {threshold!r}") from exc
     if not (0.0 <= thr <= 1.0):
         raise ConfigError(f"threshold must be in [0, 1], got {threshold!r}")
-    for name in BASIS_NAMES:
-        s = estimate.samples[name]
+    for name, s in samples.items():
         if s.sample_bits and s.qber > thr:
             raise ProtocolAbort(
                 "qber_above_threshold",
                 f"sample QBER of basis {name} {s.qber:.6f} exceeds the threshold {thr:.6f} "
                 f"({s.sample_errors} errors in {s.sample_bits} disclosed bits)",
             )
+
+
+def _basis_values(bases: ArrayLike, basis_names: tuple[str, ...]) -> NDArray[np.uint8]:
+    """``bases`` as uint8 values in ``[0, len(basis_names))``."""
+    if (
+        not isinstance(basis_names, tuple)
+        or not basis_names
+        or len(set(basis_names)) != len(basis_names)
+        or not all(isinstance(b, str) and b for b in basis_names)
+    ):
+        raise ConfigError(f"basis_names must be a tuple of distinct names, got {basis_names!r}")
+    if len(basis_names) == 2:
+        return as_bits(bases, name="bases")
+    values = np.asarray(bases)
+    if values.ndim != 1 or (values.size and not np.issubdtype(values.dtype, np.integer)):
+        raise ConfigError(f"bases must be a 1-D integer array, got dtype {values.dtype}")
+    if values.size and (values.min() < 0 or values.max() >= len(basis_names)):
+        raise ConfigError(
+            f"bases must be in [0, {len(basis_names)}) for bases {basis_names}, "
+            f"got values {sorted(set(values.tolist()))[:5]}"
+        )
+    return values.astype(np.uint8)

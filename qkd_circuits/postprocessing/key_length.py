@@ -68,7 +68,6 @@ from typing import Literal
 from qkd_circuits.analysis.entropy import binary_entropy
 from qkd_circuits.errors import ConfigError, ProtocolAbort
 from qkd_circuits.postprocessing.estimation import (
-    BASIS_NAMES,
     CONJUGATE,
     BasisSample,
     check_log_eps,
@@ -218,12 +217,17 @@ class KeyLengthResult:
             raise ConfigError(f"statement must be one of {STATEMENTS}, got {self.statement!r}")
 
 
-def _check_samples(samples: Mapping[str, BasisSample]) -> dict[str, BasisSample]:
-    if set(samples) != set(BASIS_NAMES) or not all(
-        isinstance(s, BasisSample) and s.basis == b for b, s in samples.items()
+def _check_samples(
+    samples: Mapping[str, BasisSample], conjugate: Mapping[str, str] = CONJUGATE
+) -> dict[str, BasisSample]:
+    names = tuple(conjugate)
+    if (
+        set(samples) != set(names)
+        or not set(conjugate.values()) <= set(names)
+        or not all(isinstance(s, BasisSample) and s.basis == b for b, s in samples.items())
     ):
         raise ConfigError(
-            f"samples must map each of {BASIS_NAMES} to its BasisSample, got {dict(samples)!r}"
+            f"samples must map each of {names} to its BasisSample, got {dict(samples)!r}"
         )
     if sum(s.key_bits for s in samples.values()) < 1:
         raise ConfigError("samples leave no key bit: nothing to compute a length for")
@@ -231,19 +235,23 @@ def _check_samples(samples: Mapping[str, BasisSample]) -> dict[str, BasisSample]
 
 
 def asymptotic_key_length(
-    samples: Mapping[str, BasisSample], *, leaked_ec: int | float, verification_bits: int = 0
+    samples: Mapping[str, BasisSample],
+    *,
+    leaked_ec: int | float,
+    verification_bits: int = 0,
+    conjugate: Mapping[str, str] = CONJUGATE,
 ) -> int:
     """Asymptotic length ``Σ_B n_B [1 − h(Q_B̄)] − leak_EC − v`` (Shor–Preskill,
     arXiv:quant-ph/0003004), with the *observed* conjugate error rates.
 
     For comparison only: it is never an emitted key's length.
     """
-    by_basis = _check_samples(samples)
+    by_basis = _check_samples(samples, conjugate)
     leak = _leak(leaked_ec, name="leaked_ec")
     ver = check_int(verification_bits, name="verification_bits", minimum=0)
     privacy = 0.0
     for basis, s in by_basis.items():
-        test = by_basis[CONJUGATE[basis]]
+        test = by_basis[conjugate[basis]]
         q = test.qber if test.sample_bits else 1.0
         privacy += s.key_bits * (1.0 - _h(q))
     return max(0, math.floor(privacy - leak - ver))
@@ -258,11 +266,14 @@ def finite_key_length(
     qber_tolerance: float,
     verification_bits: int | None = None,
     statement: Statement = "variable",
+    conjugate: Mapping[str, str] = CONJUGATE,
+    theorem: str | None = None,
 ) -> KeyLengthResult:
     """Finite-key secret key length (module docstring) from the per-basis sample counts.
 
     Args:
-        samples: ``{"Z": BasisSample, "X": BasisSample}`` from parameter estimation.
+        samples: ``{"Z": BasisSample, "X": BasisSample}`` from parameter estimation
+            (one per basis of ``conjugate``).
         leaked_ec: Bits disclosed by error correction (e.g. Cascade parities), >= 0.
         eps_sec: Secrecy parameter, in (0, 1).
         eps_cor: Correctness parameter, in (0, 1).
@@ -270,6 +281,10 @@ def finite_key_length(
         verification_bits: Tag bits disclosed by verification, or None for the
             paper's ``log₂(2/ε_cor)``.
         statement: ``"variable"`` (tolerance ladder) or ``"fixed"`` (``Q_tol`` itself).
+        conjugate: Basis -> the basis whose sample bounds its phase error (default
+            BB84's Z <-> X). Any pair of mutually unbiased bases has the overlap ½
+            the uncertainty relation of the theorem uses.
+        theorem: The citation to report (default: :data:`THEOREMS` for ``statement``).
 
     Returns:
         A :class:`KeyLengthResult`; ``terms`` holds ``tolerance`` (the level used),
@@ -282,7 +297,7 @@ def finite_key_length(
         ConfigError: on any out-of-range argument.
         ProtocolAbort: ``"qber_above_threshold"`` when a sample exceeds ``Q_tol``.
     """
-    by_basis = _check_samples(samples)
+    by_basis = _check_samples(samples, conjugate)
     leak = _leak(leaked_ec, name="leaked_ec")
     eps_sec = check_open_unit(eps_sec, name="eps_sec")
     eps_cor = check_open_unit(eps_cor, name="eps_cor")
@@ -298,11 +313,13 @@ def finite_key_length(
     log_eps_sub = math.log(eps_sec) - math.log(len(ladder))  # each level at ε_sec / m
     log_eps = log_eps_pe(log_eps_sub)
     errors = {b: max_accepted_errors(s.sample_bits, tolerance) for b, s in by_basis.items()}
-    bounds = phase_error_bounds(by_basis, log_eps=log_eps, sample_errors=errors)
+    bounds = phase_error_bounds(
+        by_basis, log_eps=log_eps, sample_errors=errors, conjugate=conjugate
+    )
     terms: dict[str, float] = {"tolerance": tolerance, "levels": float(len(ladder))}
     privacy = 0.0
     for basis, s in by_basis.items():
-        test = by_basis[CONJUGATE[basis]]
+        test = by_basis[conjugate[basis]]
         term = s.key_bits * (1.0 - _h(bounds[basis]))
         privacy += term
         terms |= {
@@ -325,10 +342,10 @@ def finite_key_length(
     return KeyLengthResult(
         length=max(0, math.floor(bound)),
         statement=statement,
-        theorem=THEOREMS[statement],
+        theorem=THEOREMS[statement] if theorem is None else theorem,
         phase_error_bound=bounds,
         asymptotic_bits=asymptotic_key_length(
-            by_basis, leaked_ec=leak, verification_bits=math.ceil(ver)
+            by_basis, leaked_ec=leak, verification_bits=math.ceil(ver), conjugate=conjugate
         ),
         terms=terms,
     )
@@ -386,34 +403,18 @@ def sifted_bits_needed(
     ``efficiency · n · h(qber)``. For telling a user how long a run must be; the
     emitted length is always computed from the run's own counts.
     """
-    q = _rate(qber, name="qber")
-    fraction = check_open_unit(sample_fraction, name="sample_fraction")
+    from qkd_circuits.postprocessing.security import PhaseErrorAnalysis
+    from qkd_circuits.postprocessing.security import sifted_bits_needed as needed
 
-    def length(sifted: int) -> int:
-        per_basis = sifted // 2
-        k = math.ceil(fraction * per_basis)
-        if per_basis - k < 1:
-            return 0
-        e = min(max_accepted_errors(k, qber_tolerance), round(q * k))
-        samples = {
-            b: BasisSample(basis=b, sifted_bits=per_basis, sample_bits=k, sample_errors=e)
-            for b in BASIS_NAMES
-        }
-        try:
-            return finite_key_length(
-                samples, leaked_ec=efficiency * 2 * (per_basis - k) * _h(q), eps_sec=eps_sec,
-                eps_cor=eps_cor, qber_tolerance=qber_tolerance, verification_bits=tag_bits,
-                statement=statement,
-            ).length  # fmt: skip
-        except ProtocolAbort:
-            return 0
-
-    lo, hi = 100, 200
-    while length(hi) <= 0:
-        lo, hi = hi, 2 * hi
-        if hi > max_bits:
-            return None
-    while hi - lo > max(1, lo // 100):  # to 1 %
-        mid = (lo + hi) // 2
-        lo, hi = (lo, mid) if length(mid) > 0 else (mid, hi)
-    return hi
+    return needed(
+        PhaseErrorAnalysis(),
+        _rate(qber, name="qber"),
+        sample_fraction=sample_fraction,
+        eps_sec=eps_sec,
+        eps_cor=eps_cor,
+        qber_tolerance=qber_tolerance,
+        statement=statement,
+        efficiency=efficiency,
+        tag_bits=tag_bits,
+        max_bits=max_bits,
+    )

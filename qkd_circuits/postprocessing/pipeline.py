@@ -34,19 +34,19 @@ from qkd_circuits.postprocessing.authentication import (
     authenticate_transcript,
 )
 from qkd_circuits.postprocessing.channel import PublicChannel
-from qkd_circuits.postprocessing.estimation import QBEREstimate, check_qber, estimate_qber
+from qkd_circuits.postprocessing.estimation import QBEREstimate, estimate_qber
 from qkd_circuits.postprocessing.key_length import (
     STATEMENTS,
     KeyLengthResult,
     Statement,
     check_key_length,
-    finite_key_length,
 )
 from qkd_circuits.postprocessing.reconciliation.cascade import (
     ReconciliationResult,
     reconcile_cascade,
 )
 from qkd_circuits.postprocessing.reconciliation.cascade_variants import CASCADE_VARIANTS
+from qkd_circuits.postprocessing.security import PhaseErrorAnalysis, SecurityAnalysis
 from qkd_circuits.postprocessing.verification import VerificationResult, verify_keys
 from qkd_circuits.randomness import RNGLike, ensure_rng, ensure_secret_rng
 from qkd_circuits.specs import check_open_unit
@@ -215,14 +215,16 @@ def distill_key(
     secret_rng: RNGLike = None,
     reconciler: Reconciler | None = None,
     on_stage: StageCallback | None = None,
+    analysis: SecurityAnalysis | None = None,
 ) -> DistillationResult:
     """Run the whole post-processing on a sifted key.
 
     Args:
         alice_sifted: Alice's sifted key, uint8 0/1 (n,).
         bob_sifted: Bob's sifted key, uint8 0/1 (n,).
-        bases: Basis of each sifted bit, uint8 0/1 (n,), 0 = Z, 1 = X. Required:
-            each basis's phase error is bounded from the other basis's sample.
+        bases: Basis of each sifted bit, uint8 (n,): value ``i`` is
+            ``analysis.basis_names[i]`` (BB84: 0 = Z, 1 = X). Required: each basis's
+            phase error is bounded from another basis's sample.
         config: Parameters (defaults: :class:`PostprocessingConfig`).
         channel: Public channel to record on (a fresh one when None); a channel
             that already carries the sifting messages gets them authenticated too.
@@ -235,6 +237,9 @@ def distill_key(
         reconciler: Replaces :func:`reconcile_cascade` (same signature); for tests
             of what verification catches.
         on_stage: Called with each stage's name as it starts (progress display).
+        analysis: The protocol's security analysis: its bases, its abort test and
+            its finite-key length (default: BB84's
+            :class:`~qkd_circuits.postprocessing.security.PhaseErrorAnalysis`).
 
     Raises:
         ConfigError: on invalid input (non-binary or mismatched keys). An empty
@@ -243,7 +248,8 @@ def distill_key(
     cfg = config or PostprocessingConfig()
     alice = as_bits(alice_sifted, name="alice_sifted")
     bob = as_bits(bob_sifted, name="bob_sifted")
-    basis_of = as_bits(bases, name="bases")
+    security = analysis if analysis is not None else PhaseErrorAnalysis()
+    basis_of = np.asarray(bases)
     if not alice.size == bob.size == basis_of.size:
         raise ConfigError(
             f"sifted keys and bases differ in length: {alice.size} (Alice), {bob.size} (Bob), "
@@ -272,8 +278,9 @@ def distill_key(
                 sample_fraction=cfg.sample_fraction,
                 channel=chan,
                 rng=rngs["estimation"],
+                basis_names=security.basis_names,
             )
-        check_qber(est, threshold=cfg.qber_threshold)
+        security.check(est.samples, qber_threshold=cfg.qber_threshold)
         with clock("reconciliation"):
             rec = reconcile(
                 est.key_alice,
@@ -293,7 +300,7 @@ def distill_key(
                 rng=rngs["verification"],
             )
         with clock("key_length"):
-            length = finite_key_length(
+            length = security.key_length(
                 est.samples,
                 leaked_ec=chan.total_leaked_bits(stage="reconciliation"),
                 eps_sec=cfg.eps_sec,

@@ -7,7 +7,7 @@ values, so both are sent with ``leaked_bits=0``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -25,13 +25,21 @@ class SiftedKey:
         alice: Alice's sifted bits, uint8 (m,).
         bob: Bob's sifted bits, uint8 (m,).
         positions: Index of each sifted bit among the exchanges, int64 (m,).
-        bases: Basis of each sifted bit (0 = Z, 1 = X), uint8 (m,).
+        bases: Basis of each sifted bit, uint8 (m,): value ``i`` is ``basis_names[i]``
+            (BB84: 0 = Z, 1 = X).
+        basis_names: Name of each basis value.
+        eve_bits: Eve's guess of each sifted bit (simulator only, for the report), uint8
+            (m,), or None without Eve.
+        eve_attacked: Which sifted exchanges Eve attacked, bool (m,), or None without Eve.
     """
 
     alice: Bits
     bob: Bits
     positions: NDArray[np.int64]
     bases: NDArray[np.uint8]
+    basis_names: tuple[str, ...] = ("Z", "X")
+    eve_bits: NDArray[np.uint8] | None = None
+    eve_attacked: NDArray[np.bool_] | None = None
 
     @property
     def size(self) -> int:
@@ -49,8 +57,28 @@ class SiftedKey:
         """Actual error rate among the sifted bits of each basis (nan for an empty basis)."""
         return {
             name: _error_rate(self.alice[self.bases == value], self.bob[self.bases == value])
-            for value, name in ((0, "Z"), (1, "X"))
+            for value, name in enumerate(self.basis_names)
         }
+
+    def with_eve(self, *, attacked: NDArray[np.bool_], eve_bits: NDArray[np.uint8]) -> SiftedKey:
+        """This key with Eve's results at its positions, for the report (simulator only).
+
+        Args:
+            attacked: Which exchanges Eve attacked, bool (n,) over all exchanges.
+            eve_bits: Eve's guess of Alice's bit in each exchange, uint8 (n,).
+        """
+        return replace(
+            self,
+            eve_bits=np.asarray(eve_bits, dtype=np.uint8)[self.positions],
+            eve_attacked=np.asarray(attacked, dtype=bool)[self.positions],
+        )
+
+    def eve_agreement(self) -> float | None:
+        """Fraction of sifted, attacked exchanges where Eve's guess equals Alice's bit
+        (None if Eve attacked none). Intercept-resend in BB84 gives 3/4."""
+        if self.eve_bits is None or self.eve_attacked is None or not self.eve_attacked.any():
+            return None
+        return float(np.mean(self.eve_bits[self.eve_attacked] == self.alice[self.eve_attacked]))
 
 
 def _error_rate(a: Bits, b: Bits) -> float:

@@ -5,11 +5,17 @@ bit and a basis, Bob draws a basis, and (with probability ``eve.fraction``)
 Eve intercepts in a basis of her own. Exchanges are run as real circuits
 (:mod:`qkd_circuits.circuits.bb84`) through an executor, grouped by
 configuration (fast) or one circuit per exchange (literal).
+
+:data:`BB84` is the protocol object the runner uses
+(:class:`~qkd_circuits.protocols.base.Protocol`); the functions below are its
+parts, usable on their own.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -18,7 +24,12 @@ from qiskit.circuit import QuantumCircuit
 from qkd_circuits.attacks.intercept_resend import EveSpec
 from qkd_circuits.circuits.bb84 import NO_EVE, BB84Config, bb84_circuit, config_codes
 from qkd_circuits.errors import ConfigError
-from qkd_circuits.execution.base import Executor, ProgressCallback, run_grouped, run_literal
+from qkd_circuits.execution.base import Executor, ProgressCallback
+from qkd_circuits.postprocessing.channel import PublicChannel
+from qkd_circuits.postprocessing.key_length import shor_preskill_rate
+from qkd_circuits.postprocessing.security import PhaseErrorAnalysis
+from qkd_circuits.postprocessing.sifting import SiftedKey, sift
+from qkd_circuits.protocols.base import ProtocolInfo, run_exchanges
 from qkd_circuits.randomness import RNGLike, ensure_secret_rng
 from qkd_circuits.specs import check_int
 
@@ -152,14 +163,72 @@ def run_quantum_phase(
             simulator seeds (None: OS CSPRNG).
         progress: ``progress(done, total)`` callback (literal path reports per chunk).
     """
-    gen = ensure_secret_rng(rng)
-    codes = choices.codes
-    if literal:
-        out = run_literal(
-            codes, circuit_for_code, ("bob", "eve"), executor, rng=gen, progress=progress
+    records: ExchangeRecords = run_exchanges(
+        BB84, choices, executor, literal=literal, rng=rng, progress=progress
+    )
+    return records
+
+
+class BB84Protocol:
+    """BB84 on the :class:`~qkd_circuits.protocols.base.Protocol` interface.
+
+    Four states (Z and X eigenstates); sifting keeps the exchanges where Bob's
+    basis equals Alice's (1/2 of them); the key is drawn from both bases, each
+    basis's phase error bounded from the other's sample (Tomamichel et al. 2012).
+    """
+
+    info = ProtocolInfo(
+        name="bb84",
+        title="BB84",
+        states="4 states, Z and X eigenstates",
+        sifting="Bob's basis equals Alice's (1/2)",
+        threshold=ASYMPTOTIC_QBER_THRESHOLD,
+        reference="Bennett & Brassard 1984 (arXiv:2003.06557); rate Shor & Preskill, "
+        "PRL 85, 441 (2000); finite key Tomamichel et al., Nat. Commun. 3, 634 (2012)",
+    )
+    registers: tuple[str, ...] = ("bob", "eve")
+
+    def draw_choices(
+        self, n: int, *, eve: EveSpec | None = None, rng: RNGLike = None
+    ) -> BB84Choices:
+        """See :func:`draw_choices`."""
+        return draw_choices(n, eve=eve, rng=rng)
+
+    def circuit_for_code(self, code: int) -> QuantumCircuit:
+        """See :func:`circuit_for_code`."""
+        return circuit_for_code(code)
+
+    def records(
+        self, choices: BB84Choices, outcomes: Mapping[str, NDArray[np.uint8]]
+    ) -> ExchangeRecords:
+        """See :meth:`ExchangeRecords.from_outcomes`."""
+        return ExchangeRecords.from_outcomes(choices, dict(outcomes))
+
+    def sift(self, records: ExchangeRecords, *, channel: PublicChannel | None = None) -> SiftedKey:
+        """Bob announces his bases, Alice which ones match (:func:`~qkd_circuits.
+        postprocessing.sifting.sift`); Eve's results at the kept positions ride along
+        for the report."""
+        sifted = sift(
+            records.alice_bits,
+            records.alice_bases,
+            records.bob_bits,
+            records.bob_bases,
+            channel=channel,
         )
-    else:
-        out = run_grouped(codes, circuit_for_code, ("bob", "eve"), executor, rng=gen)
-        if progress is not None:
-            progress(codes.size, codes.size)
-    return ExchangeRecords.from_outcomes(choices, out)
+        return sifted.with_eve(attacked=records.eve_bases >= 0, eve_bits=records.eve_bits)
+
+    def analysis(self, sifted: SiftedKey) -> PhaseErrorAnalysis:
+        """Both bases carry key; Z's phase error from X's sample and vice versa."""
+        return PhaseErrorAnalysis()
+
+    def asymptotic_rate(self, qber: float) -> float:
+        """``1 − 2 h(Q)`` (Shor & Preskill, PRL 85, 441 (2000), arXiv:quant-ph/0003004)."""
+        return shor_preskill_rate(qber)
+
+    def report_extras(self, records: ExchangeRecords, sifted: SiftedKey) -> dict[str, Any]:
+        """BB84 adds nothing to the report."""
+        return {}
+
+
+BB84 = BB84Protocol()
+"""The BB84 protocol object."""

@@ -1,0 +1,173 @@
+"""The one interface every QKD protocol implements, and the code that runs any of them.
+
+A protocol module defines a class with the members of :class:`Protocol` and
+registers one instance in :mod:`qkd_circuits.protocols.registry`. The runner,
+the CLI, the report and the device path use nothing else: adding a protocol
+is adding one module.
+
+The data flow of a run, for every protocol::
+
+    draw_choices(n, eve, rng)            secret choices, one configuration code each
+      -> circuit_for_code(code)          real circuits, all measurements terminal
+      -> run_exchanges(...)              grouped / literal / device execution
+      -> records(choices, outcomes)      the raw records of the quantum phase
+      -> sift(records, channel)          what is announced; the sifted keys
+      -> analysis(sifted)                how the estimate becomes a verdict and a length
+      -> postprocessing.distill_key(..., analysis=...)
+
+Circuit conventions (so the noise model, the executors and the device path
+run every protocol unchanged): qubit 0 is the qubit that crosses the channel
+to Bob and that Bob measures (the noise model and the readout error act on
+qubit 0 only); it carries the ``IGate(label="channel")`` where the channel
+acts; Eve's probe, when present, is the last qubit; every measurement is
+terminal; the classical registers are 1-bit and named as in
+:attr:`Protocol.registers` (a register absent from a circuit reads 0).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, runtime_checkable
+from typing import Protocol as TypingProtocol
+
+import numpy as np
+from numpy.typing import NDArray
+from qiskit.circuit import QuantumCircuit
+
+from qkd_circuits.attacks.intercept_resend import EveSpec
+from qkd_circuits.errors import ConfigError
+from qkd_circuits.execution.base import Executor, ProgressCallback, run_grouped, run_literal
+from qkd_circuits.postprocessing.channel import PublicChannel
+from qkd_circuits.postprocessing.security import SecurityAnalysis
+from qkd_circuits.postprocessing.sifting import SiftedKey
+from qkd_circuits.randomness import RNGLike, ensure_secret_rng
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ProtocolInfo:
+    """What ``qkd protocols`` says about a protocol.
+
+    Attributes:
+        name: The name used on the command line (``"bb84"``, ``"six-state"``).
+        title: Display name (``"BB84"``).
+        states: The states sent, in a few words.
+        sifting: The sifting rule, in a few words, with the expected sifted fraction.
+        threshold: Asymptotic QBER threshold of the one-way key rate.
+        reference: The protocol's paper, then the security analysis used.
+    """
+
+    name: str
+    title: str
+    states: str
+    sifting: str
+    threshold: float
+    reference: str
+
+    def __post_init__(self) -> None:
+        if not self.name or self.name != self.name.lower() or " " in self.name:
+            raise ConfigError(f"protocol name must be lower-case without spaces, got {self.name!r}")
+        if not 0.0 < self.threshold < 0.5:
+            raise ConfigError(f"threshold must be in (0, 0.5), got {self.threshold!r}")
+
+    def line(self) -> str:
+        """One line for ``qkd protocols``."""
+        return (
+            f"{self.name:<10} {self.states}; {self.sifting}; threshold "
+            f"{self.threshold:.2%}; {self.reference}"
+        )
+
+
+@runtime_checkable
+class Protocol(TypingProtocol):
+    """A QKD protocol: choices, circuits, sifting rule and security analysis.
+
+    Attributes:
+        info: Name, states, sifting rule, threshold, references.
+        registers: The 1-bit classical registers read from every exchange circuit
+            (e.g. ``("bob", "eve")``); a register absent from a circuit reads 0.
+    """
+
+    @property
+    def info(self) -> ProtocolInfo:
+        """Name, states, sifting rule, threshold, references."""
+        ...
+
+    @property
+    def registers(self) -> tuple[str, ...]:
+        """The 1-bit classical registers read from every exchange circuit."""
+        ...
+
+    def draw_choices(self, n: int, *, eve: EveSpec | None = None, rng: RNGLike = None) -> Any:
+        """The secret random choices of ``n`` exchanges (Eve's too, from ``eve``).
+
+        Returns a frozen dataclass of numpy arrays of shape (n,) (saved as the run's
+        secrets on a device) with a ``codes`` property: the configuration code of
+        each exchange, non-negative int64 (n,). ``rng`` is a secret generator
+        (None: the OS CSPRNG).
+        """
+        ...
+
+    def circuit_for_code(self, code: int) -> QuantumCircuit:
+        """The circuit of one configuration code (conventions in the module docstring)."""
+        ...
+
+    def records(self, choices: Any, outcomes: Mapping[str, NDArray[np.uint8]]) -> Any:
+        """The raw records of a run: ``choices`` with the per-exchange ``outcomes``
+        (register name -> uint8 (n,)). Has ``n`` and ``circuit(index)``."""
+        ...
+
+    def sift(self, records: Any, *, channel: PublicChannel | None = None) -> SiftedKey:
+        """Apply the sifting rule; every announcement goes on ``channel``."""
+        ...
+
+    def analysis(self, sifted: SiftedKey) -> SecurityAnalysis:
+        """How this run's estimate becomes a verdict and a finite-key length."""
+        ...
+
+    def asymptotic_rate(self, qber: float) -> float:
+        """Secret bits per sifted bit in the asymptotic limit at error rate ``qber``, with
+        error correction at the Shannon limit (may be negative: no key). Cited in the
+        implementation's docstring; its root is :attr:`ProtocolInfo.threshold`."""
+        ...
+
+    def report_extras(self, records: Any, sifted: SiftedKey) -> dict[str, Any]:
+        """Protocol-specific report fields (E91: ``chsh_s``, ``chsh_s_stderr``), or ``{}``."""
+        ...
+
+
+def run_exchanges(
+    protocol: Protocol,
+    choices: Any,
+    executor: Executor,
+    *,
+    literal: bool = False,
+    rng: RNGLike = None,
+    progress: ProgressCallback | None = None,
+) -> Any:
+    """Send every exchange of ``choices`` through its circuit and collect the raw records.
+
+    Args:
+        protocol: The protocol whose circuits and records these are.
+        choices: What ``protocol.draw_choices`` returned.
+        executor: Where the circuits run.
+        literal: One circuit per exchange instead of one per configuration.
+        rng: Secret generator or seed for the outcome draws, scatter permutations and
+            simulator seeds (None: OS CSPRNG).
+        progress: ``progress(done, total)`` callback (the literal path reports per chunk).
+    """
+    gen = ensure_secret_rng(rng)
+    codes = choices.codes
+    registers = protocol.registers
+    if literal:
+        out = run_literal(
+            codes, protocol.circuit_for_code, registers, executor, rng=gen, progress=progress
+        )
+    else:
+        out = run_grouped(codes, protocol.circuit_for_code, registers, executor, rng=gen)
+        if progress is not None:
+            progress(codes.size, codes.size)
+    return protocol.records(choices, out)
+
+
+__all__ = ["Protocol", "ProtocolInfo", "run_exchanges"]

@@ -1,0 +1,43 @@
+"""The protocols ``qkd`` knows, by name: the one place a protocol is registered.
+
+Each entry names the module and the attribute holding the protocol object
+(:class:`~qkd_circuits.protocols.base.Protocol`); modules are imported on
+first use. Adding a protocol is adding its module and one line here.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+
+from qkd_circuits.errors import ConfigError
+from qkd_circuits.protocols.base import Protocol
+
+_REGISTRY: dict[str, tuple[str, str]] = {
+    "bb84": ("qkd_circuits.protocols.bb84", "BB84"),
+}
+
+PROTOCOLS: tuple[str, ...] = tuple(_REGISTRY)
+"""Every registered protocol name, in the order ``qkd protocols`` lists them."""
+
+
+def get_protocol(name: str) -> Protocol:
+    """The protocol object registered as ``name``.
+
+    Raises:
+        ConfigError: an unknown name (the message lists the known ones).
+    """
+    if not isinstance(name, str) or name not in _REGISTRY:
+        raise ConfigError(f"unknown protocol {name!r}; allowed: {', '.join(PROTOCOLS)}")
+    module, attribute = _REGISTRY[name]
+    protocol = getattr(import_module(module), attribute)
+    if not isinstance(protocol, Protocol) or protocol.info.name != name:
+        raise ConfigError(f"{module}.{attribute} is not the protocol {name!r}")
+    return protocol
+
+
+def all_protocols() -> list[Protocol]:
+    """Every registered protocol, in :data:`PROTOCOLS` order."""
+    return [get_protocol(name) for name in PROTOCOLS]
+
+
+__all__ = ["PROTOCOLS", "all_protocols", "get_protocol"]
