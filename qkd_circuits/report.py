@@ -86,6 +86,8 @@ class RunReport:
         chsh_s: E91: the CHSH value S measured on the test rounds (None for other
             protocols).
         chsh_s_stderr: E91: the standard error of ``chsh_s``.
+        di_key_rate: E91: the asymptotic device-independent rate of Acín et al.,
+            PRL 98, 230501 (2007), at the measured S and QBER (reported, never emitted).
 
     The JSON field names are versioned by ``schema_version``; the schema is
     published with the package (:func:`report_schema`).
@@ -130,6 +132,7 @@ class RunReport:
     versions: dict[str, str]
     chsh_s: float | None = None
     chsh_s_stderr: float | None = None
+    di_key_rate: float | None = None
     records: Any = field(default=None, repr=False, compare=False)
     sifted: SiftedKey | None = field(default=None, repr=False, compare=False)
     key_alice: Bits | None = field(default=None, repr=False, compare=False)
@@ -250,7 +253,7 @@ def build_report(
     )
 
 
-PROTOCOL_FIELDS = ("chsh_s", "chsh_s_stderr")
+PROTOCOL_FIELDS = ("chsh_s", "chsh_s_stderr", "di_key_rate")
 """Report fields only some protocols fill (``Protocol.report_extras``)."""
 
 _NOT_IN_JSON = frozenset({"records", "sifted", "key_alice", "key_bob", "distillation"})
