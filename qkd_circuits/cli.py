@@ -23,16 +23,30 @@ from tqdm import tqdm
 from qkd_circuits.analysis import keyrate_cli
 from qkd_circuits.attacks.intercept_resend import EveSpec
 from qkd_circuits.channel.noise import NoiseSpec
+from qkd_circuits.compare import (
+    ComparisonRow,
+    check_protocol_list,
+    compare_protocols,
+    comparison_json,
+    comparison_table,
+    render_comparison,
+)
 from qkd_circuits.errors import BackendError, ConfigError
 from qkd_circuits.outputs import PLOT_FORMATS, check_distinct, check_output_path, write_all
 from qkd_circuits.postprocessing.pipeline import STAGES, PostprocessingConfig
 from qkd_circuits.postprocessing.reconciliation.cascade_variants import CASCADE_VARIANTS
 from qkd_circuits.private_files import key_file_bytes
-from qkd_circuits.protocols.registry import PROTOCOLS
+from qkd_circuits.protocols.registry import (
+    DEFAULT_PROTOCOL,
+    PROTOCOLS,
+    all_protocols,
+    get_protocol,
+)
 from qkd_circuits.report import RunReport
 from qkd_circuits.runner import (
     DEFAULT_QUBITS,
     RunConfig,
+    check_fits_in_memory,
     plan_run,
     resume_run,
     run_config,
@@ -128,7 +142,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     p = sub.add_parser("run", help="run a QKD protocol end to end and report")
-    p.add_argument("protocol", nargs="?", default="bb84", choices=PROTOCOLS)
+    p.add_argument("protocol", nargs="?", default=DEFAULT_PROTOCOL, choices=PROTOCOLS)
     p.add_argument(
         "--qubits",
         type=_positive_int,
@@ -271,6 +285,60 @@ def build_parser() -> argparse.ArgumentParser:
 
     keyrate_cli.add_parser(sub)
 
+    c = sub.add_parser("compare", help="run several protocols on the same channel and compare them")
+    c.add_argument(
+        "--protocols",
+        type=_spec_type(check_protocol_list),
+        default=PROTOCOLS,
+        metavar="LIST",
+        help=f"comma-separated protocols (default: all, {','.join(PROTOCOLS)})",
+    )
+    c.add_argument(
+        "--qubits",
+        type=_positive_int,
+        default=DEFAULT_QUBITS,
+        metavar="N",
+        help=f"exchanges per protocol (default {DEFAULT_QUBITS})",
+    )
+    c.add_argument(
+        "--noise",
+        type=_spec_type(NoiseSpec.parse),
+        default=NoiseSpec(),
+        metavar="SPEC",
+        help="the shared channel, as for qkd run (default: none)",
+    )
+    c.add_argument(
+        "--eve",
+        type=_spec_type(EveSpec.parse),
+        default=EveSpec(),
+        metavar="SPEC",
+        help="none | intercept-resend | intercept-resend=FRACTION (default: none)",
+    )
+    c.add_argument(
+        "--seed",
+        type=_non_negative_int,
+        default=None,
+        metavar="S",
+        help="make every run a reproducible simulation from S (default: OS CSPRNG)",
+    )
+    c.add_argument(
+        "--backend",
+        default="aer",
+        metavar="BACKEND",
+        help="aer (default), aer-shots, aer-literal, or a device as for qkd run",
+    )
+    c.add_argument("--json", metavar="PATH", help="write the rows as JSON ('-' for stdout)")
+    c.add_argument(
+        "--plot", metavar="PATH", help="write a bar chart (.png, .pdf or .svg, by extension)"
+    )
+    c.add_argument("--quiet", action="store_true", help="no table or progress bar")
+    c.set_defaults(handler=_cmd_compare)
+
+    pr = sub.add_parser(
+        "protocols", help="list the protocols with their sifting rule and threshold"
+    )
+    pr.set_defaults(handler=_cmd_protocols)
+
     d = sub.add_parser("devices", help="list the fake devices usable as --backend fake:NAME")
     d.set_defaults(handler=_cmd_devices)
     return parser
@@ -376,6 +444,67 @@ def _cmd_devices(args: argparse.Namespace) -> int:
     for start in range(0, len(names), 8):
         print("  " + "  ".join(names[start : start + 8]))
     print("IBM Quantum hardware: --backend ibm:NAME or ibm:least-busy (needs a saved account)")
+    return 0
+
+
+def _cmd_protocols(args: argparse.Namespace) -> int:
+    for protocol in all_protocols():
+        print(protocol.info.line())
+    return 0
+
+
+def _cmd_compare(args: argparse.Namespace) -> int:
+    paths: dict[str, Path | None] = {"--plot": None}
+    if args.plot is not None:
+        paths["--plot"] = check_output_path(args.plot, option="--plot", formats=PLOT_FORMATS)
+    if args.json is not None and args.json != "-":
+        paths["--json"] = check_output_path(args.json, option="--json")
+    check_distinct(paths)
+    base = RunConfig(
+        protocol=args.protocols[0],
+        qubits=args.qubits,
+        noise=args.noise,
+        eve=args.eve,
+        seed=args.seed,
+        backend=args.backend,
+    )
+    check_fits_in_memory(base.qubits)
+    bar = tqdm(
+        total=len(args.protocols),
+        unit="protocol",
+        disable=True if args.quiet else None,
+        leave=False,
+        file=sys.stderr,
+    )
+    reports = []
+    try:
+        for name in args.protocols:
+            bar.set_description_str(name, refresh=True)
+            reports.extend(compare_protocols(base, (name,)))
+            bar.update(1)
+    finally:
+        bar.close()
+    rows = [ComparisonRow.from_report(r) for r in reports]
+    noise = str(base.noise)
+    title = (
+        f"{base.qubits:,} qubits per protocol on {base.backend} · noise {noise} · eve {base.eve}"
+        + (f" · seed {base.seed} (reproducible)" if base.seed is not None else "")
+    )
+    files: list[tuple[Path, bytes, int]] = []
+    if args.json and args.json != "-":
+        files.append((Path(args.json), (comparison_json(rows, base) + "\n").encode(), 0o644))
+    if args.plot:
+        fmt = Path(args.plot).suffix.lower().removeprefix(".")
+        files.append((Path(args.plot), render_comparison(rows, title=title, fmt=fmt), 0o644))
+    written = write_all(files)
+    if args.json == "-":
+        print(comparison_json(rows, base))
+    if not args.quiet:
+        out = sys.stderr if args.json == "-" else sys.stdout
+        print(title, file=out)
+        print(comparison_table(rows), file=out)
+        if written:
+            print(f"wrote {', '.join(str(p) for p in written)}", file=out)
     return 0
 
 
@@ -552,8 +681,9 @@ def print_summary(report: RunReport, *, file: TextIO) -> None:
         if report.reproducible
         else "secrets from the OS CSPRNG"
     )
+    protocol = get_protocol(report.protocol)
     print(
-        f"{report.protocol.upper()} on {report.backend} · {report.qubits:,} qubits · {randomness}",
+        f"{protocol.info.title} on {report.backend} · {report.qubits:,} qubits · {randomness}",
         file=file,
     )
     noise = ",".join(f"{k}={v:g}" for k, v in report.noise.items()) or "none"
@@ -570,10 +700,22 @@ def print_summary(report: RunReport, *, file: TextIO) -> None:
             for b, e in report.estimation.items()
         )
         line("QBER estimate", f"{_fmt(report.qber, '.3%')} from disclosed samples ({per_basis})")
-    z, x = report.qber_by_basis["Z"], report.qber_by_basis["X"]
-    line("QBER actual", f"{report.qber_actual:.3%} (Z {_fmt(z, '.3%')}, X {_fmt(x, '.3%')})")
+    by_basis = ", ".join(f"{b} {_fmt(q, '.3%')}" for b, q in report.qber_by_basis.items())
+    line("QBER actual", f"{_fmt(report.qber_actual, '.3%')} ({by_basis})")
+    if report.chsh_s is not None:
+        di = report.di_key_rate
+        line(
+            "CHSH test",
+            f"S = {report.chsh_s:.4f} ± {_fmt(report.chsh_s_stderr, '.4f')} (classical <= 2, "
+            f"Tsirelson 2.8284); device-independent rate "
+            f"{_fmt(di, '.4f')} per key bit (Acín et al. 2007, asymptotic, not emitted)",
+        )
     calibration = report.backend_info.get("calibration")
-    if isinstance(calibration, dict) and "predicted_qber" in calibration:
+    if (
+        protocol.info.calibration_predicts_qber
+        and isinstance(calibration, dict)
+        and "predicted_qber" in calibration
+    ):
         line(
             "device predicts",
             f"QBER {calibration['predicted_qber']:.3%} ± "

@@ -44,14 +44,16 @@ def run_summary_figure(report: RunReport, *, window: int = 1000, barcode_bits: i
     )
     seeded = f" · seed {report.seed} (reproducible)" if report.reproducible else ""
     fig.suptitle(
-        f"{report.protocol.upper()} on {report.backend} · {report.qubits:,} qubits · {noise} · "
-        f"eve {eve} · {outcome}{seeded}",
+        f"{protocol_title(report.protocol)} on {report.backend} · {report.qubits:,} qubits · "
+        f"{noise} · eve {eve} · {outcome}{seeded}",
         fontsize=11,
     )
 
-    actual = [report.qber_by_basis.get("Z", np.nan), report.qber_by_basis.get("X", np.nan)]
-    actual.append(report.qber_actual)
-    bars = ax_basis.bar(["Z", "X", "all"], [100 * v for v in actual], color=_COLOURS)
+    names = list(report.qber_by_basis)
+    actual = [_nan(report.qber_by_basis[b]) for b in names]
+    actual.append(_nan(report.qber_actual))
+    colours = [_COLOURS[i % 2] for i in range(len(names))] + [_COLOURS[2]]
+    bars = ax_basis.bar([*names, "all"], [100 * v for v in actual], color=colours)
     ax_basis.bar_label(bars, fmt="%.2f%%", padding=2)
     bounds = (report.key_length or {}).get("phase_error_bound", {})
     bound = max(bounds.values(), default=np.nan)
@@ -128,6 +130,17 @@ def _where_the_bits_went(ax: Axes, report: RunReport) -> None:
 
 
 _COLOURS = ["#4c72b0", "#55a868", "#8172b2"]
+
+
+def _nan(value: float | None) -> float:
+    return float("nan") if value is None else float(value)
+
+
+def protocol_title(name: str) -> str:
+    """The display name of a registered protocol (the name itself if unknown)."""
+    from qkd_circuits.protocols.registry import PROTOCOLS, get_protocol
+
+    return get_protocol(name).info.title if name in PROTOCOLS else name
 
 
 def render_run_summary(report: RunReport, fmt: str = "png") -> bytes:

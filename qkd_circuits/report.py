@@ -38,7 +38,7 @@ class RunReport:
     (:data:`SCHEMA_VERSION`) and follows :func:`report_schema`.
 
     Attributes:
-        protocol: Protocol name, e.g. ``"bb84"``.
+        protocol: Registered protocol name, e.g. ``bb84``.
         qubits: Number of exchanges (qubits sent).
         seed: The run's seed, or None. A seeded run is a reproducible simulation
             (every draw, secret ones included, follows from the seed and ``versions``);

@@ -24,7 +24,7 @@ from qkd_circuits.postprocessing.pipeline import (
 )
 from qkd_circuits.postprocessing.security import SecurityAnalysis, sifted_bits_needed
 from qkd_circuits.protocols.base import Protocol, run_exchanges
-from qkd_circuits.protocols.registry import get_protocol
+from qkd_circuits.protocols.registry import DEFAULT_PROTOCOL, get_protocol
 from qkd_circuits.randomness import RunRandomness
 from qkd_circuits.report import RunReport, build_report
 from qkd_circuits.specs import check_int
@@ -76,7 +76,7 @@ class RunConfig:
     """Everything that defines a run.
 
     Attributes:
-        protocol: Protocol name (``"bb84"``).
+        protocol: A registered protocol name (``qkd protocols`` lists them).
         qubits: Number of exchanges, >= 1.
         noise: Channel and detector noise (Aer backends).
         eve: Eavesdropper.
@@ -94,7 +94,7 @@ class RunConfig:
         postprocessing: Parameters of the classical post-processing.
     """
 
-    protocol: str = "bb84"
+    protocol: str = DEFAULT_PROTOCOL
     qubits: int = DEFAULT_QUBITS
     noise: NoiseSpec = field(default_factory=NoiseSpec)
     eve: EveSpec = field(default_factory=EveSpec)
@@ -238,7 +238,7 @@ def make_executor(
 
 
 def run(
-    protocol: str = "bb84",
+    protocol: str = DEFAULT_PROTOCOL,
     *,
     qubits: int = DEFAULT_QUBITS,
     noise: NoiseSpec | str = "none",
@@ -257,7 +257,7 @@ def run(
     """Run a QKD protocol end to end and return its report.
 
     Args:
-        protocol: ``"bb84"``.
+        protocol: A registered protocol name (``qkd protocols`` lists them).
         qubits: Number of exchanges.
         noise: A :class:`NoiseSpec` or a spec string such as ``"depolarizing=0.02,readout=0.01"``.
         eve: An :class:`EveSpec` or ``"none"``, ``"intercept-resend"``,

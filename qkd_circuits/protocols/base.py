@@ -49,12 +49,15 @@ class ProtocolInfo:
     """What ``qkd protocols`` says about a protocol.
 
     Attributes:
-        name: The name used on the command line (``"bb84"``, ``"six-state"``).
+        name: The name used on the command line (``bb84``, ``six-state``).
         title: Display name (``"BB84"``).
         states: The states sent, in a few words.
         sifting: The sifting rule, in a few words, with the expected sifted fraction.
         threshold: Asymptotic QBER threshold of the one-way key rate.
         reference: The protocol's paper, then the security analysis used.
+        calibration_predicts_qber: The device calibration's QBER prediction
+            (:func:`~qkd_circuits.execution.calibration.predicted_bb84_qber`: one qubit
+            prepared and measured in Z or X) applies to this protocol's sifted key.
     """
 
     name: str
@@ -63,6 +66,7 @@ class ProtocolInfo:
     sifting: str
     threshold: float
     reference: str
+    calibration_predicts_qber: bool = False
 
     def __post_init__(self) -> None:
         if not self.name or self.name != self.name.lower() or " " in self.name:

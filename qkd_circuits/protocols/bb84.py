@@ -185,6 +185,7 @@ class BB84Protocol:
         threshold=ASYMPTOTIC_QBER_THRESHOLD,
         reference="Bennett & Brassard 1984 (arXiv:2003.06557); rate Shor & Preskill, "
         "PRL 85, 441 (2000); finite key Tomamichel et al., Nat. Commun. 3, 634 (2012)",
+        calibration_predicts_qber=True,
     )
     registers: tuple[str, ...] = ("bob", "eve")
 
