@@ -19,6 +19,9 @@ _REGISTRY: dict[str, tuple[str, str]] = {
 PROTOCOLS: tuple[str, ...] = tuple(_REGISTRY)
 """Every registered protocol name, in the order ``qkd protocols`` lists them."""
 
+DEFAULT_PROTOCOL = PROTOCOLS[0]
+"""The protocol ``qkd run`` and :func:`qkd_circuits.run` use when none is named."""
+
 
 def get_protocol(name: str) -> Protocol:
     """The protocol object registered as ``name``.
@@ -40,4 +43,4 @@ def all_protocols() -> list[Protocol]:
     return [get_protocol(name) for name in PROTOCOLS]
 
 
-__all__ = ["PROTOCOLS", "all_protocols", "get_protocol"]
+__all__ = ["DEFAULT_PROTOCOL", "PROTOCOLS", "all_protocols", "get_protocol"]
