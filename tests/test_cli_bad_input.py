@@ -72,7 +72,7 @@ RUN_CASES: list[tuple[list[str], str]] = [
     (["--submit-only"], "--run-dir"),
     (["--submit-only", "--run-dir", "x"], "'aer'"),
     (["bb84", "extra"], "extra"),
-    (["e91"], "'e91'"),
+    (["bb85"], "'bb85'"),
     (["--timeout", "5"], "'--timeout'"),
 ]
 
@@ -112,6 +112,29 @@ KEYRATE_CASES: list[tuple[list[str], str]] = [
 @pytest.mark.parametrize(("argv", "fragment"), KEYRATE_CASES)
 def test_keyrate_refuses_bad_input(argv, fragment, in_empty_dir, capsys) -> None:
     assert main(["keyrate", *argv]) == 2
+    assert fragment in _one_error_line(capsys)
+    assert list(in_empty_dir.iterdir()) == []
+
+
+COMPARE_CASES: list[tuple[list[str], str]] = [
+    (["--protocols", ""], "--protocols ''"),
+    (["--protocols", "bb84,"], "'bb84,'"),
+    (["--protocols", "bb84,bb85"], "'bb85'"),
+    (["--protocols", "bb84,bb84"], "bb84 more than once"),
+    (["--qubits", "0"], "'0'"),
+    (["--noise", "depolarizing=2"], "2"),
+    (["--eve", "magic"], "'magic'"),
+    (["--backend", "magic"], "'magic'"),
+    (["--json", "/proc/x.json"], "'/proc/x.json'"),
+    (["--plot", "c.gif"], "'.gif'"),
+    (["--plot", "c.png", "--json", "c.png"], "'c.png'"),
+    (["--qubits", "1000000000000"], "1,000,000,000,000 qubits"),
+]
+
+
+@pytest.mark.parametrize(("argv", "fragment"), COMPARE_CASES)
+def test_compare_refuses_bad_input(argv, fragment, in_empty_dir, capsys) -> None:
+    assert main(["compare", "--qubits", "2000", "--quiet", *argv]) == 2
     assert fragment in _one_error_line(capsys)
     assert list(in_empty_dir.iterdir()) == []
 
@@ -184,4 +207,5 @@ def test_resume_of_nothing(tmp_path, capsys) -> None:
 
 
 def test_the_catalogue_is_large() -> None:
-    assert len(RUN_CASES) + len(KEYRATE_CASES) + len(RESUME_EDITS) + 4 + 2 + 1 >= 60
+    cases = len(RUN_CASES) + len(KEYRATE_CASES) + len(COMPARE_CASES) + len(RESUME_EDITS)
+    assert cases + 4 + 2 + 1 >= 60

@@ -1,0 +1,122 @@
+"""Every registered protocol on the one interface: the runner, report, CLI and device path
+know no protocol by name.
+
+These checks run for each protocol in the registry, so a new protocol module is
+held to them the moment it is registered; its own statistics live in its own
+test file.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from qkd_circuits import run
+from qkd_circuits.cli import main
+from qkd_circuits.compare import ComparisonRow, compare_protocols
+from qkd_circuits.errors import ConfigError
+from qkd_circuits.protocols.base import Protocol, ProtocolInfo
+from qkd_circuits.protocols.registry import PROTOCOLS, all_protocols, get_protocol
+from qkd_circuits.runner import RunConfig
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.parametrize("name", PROTOCOLS)
+def test_each_registered_protocol_implements_the_interface(name):
+    protocol = get_protocol(name)
+    assert isinstance(protocol, Protocol) and isinstance(protocol.info, ProtocolInfo)
+    assert protocol.info.name == name and protocol.registers
+    choices = protocol.draw_choices(64, rng=np.random.default_rng(1))
+    codes = np.asarray(choices.codes)
+    assert codes.shape == (64,) and codes.min() >= 0
+    for code in np.unique(codes):
+        circuit = protocol.circuit_for_code(int(code))
+        names = {r.name for r in circuit.cregs}
+        assert names <= set(protocol.registers), (name, names)
+        assert all(r.size == 1 for r in circuit.cregs)
+        ops = [inst.operation.name for inst in circuit.data]
+        last_gate = max(
+            (i for i, op in enumerate(ops) if op not in ("measure", "barrier")), default=-1
+        )
+        first_measure = ops.index("measure")
+        assert first_measure > last_gate, f"{name}: measurements must be terminal"
+        channel = [inst for inst in circuit.data if inst.operation.label == "channel"]
+        assert len(channel) == 1 and circuit.find_bit(channel[0].qubits[0]).index == 0
+    # The asymptotic rate changes sign at the listed threshold.
+    t = protocol.info.threshold
+    assert protocol.asymptotic_rate(0.0) > 0
+    assert protocol.asymptotic_rate(t * 0.98) > 0 > protocol.asymptotic_rate(t * 1.02 + 1e-4)
+
+
+@pytest.mark.parametrize("name", PROTOCOLS)
+def test_each_protocol_gives_matching_keys_without_noise_and_a_valid_report(name):
+    jsonschema = pytest.importorskip("jsonschema")
+    from qkd_circuits.report import report_schema
+
+    report = run(name, qubits=60_000, seed=3)
+    assert report.protocol == name and not report.aborted, report.abort_message
+    assert report.keys_match and report.final_key_bits > 0 and report.qber_actual == 0.0
+    assert set(report.qber_by_basis) == set(report.estimation or {})
+    data = json.loads(report.to_json())
+    jsonschema.Draft202012Validator(report_schema()).validate(data)
+    assert report.key_length is not None and len(report.key_length["theorem"]) > 20
+
+
+def test_an_unknown_protocol_lists_the_known_ones():
+    with pytest.raises(ConfigError, match="unknown protocol 'bb85'; allowed: " + PROTOCOLS[0]):
+        RunConfig(protocol="bb85")
+
+
+def test_qkd_protocols_lists_every_protocol_with_its_threshold(capsys):
+    assert main(["protocols"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert [line.split()[0] for line in lines] == list(PROTOCOLS)
+    for line, protocol in zip(lines, all_protocols(), strict=True):
+        assert f"threshold {protocol.info.threshold:.2%}" in line
+
+
+def test_compare_runs_every_protocol_on_one_channel(tmp_path, capsys):
+    out, plot = tmp_path / "c.json", tmp_path / "c.png"
+    argv = ["compare", "--qubits", "20000", "--noise", "depolarizing=0.02", "--seed", "5",
+            "--json", str(out), "--plot", str(plot)]  # fmt: skip
+    assert main(argv) == 0
+    table = capsys.readouterr().out
+    doc = json.loads(out.read_text())
+    rows = doc["rows"]
+    assert [r["protocol"] for r in rows] == list(PROTOCOLS)
+    for r in rows:
+        assert {"protocol", "sifted_bits", "qber_actual", "final_key_bits", "secret_key_rate",
+                "aborted"} <= set(r)  # fmt: skip
+        assert re.search(rf"^{re.escape(r['protocol'])}\s+{r['sifted_bits']:,}", table, re.M)
+    assert plot.read_bytes().startswith(b"\x89PNG") and doc["noise"] == {"depolarizing": 0.02}
+
+
+def test_compare_rows_are_the_runs_reports():
+    base = RunConfig(qubits=20_000, seed=9)
+    reports = compare_protocols(base, PROTOCOLS[:1])
+    row = ComparisonRow.from_report(reports[0])
+    assert row.final_key_bits == reports[0].final_key_bits and row.sifting_ratio > 0
+    again = compare_protocols(base, PROTOCOLS[:1])[0]
+    assert again.final_key_bits == reports[0].final_key_bits  # seeded: reproducible
+
+
+def test_the_shared_code_names_no_protocol():
+    """Adding a protocol is one module plus one registry line: outside a protocol's own
+    modules and the registries, the package never names one."""
+    found = subprocess.run(
+        ["git", "grep", "-n", '"bb84"', "--", "qkd_circuits"],
+        cwd=ROOT, capture_output=True, text=True, check=False,
+    ).stdout.splitlines()  # fmt: skip
+    allowed = (
+        "qkd_circuits/protocols/bb84.py:",
+        "qkd_circuits/circuits/bb84.py:",
+        "qkd_circuits/protocols/registry.py:",
+        "qkd_circuits/analysis/rates.py:",  # the registry of analytic rate formulas
+    )
+    assert found and all(line.startswith(allowed) for line in found), found
