@@ -120,3 +120,22 @@ def test_the_shared_code_names_no_protocol():
         "qkd_circuits/analysis/rates.py:",  # the registry of analytic rate formulas
     )
     assert found and all(line.startswith(allowed) for line in found), found
+
+
+@pytest.mark.parametrize("name", PROTOCOLS)
+def test_each_protocol_submits_and_resumes_on_a_fake_device(name, tmp_path):
+    """The device path runs every protocol unchanged: submit-only saves the protocol's
+    own choices, and resume (a fresh read of the run directory) finishes the run with
+    the same protocol's records, sifting and analysis."""
+    pytest.importorskip("qiskit_ibm_runtime")
+    from qkd_circuits.execution import ibm
+    from qkd_circuits.runner import resume_run, submit_run
+
+    config = RunConfig(protocol=name, backend="fake:manila", qubits=3000, seed=4)
+    run_dir = submit_run(config, tmp_path / "run")
+    ibm._SIMULATED_JOBS.clear()  # as if the process had ended: resume re-runs from the seed
+    report = resume_run(run_dir)
+    assert report.protocol == name and report.qubits == 3000
+    assert report.backend_info["route"] == "aer" and report.sifted_bits > 0
+    # A device's own error is a few percent at most on manila's best qubits.
+    assert report.qber_actual < 0.1, (name, report.qber_actual)
