@@ -7,7 +7,8 @@ qubit that is measured at the end of the circuit: the signal's coherence in
 Eve's basis is destroyed exactly as by her measurement, and the probe holds her
 result. In BB84 this gives Bob an error rate of 1/4 on the sifted exchanges
 Eve attacked (Bennett & Brassard 1984; Gisin et al., Rev. Mod. Phys. 74, 145
-(2002), Sec. VI.A).
+(2002), Sec. VI.A); in the six-state protocol, where Eve picks one of three
+bases (Z, X, Y), 1/3 (Bruß, PRL 81, 3018 (1998), arXiv:quant-ph/9805019).
 """
 
 from __future__ import annotations
@@ -82,14 +83,22 @@ class EveSpec:
 def append_intercept_resend(
     circuit: QuantumCircuit, signal: Qubit, probe: Qubit, *, basis: int
 ) -> None:
-    """Append Eve's intercept-resend in ``basis`` (0 = Z, 1 = X) as a probe interaction.
+    """Append Eve's intercept-resend in ``basis`` (0 = Z, 1 = X, 2 = Y) as a probe interaction.
 
-    The probe must start in |0> and be measured at the end of the circuit.
+    The signal is rotated so that Eve's basis becomes Z (X: H; Y: Sdg then H, which
+    takes |+i> to |0> and |-i> to |1>), copied onto the probe with a CNOT, and rotated
+    back (X: H; Y: H then S). The probe must start in |0> and be measured at the end of
+    the circuit; it reads 0 for the first eigenstate of the basis (|0>, |+>, |+i>) and 1
+    for the second.
     """
-    if basis not in (0, 1):
-        raise ConfigError(f"Eve's basis must be 0 (Z) or 1 (X), got {basis!r}")
-    if basis == 1:
+    if basis not in (0, 1, 2):
+        raise ConfigError(f"Eve's basis must be 0 (Z), 1 (X) or 2 (Y), got {basis!r}")
+    if basis == 2:
+        circuit.sdg(signal)
+    if basis in (1, 2):
         circuit.h(signal)
     circuit.cx(signal, probe)
-    if basis == 1:
+    if basis in (1, 2):
         circuit.h(signal)
+    if basis == 2:
+        circuit.s(signal)

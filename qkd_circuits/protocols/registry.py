@@ -14,6 +14,7 @@ from qkd_circuits.protocols.base import Protocol
 
 _REGISTRY: dict[str, tuple[str, str]] = {
     "bb84": ("qkd_circuits.protocols.bb84", "BB84"),
+    "six-state": ("qkd_circuits.protocols.six_state", "SIX_STATE"),
 }
 
 PROTOCOLS: tuple[str, ...] = tuple(_REGISTRY)
