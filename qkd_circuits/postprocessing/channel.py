@@ -64,8 +64,10 @@ class PublicChannel:
         Args:
             stage: Stage name; leakage is reported per stage.
             sender: ``"alice"`` or ``"bob"``.
-            payload: Bytes, or a numpy array (a uint8 0/1 array is bit-packed,
-                any other array is stored as its raw bytes).
+            payload: Bytes, or a numpy array (a 1-D uint8 array of 0s and 1s is
+                bit-packed; any other array, a uint8 array with other values
+                included, is stored as its raw bytes, so the transcript that is
+                authenticated is always the message itself).
             leaked_bits: Bits this message discloses about the key (>= 0).
         """
         if sender not in ("alice", "bob"):
@@ -73,7 +75,7 @@ class PublicChannel:
         if leaked_bits < 0:
             raise ConfigError(f"leaked_bits must be >= 0, got {leaked_bits!r}")
         if isinstance(payload, np.ndarray):
-            if payload.dtype == np.uint8 and payload.ndim == 1:
+            if payload.dtype == np.uint8 and payload.ndim == 1 and not np.any(payload > 1):
                 data = np.packbits(np.asarray(payload, dtype=np.uint8)).tobytes()
             else:
                 data = np.ascontiguousarray(payload).tobytes()

@@ -39,3 +39,16 @@ def test_empty_basis_gives_nan():
 def test_bad_input(args, fragment):
     with pytest.raises(ConfigError, match=fragment):
         sift(*args)
+
+
+def test_the_channel_records_non_binary_announcements_as_they_are():
+    """A message of basis values 0/1/2 (six-state) or settings 0..3 (E91) must reach the
+    transcript unchanged: bit-packing would turn every non-zero value into 1, and the
+    authentication tag would then cover a different message than the one sent."""
+    channel = PublicChannel()
+    bases = np.array([0, 1, 2, 3, 1], dtype=np.uint8)
+    channel.send("sifting", "bob", bases)
+    channel.send("sifting", "alice", np.array([1, 0, 1], dtype=np.uint8))
+    first, second = channel.messages
+    assert first.payload == bases.tobytes()
+    assert second.payload == np.packbits([1, 0, 1]).tobytes()

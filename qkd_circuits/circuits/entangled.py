@@ -1,0 +1,166 @@
+"""Entanglement-based exchange circuits (BBM92, E91): a Bell pair, Eve on Bob's half, two
+measurements in the XZ plane.
+
+The source prepares |Φ+> = (|00> + |11>)/√2 (Bell 1964; Bennett, Brassard & Mermin,
+PRL 68, 557 (1992); Ekert, PRL 67, 661 (1991)). Qubit 0 (register ``bob_half``) is
+Bob's half: it travels, so Eve's intercept-resend (optional) and the channel
+``IGate(label="channel")`` act on it, and the noise model and the readout error act on
+it alone. Qubit 1 (``alice_half``) is Alice's half, kept at the source and measured
+there. Qubit 2 (``probe``), present only when Eve attacks, is her probe: such a circuit
+has 3 qubits and runs on Aer only (the device path takes circuits of at most 2 qubits);
+without Eve a circuit has 2 qubits and runs on a device, placed on a coupled pair.
+Classical registers: ``alice``, ``bob`` and, with Eve, ``eve`` (1 bit each). All
+measurements are terminal.
+
+A *setting* is a measurement direction at angle θ in the XZ plane of the Bloch
+sphere, the observable ``cos θ Z + sin θ X``: Z (θ = 0), X (π/2), W (π/4), V (−π/4).
+It is measured as ``Ry(−θ)`` then Z (``Ry(θ)|0>`` is its +1 eigenstate); outcome 0 is
+the eigenvalue +1. For |Φ+>, ``<Z⊗Z> = <X⊗X> = 1`` and ``<Z⊗X> = <X⊗Z> = 0``, so the
+correlation of settings θa, θb is ``E(θa, θb) = cos θa cos θb + sin θa sin θb =
+cos(θa − θb)`` and the outcomes differ with probability ``(1 − E)/2``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+from qiskit.circuit import ClassicalRegister, QuantumCircuit, QuantumRegister
+from qiskit.circuit.library import IGate
+
+from qkd_circuits.attacks.intercept_resend import append_intercept_resend
+from qkd_circuits.channel.noise import CHANNEL_LABEL
+from qkd_circuits.errors import ConfigError
+
+SETTING_NAMES = ("Z", "X", "W", "V")
+"""Name of each setting value: Alice uses 0 (Z) and 1 (X); Bob any of the four."""
+
+SETTING_ANGLES = (0.0, math.pi / 2, math.pi / 4, -math.pi / 4)
+"""Angle θ in the XZ plane of each setting value (radians)."""
+
+NO_EVE = -1
+"""Value of ``eve_basis`` for an exchange Eve leaves alone."""
+
+N_CONFIGS = 24
+"""Configuration codes are in [0, 24): Alice 2 settings × Bob 4 × Eve 3 (none, Z, X)."""
+
+ALICE_SETTINGS = 2
+BOB_SETTINGS = 4
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EntangledConfig:
+    """The choices that define one entanglement-based exchange circuit.
+
+    Attributes:
+        alice_setting: 0 (Z) or 1 (X).
+        bob_setting: 0 (Z), 1 (X), 2 (W, π/4) or 3 (V, −π/4).
+        eve_basis: 0 (Z) or 1 (X) when Eve intercepts Bob's half, ``NO_EVE`` (-1) otherwise.
+    """
+
+    alice_setting: int
+    bob_setting: int
+    eve_basis: int = NO_EVE
+
+    def __post_init__(self) -> None:
+        if self.alice_setting not in range(ALICE_SETTINGS):
+            raise ConfigError(f"alice_setting must be 0 (Z) or 1 (X), got {self.alice_setting!r}")
+        if self.bob_setting not in range(BOB_SETTINGS):
+            raise ConfigError(
+                f"bob_setting must be 0 (Z), 1 (X), 2 (W) or 3 (V), got {self.bob_setting!r}"
+            )
+        if self.eve_basis not in (NO_EVE, 0, 1):
+            raise ConfigError(f"eve_basis must be -1 (no Eve), 0 or 1, got {self.eve_basis!r}")
+
+    @property
+    def code(self) -> int:
+        """Integer code in [0, 24): alice + 2 bob + 8 (eve_basis + 1)."""
+        return self.alice_setting + 2 * self.bob_setting + 8 * (self.eve_basis + 1)
+
+    @classmethod
+    def from_code(cls, code: int) -> EntangledConfig:
+        """Inverse of :attr:`code`."""
+        if not 0 <= code < N_CONFIGS:
+            raise ConfigError(
+                f"entangled configuration code must be in [0, {N_CONFIGS}), got {code!r}"
+            )
+        return cls(alice_setting=code & 1, bob_setting=(code >> 1) & 3, eve_basis=(code >> 3) - 1)
+
+
+def config_codes(
+    alice_settings: NDArray[np.integer],
+    bob_settings: NDArray[np.integer],
+    eve_bases: NDArray[np.integer],
+) -> NDArray[np.int64]:
+    """Elementwise :attr:`EntangledConfig.code` over arrays of shape (n,); returns int64 (n,)."""
+    code = alice_settings.astype(np.int64) + 2 * bob_settings.astype(np.int64)
+    code += 8 * (eve_bases.astype(np.int64) + 1)
+    return code
+
+
+def _measure_in(qc: QuantumCircuit, qubit: int, setting: int) -> None:
+    """Rotate ``qubit`` so that a Z measurement measures ``setting`` (``Ry(−θ)``)."""
+    theta = SETTING_ANGLES[setting]
+    if theta != 0.0:
+        qc.ry(-theta, qubit)
+
+
+def entangled_circuit(config: EntangledConfig, *, protocol: str) -> QuantumCircuit:
+    """Build the circuit of one entanglement-based exchange (module docstring).
+
+    Args:
+        config: The settings and Eve's basis.
+        protocol: Name recorded in ``circuit.metadata`` and the circuit name
+            (``"bbm92"``, ``"e91"``).
+
+    Returns:
+        A circuit of 2 qubits (3 with Eve's probe), measurements terminal;
+        ``circuit.metadata`` records the configuration.
+    """
+    bob_half = QuantumRegister(1, "bob_half")
+    alice_half = QuantumRegister(1, "alice_half")
+    alice, bob = ClassicalRegister(1, "alice"), ClassicalRegister(1, "bob")
+    eve_acts = config.eve_basis != NO_EVE
+    if eve_acts:
+        probe, eve = QuantumRegister(1, "probe"), ClassicalRegister(1, "eve")
+        qc = QuantumCircuit(bob_half, alice_half, probe, alice, bob, eve)
+    else:
+        qc = QuantumCircuit(bob_half, alice_half, alice, bob)
+    a, b = SETTING_NAMES[config.alice_setting], SETTING_NAMES[config.bob_setting]
+    e = SETTING_NAMES[config.eve_basis] if eve_acts else "-"
+    qc.name = f"{protocol}_a{a}_e{e}_b{b}"
+    qc.h(alice_half[0])
+    qc.cx(alice_half[0], bob_half[0])
+    qc.barrier(label="source")
+    if eve_acts:
+        append_intercept_resend(qc, bob_half[0], probe[0], basis=config.eve_basis)
+        qc.barrier(label="eve")
+    qc.append(IGate(label=CHANNEL_LABEL), [bob_half[0]])
+    qc.barrier(label="measure")
+    _measure_in(qc, 1, config.alice_setting)
+    _measure_in(qc, 0, config.bob_setting)
+    qc.measure(alice_half[0], alice[0])
+    qc.measure(bob_half[0], bob[0])
+    if eve_acts:
+        qc.measure(probe[0], eve[0])
+    qc.metadata = {
+        "protocol": protocol,
+        "alice_setting": a,
+        "bob_setting": b,
+        "eve_basis": e,
+        "code": config.code,
+    }
+    return qc
+
+
+__all__ = [
+    "NO_EVE",
+    "N_CONFIGS",
+    "SETTING_ANGLES",
+    "SETTING_NAMES",
+    "EntangledConfig",
+    "config_codes",
+    "entangled_circuit",
+]
