@@ -75,8 +75,9 @@ class PublicChannel:
         if leaked_bits < 0:
             raise ConfigError(f"leaked_bits must be >= 0, got {leaked_bits!r}")
         if isinstance(payload, np.ndarray):
-            if payload.dtype == np.uint8 and payload.ndim == 1 and not np.any(payload > 1):
-                data = np.packbits(np.asarray(payload, dtype=np.uint8)).tobytes()
+            as_uint8 = np.asarray(payload, dtype=np.uint8) if payload.dtype == np.uint8 else None
+            if as_uint8 is not None and as_uint8.ndim == 1 and not np.any(as_uint8 > 1):
+                data = np.packbits(as_uint8).tobytes()
             else:
                 data = np.ascontiguousarray(payload).tobytes()
         else:
