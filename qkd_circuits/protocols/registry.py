@@ -14,10 +14,11 @@ from qkd_circuits.protocols.base import Protocol
 
 _REGISTRY: dict[str, tuple[str, str]] = {
     "bb84": ("qkd_circuits.protocols.bb84", "BB84"),
+    "six-state": ("qkd_circuits.protocols.six_state", "SIX_STATE"),
+    "b92": ("qkd_circuits.protocols.b92", "B92"),
     "sarg04": ("qkd_circuits.protocols.sarg04", "SARG04"),
     "bbm92": ("qkd_circuits.protocols.bbm92", "BBM92"),
     "e91": ("qkd_circuits.protocols.e91", "E91"),
-    "six-state": ("qkd_circuits.protocols.six_state", "SIX_STATE"),
 }
 
 PROTOCOLS: tuple[str, ...] = tuple(_REGISTRY)
