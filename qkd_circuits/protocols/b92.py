@@ -65,23 +65,17 @@ independently; her quantum memory is arbitrary), not against coherent attacks::
 
     ℓ = n [1 − h(e_ph(Q⁺)) − δ] − leak_EC − v − 2 log2(1/ε_PA),   δ = 7 √(log2(2/ε̄)/n),
 
-with n the conclusive bits left after the sample, ``e_ph = worst_phase_error`` (a
-lower bound on S(X|E) over the confidence set, monotone in Q), and Q⁺ the upper
-confidence bound on the per-round error probability: ``phase_error_bound(n, k, e,
-log_eps=ln(ε_PE/2)) + 1/n``. Why that bound holds: under a collective attack the
-sample errors E ~ Bin(k, q) and the remaining errors R ~ Bin(n, q) are independent;
-the hypergeometric bound gives Pr[R > n λ(E)] ≤ ε for any total; and R ≥ ⌊nq⌋
-with probability ≥ 1/2 (a binomial median lies in [⌊nq⌋, ⌈nq⌉]: Kaas & Buhrman,
-Stat. Neerl. 34, 13 (1980)), so Pr[λ(E) < ⌊nq⌋/n] ≤ 2ε, i.e. Pr[q > λ(E) + 1/n]
-≤ 2ε. ε_sec is split in three equal parts, ε_PE = ε̄ = ε_PA = ε_sec/3 (per ladder
-level, below); ε_EC is the verification's ε_cor, reported separately.
-Statements, as in :mod:`~qkd_circuits.postprocessing.key_length`:
-``"fixed"`` evaluates Q⁺ at the largest error count the tolerance Q_tol
-(``--qber-threshold``) accepts; ``"variable"`` at the lowest of the 64 ladder
-tolerances the sample passes, each level at ε_sec/64 (union bound). No key is
-emitted at a sample QBER above the 3.89 % threshold, and none when the formula is
-not positive (``key_too_short``): with a 10 % sample and ε_sec = 1e-10 that needs
-about 66,000 qubits without noise, 170,000 at 1 % QBER and 570,000 at 2 %.
+with n the conclusive bits left after the sample, ``e_ph = worst_phase_error`` (so
+``1 − h(e_ph)`` is a lower bound on S(X|E) over the confidence set, monotone in Q),
+and Q⁺ the Clopper–Pearson upper bound on the i.i.d. per-round error probability.
+The formula, the ε split (ε_PE = ε̄ = ε_PA = ε/4, the smoothing counted twice) and
+the statements (``"fixed"`` at the tolerance Q_tol, ``"variable"`` at the lowest of
+64 ladder tolerances the sample passes, each at ε_sec/64) are shared with SARG04:
+:class:`~qkd_circuits.postprocessing.collective.CollectiveAttackAnalysis`. ε_EC is
+the verification's ε_cor, reported separately. No key is emitted at a sample QBER
+above the 3.89 % threshold, and none when the formula is not positive
+(``key_too_short``): with a 10 % sample and ε_sec = 1e-10 that needs about 64,000
+qubits without noise and about 160,000 at 1 % QBER.
 
 :data:`B92` is the protocol object the runner uses
 (:class:`~qkd_circuits.protocols.base.Protocol`).
@@ -92,7 +86,7 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -105,23 +99,11 @@ from qkd_circuits.attacks.intercept_resend import EveSpec
 from qkd_circuits.circuits.b92 import NO_EVE, B92Config, b92_circuit, config_codes
 from qkd_circuits.errors import ConfigError
 from qkd_circuits.postprocessing.channel import PublicChannel
-from qkd_circuits.postprocessing.estimation import (
-    BasisSample,
-    check_sample_qber,
-    phase_error_bound,
-)
-from qkd_circuits.postprocessing.key_length import (
-    STATEMENTS,
-    KeyLengthResult,
-    Statement,
-    max_accepted_errors,
-    select_tolerance,
-    tolerance_ladder,
-)
+from qkd_circuits.postprocessing.collective import CollectiveAttackAnalysis
 from qkd_circuits.postprocessing.sifting import SiftedKey
 from qkd_circuits.protocols.base import ProtocolInfo
 from qkd_circuits.randomness import RNGLike, ensure_secret_rng
-from qkd_circuits.specs import check_int, check_open_unit
+from qkd_circuits.specs import check_int
 
 OVERLAP = 1.0 / math.sqrt(2.0)
 """<0|+>, the overlap c = β² − α² of Alice's two states."""
@@ -129,8 +111,6 @@ ASYMPTOTIC_QBER_THRESHOLD = 0.038871
 """Root of :func:`b92_rate` (module docstring): no key above this QBER."""
 SIFTED_BASIS_NAMES: tuple[str, ...] = ("B92",)
 """The sifted key's one basis label (every conclusive bit is estimated together)."""
-AEP_FACTOR = 7.0
-"""δ = 7 √(log2(2/ε̄)/n) (Scarani & Renner, arXiv:0708.0709)."""
 _SEARCH_STEPS = 90
 _BISECT_STEPS = 64
 _MARGIN = 1e-9
@@ -142,8 +122,8 @@ _PROOF = (
     "l = n[1 - h(e_ph(Q+)) - 7 sqrt(log2(2/eps_bar)/n)] - leak_EC - v - 2 log2(1/eps_PA), "
     "with S(X|E) >= 1 - h(e_ph) and e_ph the phase error bound of Tamaki, Koashi, Imoto, PRL "
     "90, 167904 (2003) (lossless case of Tamaki, Lutkenhaus, PRA 69, 032316 (2004)) maximised "
-    "over the conclusive rate, Q+ the exact hypergeometric bound (+1/n, i.i.d. rounds), "
-    "eps_PE = eps_bar = eps_PA = eps/3, {tolerance}"
+    "over the conclusive rate, Q+ the Clopper-Pearson upper bound of the i.i.d. error "
+    "probability, eps_PE = eps_bar = eps_PA = eps/4 (smoothing counted twice), {tolerance}"
 )
 THEOREMS: dict[str, str] = {
     "variable": _PROOF.format(
@@ -428,116 +408,25 @@ def b92_rate(qber: float) -> float:
 # -- the finite-key analysis ----------------------------------------------------------------
 
 
-def _leak(value: int | float, *, name: str) -> float:
-    try:
-        x = float(value)
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(f"{name} must be a number >= 0, got {value!r}") from exc
-    if not (x >= 0.0 and math.isfinite(x)):
-        raise ConfigError(f"{name} must be a finite number >= 0, got {value!r}")
-    return x
+def b92_entropy_bound(qber: float) -> float:
+    """Lower bound on S(X|E) per conclusive bit at error probability ``qber``:
+    ``1 − h(e_ph)`` with ``e_ph =`` :func:`worst_phase_error` (module docstring;
+    non-increasing in ``qber``)."""
+    return 1.0 - _h(worst_phase_error(qber))
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class B92Analysis:
-    """B92's security analysis: one sample of the conclusive bits, the Scarani–Renner
-    finite key with the TKI entropy bound (module docstring).
-
-    Attributes:
-        basis_names: ``("B92",)``: the sifted key has one basis.
-        threshold: The sample QBER above which :meth:`check` aborts whatever
-            ``qber_threshold`` allows (the asymptotic threshold).
-        theorems: Citation per statement.
-    """
-
-    basis_names: tuple[str, ...] = SIFTED_BASIS_NAMES
-    threshold: float = ASYMPTOTIC_QBER_THRESHOLD
-    theorems: Mapping[str, str] = field(default_factory=lambda: dict(THEOREMS))
-
-    def _sample(self, samples: Mapping[str, BasisSample]) -> BasisSample:
-        (name,) = self.basis_names
-        s = samples.get(name) if isinstance(samples, Mapping) else None
-        if set(samples) != {name} or not isinstance(s, BasisSample) or s.basis != name:
-            raise ConfigError(f"samples must map {name!r} to its BasisSample, got {samples!r}")
-        if s.key_bits < 1:
-            raise ConfigError("samples leave no key bit: nothing to compute a length for")
-        return s
-
-    def check(self, samples: Mapping[str, BasisSample], *, qber_threshold: float) -> None:
-        """Abort (``qber_above_threshold``) when the sample QBER exceeds ``qber_threshold``
-        or B92's own threshold, per sample as :func:`~qkd_circuits.postprocessing.
-        estimation.check_sample_qber` does."""
-        check_sample_qber(samples, threshold=qber_threshold)
-        check_sample_qber(samples, threshold=self.threshold)
-
-    def key_length(
-        self,
-        samples: Mapping[str, BasisSample],
-        *,
-        leaked_ec: int | float,
-        verification_bits: int,
-        eps_sec: float,
-        eps_cor: float,
-        qber_tolerance: float,
-        statement: Statement,
-    ) -> KeyLengthResult:
-        """The Scarani–Renner length (module docstring); 0 when not positive.
-
-        Raises:
-            ConfigError: on any out-of-range argument.
-            ProtocolAbort: ``"qber_above_threshold"`` when the sample exceeds ``Q_tol``.
-        """
-        s = self._sample(samples)
-        leak = _leak(leaked_ec, name="leaked_ec")
-        check_open_unit(eps_sec, name="eps_sec")
-        check_open_unit(eps_cor, name="eps_cor")
-        ver = float(check_int(verification_bits, name="verification_bits", minimum=0))
-        if statement not in STATEMENTS:
-            raise ConfigError(f"statement must be one of {STATEMENTS}, got {statement!r}")
-        ladder = tolerance_ladder(qber_tolerance, statement)
-        tolerance = ladder[select_tolerance(samples, ladder)]
-        n, k = s.key_bits, s.sample_bits
-        errors = max_accepted_errors(k, tolerance)
-        log_eps = math.log(eps_sec) - math.log(len(ladder)) - math.log(3.0)  # ε_PE = ε̄ = ε_PA
-        q_upper = 1.0
-        if k:
-            q_upper = phase_error_bound(n, k, errors, log_eps=log_eps - math.log(2.0)) + 1.0 / n
-            q_upper = min(1.0, max(q_upper, errors / k))
-        e_ph = worst_phase_error(q_upper)
-        entropy = 1.0 - _h(e_ph)
-        log2_eps = log_eps / math.log(2.0)
-        delta = AEP_FACTOR * math.sqrt((1.0 - log2_eps) / n)
-        pa_penalty = -2.0 * log2_eps
-        privacy = n * (entropy - delta)
-        bound = privacy - leak - ver - pa_penalty
-        above = k > 0 and s.qber > self.threshold
-        observed = worst_phase_error(min(s.qber, 1.0)) if k else 0.5
-        asymptotic = n * (1.0 - _h(observed)) - leak - ver
-        terms = {
-            "tolerance": tolerance,
-            "levels": float(len(ladder)),
-            "key_bits": float(n),
-            "test_bits": float(k),
-            "test_errors": float(errors),
-            "qber_upper": q_upper,
-            "phase_error_bound": e_ph,
-            "entropy_per_bit": entropy,
-            "aep_delta": delta,
-            "privacy_term": privacy,
-            "leak_ec": leak,
-            "verification_leak": ver,
-            "pa_penalty": pa_penalty,
-            "log_eps_pe": log_eps,
-            "bound": bound,
-        }
-        return KeyLengthResult(
-            length=0 if above or bound <= 0 else math.floor(bound),
-            statement=statement,
-            theorem=self.theorems[statement],
-            phase_error_bound={s.basis: e_ph},
-            asymptotic_bits=0 if above else max(0, math.floor(asymptotic)),
-            terms=terms,
-        )
+def b92_analysis() -> CollectiveAttackAnalysis:
+    """B92's security analysis: one sample of the conclusive bits and the Scarani–Renner
+    length (:mod:`~qkd_circuits.postprocessing.collective`) with
+    :func:`b92_entropy_bound`; no key above :data:`ASYMPTOTIC_QBER_THRESHOLD`."""
+    (name,) = SIFTED_BASIS_NAMES
+    return CollectiveAttackAnalysis(
+        basis_name=name,
+        entropy=b92_entropy_bound,
+        phase_error=worst_phase_error,
+        threshold=ASYMPTOTIC_QBER_THRESHOLD,
+        theorems=THEOREMS,
+    )
 
 
 class B92Protocol:
@@ -577,9 +466,9 @@ class B92Protocol:
         """See :func:`sift_records`."""
         return sift_records(records, channel=channel)
 
-    def analysis(self, sifted: SiftedKey) -> B92Analysis:
-        """One sample of all conclusive bits; the length of :class:`B92Analysis`."""
-        return B92Analysis()
+    def analysis(self, sifted: SiftedKey) -> CollectiveAttackAnalysis:
+        """One sample of all conclusive bits; the length of :func:`b92_analysis`."""
+        return b92_analysis()
 
     def asymptotic_rate(self, qber: float) -> float:
         """See :func:`b92_rate`."""
@@ -599,10 +488,11 @@ __all__ = [
     "B92",
     "OVERLAP",
     "THEOREMS",
-    "B92Analysis",
     "B92Choices",
     "B92Protocol",
     "B92Records",
+    "b92_analysis",
+    "b92_entropy_bound",
     "b92_rate",
     "draw_choices",
     "sift_records",

@@ -52,21 +52,18 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 from qiskit.circuit import QuantumCircuit
-from scipy.stats import binom
 
 from qkd_circuits.analysis.entropy import binary_entropy
 from qkd_circuits.attacks.intercept_resend import EveSpec
 from qkd_circuits.circuits.bb84 import NO_EVE, BB84Config, bb84_circuit, config_codes
 from qkd_circuits.errors import ConfigError
 from qkd_circuits.postprocessing.channel import PublicChannel
-from qkd_circuits.postprocessing.estimation import BasisSample, check_log_eps, check_sample_qber
+from qkd_circuits.postprocessing.collective import CollectiveAttackAnalysis
+from qkd_circuits.postprocessing.estimation import BasisSample
 from qkd_circuits.postprocessing.key_length import (
     STATEMENTS,
     KeyLengthResult,
     Statement,
-    max_accepted_errors,
-    select_tolerance,
-    tolerance_ladder,
 )
 from qkd_circuits.postprocessing.sifting import SiftedKey
 from qkd_circuits.protocols.base import ProtocolInfo
@@ -81,10 +78,6 @@ X, Z = 1, 0
 
 ASYMPTOTIC_QBER_THRESHOLD = 0.0968924893874523
 """Root of :func:`sarg04_rate` (f(e) = h(e)); the 9.68 % quoted for Tamaki & Lo."""
-
-AEP_CONSTANT = 7.0
-"""The 7 of Scarani & Renner's Δ = 7 sqrt(log2(2/ε̄)/n) + (2/n) log2(1/ε_PA) for a binary
-key (their smooth min-entropy AEP for i.i.d. rounds, after Renner's thesis)."""
 
 THEOREMS: dict[str, str] = {
     statement: (
@@ -296,66 +289,17 @@ def sarg04_rate(qber: float, *, f: float = 1.0) -> float:
     return sarg04_entropy_bound(qber) - float(f) * float(binary_entropy(float(qber)))
 
 
-_LOG_CDF_EXACT_FLOOR = -600.0
-
-
-def _binom_log_cdf_upper(errors: int, trials: int, p: float) -> float:
-    """``ln Pr[Bin(trials, p) <= errors]``, or an upper bound on it deep in the tail.
-
-    Below e^-600 scipy's log-CDF may underflow; there ``CDF <= pmf(e) / (1 - r)`` with
-    ``r = e (1 - p) / ((trials - e + 1) p)`` (the ratio of consecutive terms, largest at
-    x = e), computed from the exact log-pmf. An upper bound only accepts more p.
-    """
-    value = float(binom.logcdf(errors, trials, p))
-    if math.isfinite(value) and value > _LOG_CDF_EXACT_FLOOR:
-        return value
-    ratio = errors * (1.0 - p) / ((trials - errors + 1) * p)
-    if ratio >= 1.0:
-        return 0.0
-    return float(binom.logpmf(errors, trials, p)) - math.log1p(-ratio)
-
-
-def error_probability_bound(sample_bits: int, sample_errors: int, *, log_eps: float) -> float:
-    """Clopper–Pearson upper bound on an i.i.d. error probability, failing w.p. <= e^log_eps.
-
-    The smallest ``p⁺`` (to 1e-12) with ``Pr_p[E <= e] <= ε`` for every ``p >= p⁺``,
-    ``E ~ Bin(k, p)``; then ``Pr[p > p⁺(E)] <= ε`` (Clopper & Pearson, Biometrika 26, 404
-    (1934)). This bounds the per-round probability that collective attacks fix, the
-    parameter Scarani & Renner's estimate needs. The hypergeometric
-    :func:`~qkd_circuits.postprocessing.estimation.phase_error_bound` bounds a realised
-    fraction of the unsampled bits instead, a different statement (larger in every case
-    the tests compare).
-
-    Args:
-        sample_bits: ``k`` >= 0 (0 gives 1.0: nothing is known).
-        sample_errors: ``e`` in [0, k].
-        log_eps: Natural log of the failure probability, < 0.
-    """
-    k = check_int(sample_bits, name="sample_bits", minimum=0)
-    e = check_int(sample_errors, name="sample_errors", minimum=0)
-    if e > k:
-        raise ConfigError(f"sample_errors must be <= sample_bits = {k}, got {e!r}")
-    log_eps = check_log_eps(log_eps)
-    if k == 0 or e == k:
-        return 1.0
-    lo, hi = e / k, 1.0  # accepted at lo (Pr[E <= e] >= 1/2 > ε there), rejected at 1
-    while hi - lo > 1e-12:
-        mid = 0.5 * (lo + hi)
-        if _binom_log_cdf_upper(e, k, mid) > log_eps:
-            lo = mid
-        else:
-            hi = mid
-    return hi
-
-
-def _leak(value: int | float, *, name: str) -> float:
-    try:
-        x = float(value)
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(f"{name} must be a number >= 0, got {value!r}") from exc
-    if not (x >= 0.0 and math.isfinite(x)):
-        raise ConfigError(f"{name} must be a finite number >= 0, got {value!r}")
-    return x
+def sarg04_analysis() -> CollectiveAttackAnalysis:
+    """SARG04's security analysis: one pooled sample and the Scarani–Renner length
+    (:mod:`~qkd_circuits.postprocessing.collective`) with :func:`sarg04_entropy_bound`;
+    the phase error reported is 3/2 of the bit-error bound (Tamaki & Lo)."""
+    return CollectiveAttackAnalysis(
+        basis_name=BASIS,
+        entropy=sarg04_entropy_bound,
+        phase_error=lambda e: 1.5 * e,
+        threshold=ASYMPTOTIC_QBER_THRESHOLD,
+        theorems=THEOREMS,
+    )
 
 
 def sarg04_key_length(
@@ -368,125 +312,20 @@ def sarg04_key_length(
     verification_bits: int | None = None,
     statement: Statement = "variable",
 ) -> KeyLengthResult:
-    """Finite-key length of single-photon SARG04 against collective attacks.
-
-    Scarani & Renner (PRL 100, 200501 (2008), arXiv:0708.0709) for i.i.d. rounds:
-    ``ℓ <= n [S(X|E) - Δ] - leak_EC - v`` with ``nΔ = 7 sqrt(n log2(2/ε̄)) + 2 log2(1/ε_PA)``
-    and S(X|E) minimised over the states the estimate allows; here
-    S(X|E) >= :func:`sarg04_entropy_bound` (decreasing) at ``p⁺`` =
-    :func:`error_probability_bound` of the sample, so::
-
-        ℓ = floor( n f(p⁺) - 7 sqrt(n log2(2/ε̄)) - leak_EC - v - 2 log2(1/ε_PA) ).
-
-    ε split, per pre-agreed tolerance level of secrecy ε_l (ε_sec, or ε_sec/64 for each of
-    the ``"variable"`` ladder's 64 levels, as
-    :func:`~qkd_circuits.postprocessing.key_length.finite_key_length` does):
-    ε_PE = ε̄ = ε_PA = ε_l/4, with ε_PE + 2ε̄ + ε_PA = ε_l (the smoothing counted twice,
-    never less than Scarani & Renner's ε_PE + ε̄ + ε_PA). The count used is the largest a
-    level accepts (:func:`~qkd_circuits.postprocessing.key_length.max_accepted_errors`).
-    Correctness (ε_cor) is the verification tag's, outside ε_sec.
-
-    Args:
-        samples: ``{"SARG04": BasisSample}`` from parameter estimation.
-        leaked_ec: Bits disclosed by error correction, >= 0.
-        eps_sec: Secrecy parameter, in (0, 1).
-        eps_cor: Correctness parameter, in (0, 1) (sets the tag when no length is given).
-        qber_tolerance: ``Q_tol`` fixed before the run, in [0, 1].
-        verification_bits: Tag bits disclosed, or None for ``log2(2/ε_cor)``.
-        statement: ``"variable"`` or ``"fixed"``.
-
-    Raises:
-        ConfigError: on out-of-range arguments or samples that leave no key bit.
-        ProtocolAbort: ``"qber_above_threshold"`` when the sample exceeds ``Q_tol``.
-    """
-    if set(samples) != {BASIS} or not isinstance(samples[BASIS], BasisSample):
-        raise ConfigError(f"samples must map {BASIS!r} to its BasisSample, got {dict(samples)!r}")
-    sample = samples[BASIS]
-    n = sample.key_bits
-    if n < 1:
-        raise ConfigError("samples leave no key bit: nothing to compute a length for")
-    leak = _leak(leaked_ec, name="leaked_ec")
-    eps_sec = check_open_unit(eps_sec, name="eps_sec")
-    eps_cor = check_open_unit(eps_cor, name="eps_cor")
-    if statement not in STATEMENTS:
-        raise ConfigError(f"statement must be one of {STATEMENTS}, got {statement!r}")
-    if verification_bits is None:
-        ver = 1.0 - math.log2(eps_cor)
-    else:
-        ver = float(check_int(verification_bits, name="verification_bits", minimum=0))
-    ladder = tolerance_ladder(qber_tolerance, statement)
-    tolerance = ladder[select_tolerance({BASIS: sample}, ladder)]
-    errors = max_accepted_errors(sample.sample_bits, tolerance)
-    log_part = math.log(eps_sec) - math.log(len(ladder)) - math.log(4.0)  # ε_l / 4
-    p_plus = error_probability_bound(sample.sample_bits, errors, log_eps=log_part)
-    entropy = sarg04_entropy_bound(p_plus)
-    privacy = n * entropy
-    aep = AEP_CONSTANT * math.sqrt(n * (1.0 - log_part / math.log(2.0)))  # log2(2/ε̄)
-    pa_penalty = -2.0 * log_part / math.log(2.0)
-    bound = privacy - aep - leak - ver - pa_penalty
-    observed = sample.qber if sample.sample_bits else 1.0
-    terms = {
-        "tolerance": tolerance,
-        "levels": float(len(ladder)),
-        f"key_bits_{BASIS}": float(n),
-        f"test_bits_{BASIS}": float(sample.sample_bits),
-        f"test_errors_{BASIS}": float(errors),
-        "error_rate_bound": p_plus,
-        f"phase_error_bound_{BASIS}": min(0.5, 1.5 * p_plus),
-        "entropy_per_bit": entropy,
-        "privacy_term": privacy,
-        "aep_penalty": aep,
-        "leak_ec": leak,
-        "verification_leak": ver,
-        "pa_penalty": pa_penalty,
-        "log_eps_pe": log_part,
-        "bound": bound,
-    }
-    return KeyLengthResult(
-        length=max(0, math.floor(bound)),
+    """Finite-key length of single-photon SARG04 against collective attacks:
+    :meth:`CollectiveAttackAnalysis.key_length` of :func:`sarg04_analysis`
+    (``verification_bits=None``: the paper's ``log2(2/ε_cor)``)."""
+    check_open_unit(eps_cor, name="eps_cor")
+    tag = math.ceil(1.0 - math.log2(eps_cor)) if verification_bits is None else verification_bits
+    return sarg04_analysis().key_length(
+        samples,
+        leaked_ec=leaked_ec,
+        verification_bits=tag,
+        eps_sec=eps_sec,
+        eps_cor=eps_cor,
+        qber_tolerance=qber_tolerance,
         statement=statement,
-        theorem=THEOREMS[statement],
-        phase_error_bound={BASIS: min(0.5, 1.5 * p_plus)},
-        asymptotic_bits=max(0, math.floor(n * sarg04_entropy_bound(observed) - leak - ver)),
-        terms=terms,
     )
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Sarg04Analysis:
-    """The security analysis the pipeline asks: one pooled error rate (module docstring).
-
-    Attributes:
-        basis_names: ``("SARG04",)``: every sifted bit has basis value 0.
-    """
-
-    basis_names: tuple[str, ...] = (BASIS,)
-
-    def check(self, samples: Mapping[str, BasisSample], *, qber_threshold: float) -> None:
-        """Abort when the sample's error rate exceeds ``qber_threshold``."""
-        check_sample_qber(samples, threshold=qber_threshold)
-
-    def key_length(
-        self,
-        samples: Mapping[str, BasisSample],
-        *,
-        leaked_ec: int | float,
-        verification_bits: int,
-        eps_sec: float,
-        eps_cor: float,
-        qber_tolerance: float,
-        statement: Statement,
-    ) -> KeyLengthResult:
-        """See :func:`sarg04_key_length`."""
-        return sarg04_key_length(
-            samples,
-            leaked_ec=leaked_ec,
-            verification_bits=verification_bits,
-            eps_sec=eps_sec,
-            eps_cor=eps_cor,
-            qber_tolerance=qber_tolerance,
-            statement=statement,
-        )
 
 
 class Sarg04Protocol:
@@ -527,9 +366,9 @@ class Sarg04Protocol:
         """See :func:`sift`."""
         return sift(records, channel=channel)
 
-    def analysis(self, sifted: SiftedKey) -> Sarg04Analysis:
+    def analysis(self, sifted: SiftedKey) -> CollectiveAttackAnalysis:
         """One pooled error rate; the single-photon bound of :func:`sarg04_key_length`."""
-        return Sarg04Analysis()
+        return sarg04_analysis()
 
     def asymptotic_rate(self, qber: float) -> float:
         """See :func:`sarg04_rate`."""

@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 from qiskit.quantum_info import Statevector
 from scipy.optimize import brentq
-from scipy.stats import binom, unitary_group
+from scipy.stats import unitary_group
 
 from qkd_circuits import run
 from qkd_circuits.analysis.entropy import binary_entropy
@@ -28,15 +28,15 @@ from qkd_circuits.attacks.intercept_resend import EveSpec
 from qkd_circuits.circuits.b92 import N_CONFIGS, NO_EVE, B92Config, b92_circuit, config_code
 from qkd_circuits.errors import ConfigError, ProtocolAbort
 from qkd_circuits.postprocessing.channel import PublicChannel
-from qkd_circuits.postprocessing.estimation import BasisSample, phase_error_bound
+from qkd_circuits.postprocessing.estimation import BasisSample
 from qkd_circuits.protocols.b92 import (
     ASYMPTOTIC_QBER_THRESHOLD,
     B92,
     OVERLAP,
     THEOREMS,
-    B92Analysis,
     B92Choices,
     B92Records,
+    b92_analysis,
     b92_rate,
     draw_choices,
     sift_records,
@@ -247,17 +247,6 @@ def test_the_worst_case_over_the_gain():
         worst_phase_error(0.01, overlap=1.0)
     with pytest.raises(ConfigError, match="gain"):
         tki_phase_error(0.0, 0.01)
-
-
-def test_the_iid_confidence_bound_covers_the_error_probability():
-    """The finite key's Q⁺ = λ(E) + 1/n with λ the exact hypergeometric bound at ε:
-    for i.i.d. errors of probability q, E ~ Bin(k, q), and Pr[q > λ(E) + 1/n] ≤ 2ε
-    (module docstring). Computed exactly over E on a grid of q."""
-    n, k, eps = 300, 60, 0.05
-    lam = [phase_error_bound(n, k, e, log_eps=math.log(eps)) + 1 / n for e in range(k + 1)]
-    for q in np.linspace(0.0, 0.5, 101):
-        fail = sum(binom.pmf(e, k, q) for e in range(k + 1) if q > lam[e])
-        assert fail <= 2 * eps, (q, fail)
 
 
 # -- circuits -------------------------------------------------------------------------------
@@ -500,7 +489,7 @@ def _sample(n_key: int, k: int, e: int) -> dict[str, BasisSample]:
 def _result(q: float, n_key: int, *, tolerance: float = 0.5, statement: str = "variable",
             eps_sec: float = 1e-10):  # type: ignore[no-untyped-def]  # fmt: skip
     k = max(1, n_key // 10)
-    return B92Analysis().key_length(
+    return b92_analysis().key_length(
         _sample(n_key, k, math.floor(q * k)), leaked_ec=n_key * h(q), verification_bits=50,
         eps_sec=eps_sec, eps_cor=1e-15, qber_tolerance=tolerance, statement=statement,  # type: ignore[arg-type]
     )  # fmt: skip
@@ -529,24 +518,28 @@ def test_finite_key_approaches_the_asymptotic_rate():
         ratio = _result(q, 10**10, tolerance=q, statement="fixed").length / 10**10
         assert b92_rate(q) - 0.005 < ratio <= b92_rate(q)
     assert _result(0.0, 10_000).length == 0
-    assert _result(0.0, 10_000).terms["aep_delta"] == pytest.approx(0.46, abs=0.01)
+    n = _result(0.0, 10_000).terms["key_bits"]
+    delta = 7 * math.sqrt(math.log2(2 * 4 * 64 / 1e-10) / n)  # ε̄ = ε_sec / 64 / 4
+    assert _result(0.0, 10_000).terms["aep_penalty"] / n == pytest.approx(delta)
+    assert delta > 0.45
 
 
-def test_the_security_parameter_is_split_in_three_and_over_the_ladder():
-    """ε_PE = ε̄ = ε_PA = ε/3 with ε = ε_sec/64 (variable) or ε_sec (fixed): the terms
+def test_the_security_parameter_is_split_in_four_and_over_the_ladder():
+    """ε_PE = ε̄ = ε_PA = ε/4 with ε = ε_sec/64 (variable) or ε_sec (fixed): the terms
     show it, and the variable statement at its level is the fixed one at ε_sec/64."""
     eps = 1e-10
     variable = _result(0.01, 10**6, tolerance=0.11, eps_sec=eps)
     t = variable.terms
-    assert t["levels"] == 64 and t["pa_penalty"] == pytest.approx(2 * math.log2(3 * 64 / eps))
+    assert t["levels"] == 64 and t["pa_penalty"] == pytest.approx(2 * math.log2(4 * 64 / eps))
     n = t["key_bits"]
-    assert t["aep_delta"] == pytest.approx(7 * math.sqrt(math.log2(2 * 3 * 64 / eps) / n))
+    assert t["aep_penalty"] == pytest.approx(7 * math.sqrt(n * math.log2(2 * 4 * 64 / eps)))
     fixed = _result(0.01, 10**6, tolerance=t["tolerance"], statement="fixed", eps_sec=eps / 64)
     assert fixed.terms["bound"] == pytest.approx(t["bound"], rel=1e-12)
     assert fixed.length == variable.length > 0
-    assert variable.terms["qber_upper"] > 0.01 and variable.phase_error_bound["B92"] == t[
-        "phase_error_bound"
-    ] == pytest.approx(worst_phase_error(t["qber_upper"]))
+    q_plus = t["error_rate_bound"]
+    assert q_plus > 0.01
+    assert variable.phase_error_bound["B92"] == pytest.approx(worst_phase_error(q_plus))
+    assert t["entropy_per_bit"] == pytest.approx(1 - h(worst_phase_error(q_plus)))
     for name in ("bound", "tolerance", "leak_ec", "verification_leak", "pa_penalty"):
         assert name in t
 
@@ -555,12 +548,12 @@ def test_theorems_name_the_attack_class_and_the_citations():
     for text in THEOREMS.values():
         assert "collective attacks only" in text and "0708.0709" in text
         assert "167904" in text and "1504.05628" in text
-        assert "eps_PE = eps_bar = eps_PA = eps/3" in text
+        assert "eps_PE = eps_bar = eps_PA = eps/4" in text and "Clopper-Pearson" in text
     assert "eps_sec/64" in THEOREMS["variable"] and "Q_tol" in THEOREMS["fixed"]
 
 
 def test_bad_samples_and_arguments_are_refused():
-    analysis = B92Analysis()
+    analysis = b92_analysis()
     good = _sample(1000, 100, 1)
     kwargs = {"leaked_ec": 10, "verification_bits": 50, "eps_sec": 1e-10, "eps_cor": 1e-15,
               "qber_tolerance": 0.11, "statement": "variable"}  # fmt: skip
@@ -577,7 +570,7 @@ def test_bad_samples_and_arguments_are_refused():
 
 
 def test_check_aborts_above_the_b92_threshold_even_under_a_looser_tolerance():
-    analysis = B92Analysis()
+    analysis = b92_analysis()
     analysis.check(_sample(10_000, 1_000, 38), qber_threshold=0.11)  # 3.8 %: passes
     with pytest.raises(ProtocolAbort, match=r"threshold 0\.038871"):
         analysis.check(_sample(10_000, 1_000, 40), qber_threshold=0.11)
@@ -586,7 +579,7 @@ def test_check_aborts_above_the_b92_threshold_even_under_a_looser_tolerance():
 
 
 def test_a_short_run_is_a_key_too_short_abort_with_a_length_hint():
-    """Without noise the Scarani–Renner length needs about 66,000 qubits (a 10 % sample):
+    """Without noise the Scarani–Renner length needs about 64,000 qubits (a 10 % sample):
     at 20,000 no key is emitted and the message says how many would do."""
     report = run("b92", qubits=20_000, seed=18)
     assert report.abort_reason == "key_too_short" and report.final_key_bits == 0

@@ -59,7 +59,7 @@ def test_each_protocol_gives_matching_keys_without_noise_and_a_valid_report(name
     jsonschema = pytest.importorskip("jsonschema")
     from qkd_circuits.report import report_schema
 
-    report = run(name, qubits=150_000, seed=3)  # B92's finite key needs ~66,000
+    report = run(name, qubits=150_000, seed=3)  # B92's finite key needs ~64,000
     assert report.protocol == name and not report.aborted, report.abort_message
     assert report.keys_match and report.final_key_bits > 0 and report.qber_actual == 0.0
     assert set(report.qber_by_basis) == set(report.estimation or {})

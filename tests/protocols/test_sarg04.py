@@ -31,7 +31,7 @@ from qkd_circuits.circuits.bb84 import N_CONFIGS, BB84Config, bb84_circuit
 from qkd_circuits.errors import ConfigError, ProtocolAbort
 from qkd_circuits.execution.aer import AerExecutor
 from qkd_circuits.postprocessing.channel import PublicChannel
-from qkd_circuits.postprocessing.estimation import BasisSample, phase_error_bound
+from qkd_circuits.postprocessing.estimation import BasisSample
 from qkd_circuits.postprocessing.key_length import max_accepted_errors
 from qkd_circuits.protocols.base import run_exchanges
 from qkd_circuits.protocols.registry import get_protocol
@@ -39,9 +39,8 @@ from qkd_circuits.protocols.sarg04 import (
     ASYMPTOTIC_QBER_THRESHOLD,
     BASIS,
     SARG04,
-    Sarg04Analysis,
     circuit_for_code,
-    error_probability_bound,
+    sarg04_analysis,
     sarg04_entropy_bound,
     sarg04_key_length,
     sarg04_rate,
@@ -364,33 +363,4 @@ def test_key_length_refuses_bad_input():
     empty = BasisSample(basis=BASIS, sifted_bits=5, sample_bits=5, sample_errors=0)
     with pytest.raises(ConfigError, match="no key bit"):
         sarg04_key_length({BASIS: empty}, **kwargs)
-    assert Sarg04Analysis().basis_names == (BASIS,)
-
-
-@pytest.mark.parametrize(("k", "eps"), [(50, 0.05), (400, 1e-3)])
-def test_clopper_pearson_bound_covers_with_the_stated_probability(k, eps):
-    """Exact coverage: for each true p, the probability of the outcomes whose bound lies
-    below p is at most ε."""
-    from scipy.stats import binom
-
-    bounds = np.array([error_probability_bound(k, e, log_eps=math.log(eps)) for e in range(k + 1)])
-    assert np.all(np.diff(bounds) > 0) and bounds[-1] == 1.0
-    for p in np.linspace(0.001, 0.6, 120):
-        miss = binom.pmf(np.arange(k + 1), k, p)[bounds < p].sum()
-        assert miss <= eps * (1 + 1e-9), (p, miss)
-
-
-def test_clopper_pearson_is_below_the_hypergeometric_bound_and_works_deep_in_the_tail():
-    log_eps = math.log(1e-10 / 64 / 4)
-    for n, k, e in (
-        (13_500, 1_500, 2),
-        (90_000, 10_000, 200),
-        (1_000, 100, 3),
-        (10**6, 10**5, 2_000),
-    ):
-        cp = error_probability_bound(k, e, log_eps=log_eps)
-        assert e / k < cp < phase_error_bound(n, k, e, log_eps=log_eps)
-    deep = [error_probability_bound(10_000, 100, log_eps=x) for x in (-10.0, -700.0, -5_000.0)]
-    assert deep[0] < deep[1] < deep[2] < 1.0
-    with pytest.raises(ConfigError, match="sample_errors"):
-        error_probability_bound(10, 11, log_eps=-1.0)
+    assert sarg04_analysis().basis_names == (BASIS,)
