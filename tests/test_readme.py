@@ -26,6 +26,8 @@ TESTED = {
     "qkd run --backend fake:torino --qubits 20000 --dry-run",
     "qkd run --backend fake:torino --qubits 20000 --max-shots 10000",
     "qkd run --backend ibm:least-busy --qubits 2000 --submit-only --run-dir runs/x",
+    "qkd compare --qubits 200000 --noise depolarizing=0.02 --plot compare.png",
+    "qkd protocols",
     "qkd resume runs/x",
 }
 NOT_RUN = {
@@ -130,6 +132,23 @@ def test_the_fake_device_example_distils_a_key(in_tmp, capsys) -> None:
     out = capsys.readouterr().out
     assert "keys match" in out, out
     assert "device predicts QBER 0.563%" in out and "qubits [81]" in out
+
+
+def test_compare_and_protocols(in_tmp, capsys) -> None:
+    """The README's comparison: every protocol on one channel; at this size only B92
+    (QBER p/(1+p) ~ 1.96 %, needing ~540,000 qubits) ends without a key."""
+    from qkd_circuits.protocols.registry import PROTOCOLS
+
+    assert qkd("qkd compare --qubits 200000 --noise depolarizing=0.02 --plot compare.png") == 0
+    out = capsys.readouterr().out
+    rows = {line.split()[0]: line for line in out.splitlines()[3:] if line.split()[0] in PROTOCOLS}
+    assert list(rows) == list(PROTOCOLS)
+    assert rows["b92"].endswith("aborted (key_too_short)")
+    assert all(rows[p].endswith("  key") for p in PROTOCOLS if p != "b92")
+    assert (in_tmp / "compare.png").read_bytes().startswith(b"\x89PNG")
+    assert qkd("qkd protocols") == 0
+    listed = capsys.readouterr().out
+    assert [line.split()[0] for line in listed.splitlines()] == list(PROTOCOLS)
 
 
 def test_the_dry_run_and_the_shot_limit(in_tmp, capsys) -> None:
