@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from qkd_circuits.errors import ConfigError
@@ -79,4 +81,32 @@ def check_open_unit(value: object, *, name: str) -> float:
         raise ConfigError(f"{name} must be a number in (0, 1), got {value!r}") from None
     if not 0.0 < x < 1.0:  # also rejects nan
         raise ConfigError(f"{name} must be in (0, 1), got {value!r}")
+    return x
+
+
+def check_closed_unit(value: object, *, name: str) -> float:
+    """Return ``value`` as a float, raising :class:`ConfigError` unless ``0 <= value <= 1``.
+
+    For error rates and tolerances; anything ``float()`` accepts is read as a number.
+    """
+    try:
+        x = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{name} must be a number in [0, 1], got {value!r}") from exc
+    if not 0.0 <= x <= 1.0:  # also rejects nan
+        raise ConfigError(f"{name} must be in [0, 1], got {value!r}")
+    return x
+
+
+def check_nonnegative(value: object, *, name: str) -> float:
+    """Return ``value`` as a float, raising :class:`ConfigError` unless it is finite and >= 0.
+
+    For counts of disclosed bits (which may be fractional estimates).
+    """
+    try:
+        x = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{name} must be a number >= 0, got {value!r}") from exc
+    if not (x >= 0.0 and math.isfinite(x)):
+        raise ConfigError(f"{name} must be a finite number >= 0, got {value!r}")
     return x

@@ -24,7 +24,7 @@ from qkd_circuits.cli import main
         (["--backend", "gpu"], "unknown backend 'gpu'"),
         (["--seed", "-1"], "'-1' is not an integer >= 0"),
         (["--sample-fraction", "1.5"], "outside (0, 1)"),
-        (["e91"], "invalid choice: 'e91'"),
+        (["bb85"], "invalid choice: 'bb85'"),
     ],
 )
 def test_bad_input_exits_2_with_one_clear_line(argv, fragment, capsys):

@@ -80,8 +80,8 @@ def test_bad_arguments_raise_config_error(kwargs, fragment):
 
 
 def test_unknown_protocol():
-    with pytest.raises(ConfigError, match="unknown protocol 'b92'"):
-        RunConfig(protocol="b92")
+    with pytest.raises(ConfigError, match="unknown protocol 'bb85'"):
+        RunConfig(protocol="bb85")
 
 
 def test_no_noise_no_eve_is_error_free_and_eve_raises_the_qber():

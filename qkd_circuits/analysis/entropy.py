@@ -21,3 +21,9 @@ def binary_entropy(p: ArrayLike) -> NDArray[np.float64] | float:
         )
     h = np.where((arr < 0) | (arr > 1), np.nan, h) + 0.0  # + 0.0 turns -0.0 into 0.0
     return float(h) if h.ndim == 0 else h
+
+
+def clipped_binary_entropy(x: float) -> float:
+    """h(min(max(x, 0), 1/2)): the binary entropy charged for an upper estimate ``x`` of an
+    error rate (an estimate past 1/2 costs h(1/2) = 1 bit, the most a bit can leak)."""
+    return float(binary_entropy(min(max(x, 0.0), 0.5)))

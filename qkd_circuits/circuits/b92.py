@@ -20,21 +20,19 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
-from qiskit.circuit import ClassicalRegister, QuantumCircuit, QuantumRegister
-from qiskit.circuit.library import IGate
+from qiskit.circuit import QuantumCircuit
 
-from qkd_circuits.attacks.intercept_resend import append_intercept_resend
-from qkd_circuits.channel.noise import CHANNEL_LABEL
-from qkd_circuits.errors import ConfigError
+from qkd_circuits.circuits.codes import check_choice, decode, encode, encode_arrays
+from qkd_circuits.circuits.exchange import NO_EVE, prepare_and_measure
 
 BASIS_NAMES = ("Z", "X")
 """Bob's measurement bases (and Eve's): value 0 is Z, 1 is X."""
 STATE_NAMES = ("|0>", "|+>")
 """Alice's state for bit 0 and bit 1."""
-NO_EVE = -1
-"""Value of ``eve_basis`` for an exchange Eve leaves alone."""
 N_CONFIGS = 12
 """Number of configuration codes: 2 bits (Alice) x 2 bases (Bob) x 3 (Eve: none, Z, X)."""
+RADICES = (2, 2, 3)
+"""Digits of a configuration code: Alice's bit, Bob's basis, Eve's basis + 1."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -52,14 +50,11 @@ class B92Config:
     eve_basis: int = NO_EVE
 
     def __post_init__(self) -> None:
-        if self.alice_bit not in (0, 1):
-            raise ConfigError(f"alice_bit must be 0 or 1, got {self.alice_bit!r}")
-        if self.bob_basis not in (0, 1):
-            raise ConfigError(f"bob_basis must be 0 (Z) or 1 (X), got {self.bob_basis!r}")
-        if self.eve_basis not in (NO_EVE, 0, 1):
-            raise ConfigError(
-                f"eve_basis must be -1 (no Eve), 0 (Z) or 1 (X), got {self.eve_basis!r}"
-            )
+        check_choice(self.alice_bit, (0, 1), name="alice_bit", expected="0 or 1")
+        check_choice(self.bob_basis, (0, 1), name="bob_basis", expected="0 (Z) or 1 (X)")
+        check_choice(
+            self.eve_basis, (NO_EVE, 0, 1), name="eve_basis", expected="-1 (no Eve), 0 (Z) or 1 (X)"
+        )
 
     @property
     def code(self) -> int:
@@ -69,14 +64,13 @@ class B92Config:
     @classmethod
     def from_code(cls, code: int) -> B92Config:
         """Inverse of :attr:`code`."""
-        if not 0 <= code < N_CONFIGS:
-            raise ConfigError(f"B92 configuration code must be in [0, {N_CONFIGS}), got {code!r}")
-        return cls(alice_bit=code & 1, bob_basis=(code >> 1) & 1, eve_basis=(code >> 2) - 1)
+        bit, bob, eve = decode(code, RADICES, what="B92")
+        return cls(alice_bit=bit, bob_basis=bob, eve_basis=eve - 1)
 
 
 def config_code(alice_bit: int, bob_basis: int, eve_basis: int) -> int:
     """Integer code of a configuration, in [0, 12)."""
-    return alice_bit + 2 * bob_basis + 4 * (eve_basis + 1)
+    return encode((alice_bit, bob_basis, eve_basis + 1), RADICES)
 
 
 def config_codes(
@@ -85,43 +79,24 @@ def config_codes(
     eve_bases: NDArray[np.integer],
 ) -> NDArray[np.int64]:
     """Elementwise :func:`config_code` over arrays of shape (n,); returns int64 (n,)."""
-    code = alice_bits.astype(np.int64) + 2 * bob_bases.astype(np.int64)
-    code += 4 * (eve_bases.astype(np.int64) + 1)
-    return code
+    return encode_arrays((alice_bits, bob_bases, eve_bases.astype(np.int64) + 1), RADICES)
 
 
 def b92_circuit(config: B92Config) -> QuantumCircuit:
-    """Build the circuit of one B92 exchange.
+    """Build the circuit of one B92 exchange
+    (:func:`~qkd_circuits.circuits.exchange.prepare_and_measure`): Alice's |0> is bit 0
+    in Z and her |+> bit 0 in X.
 
     The channel is ``IGate(label="channel")`` on the signal qubit, placed after
     Eve (she sits at Alice's output, before the channel noise) and before Bob.
     ``circuit.metadata`` records the configuration.
     """
-    signal = QuantumRegister(1, "signal")
-    bob = ClassicalRegister(1, "bob")
-    eve_acts = config.eve_basis != NO_EVE
-    if eve_acts:
-        probe = QuantumRegister(1, "probe")
-        eve = ClassicalRegister(1, "eve")
-        qc = QuantumCircuit(signal, probe, bob, eve)
-    else:
-        qc = QuantumCircuit(signal, bob)
+    qc = prepare_and_measure(
+        bit=0, basis=config.alice_bit, bob_basis=config.bob_basis, eve_basis=config.eve_basis
+    )
     b = BASIS_NAMES[config.bob_basis]
-    e = BASIS_NAMES[config.eve_basis] if eve_acts else "-"
+    e = BASIS_NAMES[config.eve_basis] if config.eve_basis != NO_EVE else "-"
     qc.name = f"b92_a{config.alice_bit}_e{e}_b{b}"
-    if config.alice_bit:
-        qc.h(signal[0])
-    qc.barrier(label="alice")
-    if eve_acts:
-        append_intercept_resend(qc, signal[0], probe[0], basis=config.eve_basis)
-        qc.barrier(label="eve")
-    qc.append(IGate(label=CHANNEL_LABEL), [signal[0]])
-    qc.barrier(label="bob")
-    if config.bob_basis:
-        qc.h(signal[0])
-    qc.measure(signal[0], bob[0])
-    if eve_acts:
-        qc.measure(probe[0], eve[0])
     qc.metadata = {
         "protocol": "b92",
         "alice_bit": config.alice_bit,

@@ -28,11 +28,9 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 from qiskit.circuit import ClassicalRegister, QuantumCircuit, QuantumRegister
-from qiskit.circuit.library import IGate
 
-from qkd_circuits.attacks.intercept_resend import append_intercept_resend
-from qkd_circuits.channel.noise import CHANNEL_LABEL
-from qkd_circuits.errors import ConfigError
+from qkd_circuits.circuits.codes import check_choice, decode, encode, encode_arrays
+from qkd_circuits.circuits.exchange import NO_EVE, append_transit
 
 SETTING_NAMES = ("Z", "X", "W", "V")
 """Name of each setting value: Alice uses 0 (Z) and 1 (X); Bob any of the four."""
@@ -40,14 +38,13 @@ SETTING_NAMES = ("Z", "X", "W", "V")
 SETTING_ANGLES = (0.0, math.pi / 2, math.pi / 4, -math.pi / 4)
 """Angle θ in the XZ plane of each setting value (radians)."""
 
-NO_EVE = -1
-"""Value of ``eve_basis`` for an exchange Eve leaves alone."""
-
 N_CONFIGS = 24
 """Configuration codes are in [0, 24): Alice 2 settings × Bob 4 × Eve 3 (none, Z, X)."""
 
 ALICE_SETTINGS = 2
 BOB_SETTINGS = 4
+RADICES = (ALICE_SETTINGS, BOB_SETTINGS, 3)
+"""Digits of a configuration code: Alice's setting, Bob's, Eve's basis + 1."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -65,28 +62,32 @@ class EntangledConfig:
     eve_basis: int = NO_EVE
 
     def __post_init__(self) -> None:
-        if self.alice_setting not in range(ALICE_SETTINGS):
-            raise ConfigError(f"alice_setting must be 0 (Z) or 1 (X), got {self.alice_setting!r}")
-        if self.bob_setting not in range(BOB_SETTINGS):
-            raise ConfigError(
-                f"bob_setting must be 0 (Z), 1 (X), 2 (W) or 3 (V), got {self.bob_setting!r}"
-            )
-        if self.eve_basis not in (NO_EVE, 0, 1):
-            raise ConfigError(f"eve_basis must be -1 (no Eve), 0 or 1, got {self.eve_basis!r}")
+        check_choice(
+            self.alice_setting,
+            range(ALICE_SETTINGS),
+            name="alice_setting",
+            expected="0 (Z) or 1 (X)",
+        )
+        check_choice(
+            self.bob_setting,
+            range(BOB_SETTINGS),
+            name="bob_setting",
+            expected="0 (Z), 1 (X), 2 (W) or 3 (V)",
+        )
+        check_choice(
+            self.eve_basis, (NO_EVE, 0, 1), name="eve_basis", expected="-1 (no Eve), 0 or 1"
+        )
 
     @property
     def code(self) -> int:
         """Integer code in [0, 24): alice + 2 bob + 8 (eve_basis + 1)."""
-        return self.alice_setting + 2 * self.bob_setting + 8 * (self.eve_basis + 1)
+        return encode((self.alice_setting, self.bob_setting, self.eve_basis + 1), RADICES)
 
     @classmethod
     def from_code(cls, code: int) -> EntangledConfig:
         """Inverse of :attr:`code`."""
-        if not 0 <= code < N_CONFIGS:
-            raise ConfigError(
-                f"entangled configuration code must be in [0, {N_CONFIGS}), got {code!r}"
-            )
-        return cls(alice_setting=code & 1, bob_setting=(code >> 1) & 3, eve_basis=(code >> 3) - 1)
+        alice, bob, eve = decode(code, RADICES, what="entangled")
+        return cls(alice_setting=alice, bob_setting=bob, eve_basis=eve - 1)
 
 
 def config_codes(
@@ -95,9 +96,8 @@ def config_codes(
     eve_bases: NDArray[np.integer],
 ) -> NDArray[np.int64]:
     """Elementwise :attr:`EntangledConfig.code` over arrays of shape (n,); returns int64 (n,)."""
-    code = alice_settings.astype(np.int64) + 2 * bob_settings.astype(np.int64)
-    code += 8 * (eve_bases.astype(np.int64) + 1)
-    return code
+    eve = eve_bases.astype(np.int64) + 1
+    return encode_arrays((alice_settings, bob_settings, eve), RADICES)
 
 
 def _measure_in(qc: QuantumCircuit, qubit: int, setting: int) -> None:
@@ -134,10 +134,7 @@ def entangled_circuit(config: EntangledConfig, *, protocol: str) -> QuantumCircu
     qc.h(alice_half[0])
     qc.cx(alice_half[0], bob_half[0])
     qc.barrier(label="source")
-    if eve_acts:
-        append_intercept_resend(qc, bob_half[0], probe[0], basis=config.eve_basis)
-        qc.barrier(label="eve")
-    qc.append(IGate(label=CHANNEL_LABEL), [bob_half[0]])
+    append_transit(qc, bob_half[0], probe[0] if eve_acts else None, eve_basis=config.eve_basis)
     qc.barrier(label="measure")
     _measure_in(qc, 1, config.alice_setting)
     _measure_in(qc, 0, config.bob_setting)

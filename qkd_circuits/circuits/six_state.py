@@ -25,19 +25,17 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
-from qiskit.circuit import ClassicalRegister, QuantumCircuit, QuantumRegister
-from qiskit.circuit.library import IGate
+from qiskit.circuit import QuantumCircuit
 
-from qkd_circuits.attacks.intercept_resend import append_intercept_resend
-from qkd_circuits.channel.noise import CHANNEL_LABEL
-from qkd_circuits.errors import ConfigError
+from qkd_circuits.circuits.codes import check_choice, decode, encode, encode_arrays
+from qkd_circuits.circuits.exchange import NO_EVE, prepare_and_measure
 
 BASIS_NAMES = ("Z", "X", "Y")
 """Name of each basis value (0, 1, 2)."""
-NO_EVE = -1
-"""Value of ``eve_basis`` for an exchange Eve leaves alone."""
 N_CONFIGS = 72
 """Number of configuration codes: 2 bits x 3 bases (Alice) x 3 (Bob) x 4 (Eve: none, Z, X, Y)."""
+RADICES = (2, 3, 3, 4)
+"""Digits of a configuration code: Alice's bit, her basis, Bob's basis, Eve's basis + 1."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -57,17 +55,17 @@ class SixStateConfig:
     eve_basis: int = NO_EVE
 
     def __post_init__(self) -> None:
-        if self.alice_bit not in (0, 1):
-            raise ConfigError(f"alice_bit must be 0 or 1, got {self.alice_bit!r}")
+        check_choice(self.alice_bit, (0, 1), name="alice_bit", expected="0 or 1")
         for name in ("alice_basis", "bob_basis"):
-            if getattr(self, name) not in (0, 1, 2):
-                raise ConfigError(
-                    f"{name} must be 0 (Z), 1 (X) or 2 (Y), got {getattr(self, name)!r}"
-                )
-        if self.eve_basis not in (NO_EVE, 0, 1, 2):
-            raise ConfigError(
-                f"eve_basis must be -1 (no Eve), 0 (Z), 1 (X) or 2 (Y), got {self.eve_basis!r}"
+            check_choice(
+                getattr(self, name), (0, 1, 2), name=name, expected="0 (Z), 1 (X) or 2 (Y)"
             )
+        check_choice(
+            self.eve_basis,
+            (NO_EVE, 0, 1, 2),
+            name="eve_basis",
+            expected="-1 (no Eve), 0 (Z), 1 (X) or 2 (Y)",
+        )
 
     @property
     def code(self) -> int:
@@ -77,21 +75,13 @@ class SixStateConfig:
     @classmethod
     def from_code(cls, code: int) -> SixStateConfig:
         """Inverse of :attr:`code`."""
-        if not 0 <= code < N_CONFIGS:
-            raise ConfigError(
-                f"six-state configuration code must be in [0, {N_CONFIGS}), got {code!r}"
-            )
-        return cls(
-            alice_bit=code % 2,
-            alice_basis=(code // 2) % 3,
-            bob_basis=(code // 6) % 3,
-            eve_basis=code // 18 - 1,
-        )
+        bit, alice, bob, eve = decode(code, RADICES, what="six-state")
+        return cls(alice_bit=bit, alice_basis=alice, bob_basis=bob, eve_basis=eve - 1)
 
 
 def config_code(alice_bit: int, alice_basis: int, bob_basis: int, eve_basis: int) -> int:
     """Integer code of a configuration, in [0, 72)."""
-    return alice_bit + 2 * alice_basis + 6 * bob_basis + 18 * (eve_basis + 1)
+    return encode((alice_bit, alice_basis, bob_basis, eve_basis + 1), RADICES)
 
 
 def config_codes(
@@ -101,49 +91,27 @@ def config_codes(
     eve_bases: NDArray[np.integer],
 ) -> NDArray[np.int64]:
     """Elementwise :func:`config_code` over arrays of shape (n,); returns int64 (n,)."""
-    code = alice_bits.astype(np.int64) + 2 * alice_bases.astype(np.int64)
-    code += 6 * bob_bases.astype(np.int64) + 18 * (eve_bases.astype(np.int64) + 1)
-    return code
+    eve = eve_bases.astype(np.int64) + 1
+    return encode_arrays((alice_bits, alice_bases, bob_bases, eve), RADICES)
 
 
 def six_state_circuit(config: SixStateConfig) -> QuantumCircuit:
-    """Build the circuit of one six-state exchange.
+    """Build the circuit of one six-state exchange
+    (:func:`~qkd_circuits.circuits.exchange.prepare_and_measure`).
 
     The channel is ``IGate(label="channel")`` on the signal qubit, placed after
     Eve (she sits at Alice's output, before the channel noise) and before Bob.
     ``circuit.metadata`` records the configuration.
     """
-    signal = QuantumRegister(1, "signal")
-    bob = ClassicalRegister(1, "bob")
-    eve_acts = config.eve_basis != NO_EVE
-    if eve_acts:
-        probe = QuantumRegister(1, "probe")
-        eve = ClassicalRegister(1, "eve")
-        qc = QuantumCircuit(signal, probe, bob, eve)
-    else:
-        qc = QuantumCircuit(signal, bob)
+    qc = prepare_and_measure(
+        bit=config.alice_bit,
+        basis=config.alice_basis,
+        bob_basis=config.bob_basis,
+        eve_basis=config.eve_basis,
+    )
     a, b = BASIS_NAMES[config.alice_basis], BASIS_NAMES[config.bob_basis]
-    e = BASIS_NAMES[config.eve_basis] if eve_acts else "-"
+    e = BASIS_NAMES[config.eve_basis] if config.eve_basis != NO_EVE else "-"
     qc.name = f"six_state_a{config.alice_bit}{a}_e{e}_b{b}"
-    if config.alice_bit:
-        qc.x(signal[0])
-    if config.alice_basis in (1, 2):
-        qc.h(signal[0])
-    if config.alice_basis == 2:
-        qc.s(signal[0])
-    qc.barrier(label="alice")
-    if eve_acts:
-        append_intercept_resend(qc, signal[0], probe[0], basis=config.eve_basis)
-        qc.barrier(label="eve")
-    qc.append(IGate(label=CHANNEL_LABEL), [signal[0]])
-    qc.barrier(label="bob")
-    if config.bob_basis == 2:
-        qc.sdg(signal[0])
-    if config.bob_basis in (1, 2):
-        qc.h(signal[0])
-    qc.measure(signal[0], bob[0])
-    if eve_acts:
-        qc.measure(probe[0], eve[0])
     qc.metadata = {
         "protocol": "six-state",
         "alice_bit": config.alice_bit,

@@ -50,7 +50,7 @@ from qkd_circuits.postprocessing.key_length import (
     select_tolerance,
     tolerance_ladder,
 )
-from qkd_circuits.specs import check_int, check_open_unit
+from qkd_circuits.specs import check_int, check_nonnegative, check_open_unit
 
 AEP_CONSTANT = 7.0
 """The constant of the smooth-entropy term ``7 √(n log₂(2/ε̄))`` (Scarani & Renner 2008)."""
@@ -104,16 +104,6 @@ def error_probability_bound(sample_bits: int, sample_errors: int, *, log_eps: fl
         else:
             hi = mid
     return hi
-
-
-def _leak(value: int | float, *, name: str) -> float:
-    try:
-        x = float(value)
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(f"{name} must be a number >= 0, got {value!r}") from exc
-    if not (x >= 0.0 and math.isfinite(x)):
-        raise ConfigError(f"{name} must be a finite number >= 0, got {value!r}")
-    return x
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -187,7 +177,7 @@ class CollectiveAttackAnalysis:
             ProtocolAbort: ``"qber_above_threshold"`` when the sample exceeds ``Q_tol``.
         """
         s = self._sample(samples)
-        leak = _leak(leaked_ec, name="leaked_ec")
+        leak = check_nonnegative(leaked_ec, name="leaked_ec")
         eps_sec = check_open_unit(eps_sec, name="eps_sec")
         check_open_unit(eps_cor, name="eps_cor")
         ver = float(check_int(verification_bits, name="verification_bits", minimum=0))

@@ -53,7 +53,7 @@ from qkd_circuits.bits import as_bits
 from qkd_circuits.errors import ConfigError, ProtocolAbort
 from qkd_circuits.postprocessing.channel import PublicChannel
 from qkd_circuits.randomness import RNGLike, ensure_rng
-from qkd_circuits.specs import check_int, check_open_unit
+from qkd_circuits.specs import check_closed_unit, check_int, check_open_unit
 
 __all__ = [
     "BASIS_NAMES",
@@ -431,12 +431,7 @@ def check_qber(estimate: QBEREstimate, *, threshold: float) -> None:
 
 def check_sample_qber(samples: Mapping[str, BasisSample], *, threshold: float) -> None:
     """:func:`check_qber` on the per-basis samples themselves."""
-    try:
-        thr = float(threshold)
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(f"threshold must be a number in [0, 1], got {threshold!r}") from exc
-    if not (0.0 <= thr <= 1.0):
-        raise ConfigError(f"threshold must be in [0, 1], got {threshold!r}")
+    thr = check_closed_unit(threshold, name="threshold")
     for name, s in samples.items():
         if s.sample_bits and s.qber > thr:
             raise ProtocolAbort(

@@ -65,7 +65,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
-from qkd_circuits.analysis.entropy import binary_entropy
+from qkd_circuits.analysis.entropy import clipped_binary_entropy
 from qkd_circuits.errors import ConfigError, ProtocolAbort
 from qkd_circuits.postprocessing.estimation import (
     CONJUGATE,
@@ -73,7 +73,7 @@ from qkd_circuits.postprocessing.estimation import (
     check_log_eps,
     phase_error_bounds,
 )
-from qkd_circuits.specs import check_int, check_open_unit
+from qkd_circuits.specs import check_closed_unit, check_int, check_nonnegative, check_open_unit
 
 __all__ = [
     "LADDER_LEVELS",
@@ -109,31 +109,6 @@ THEOREMS: dict[str, str] = {
 """The theorem each statement's length comes from (quoted in every report)."""
 
 
-def _h(x: float) -> float:
-    """Binary entropy of ``min(x, 1/2)`` (the bound used for an upper estimate of an error rate)."""
-    return float(binary_entropy(min(max(x, 0.0), 0.5)))
-
-
-def _rate(value: float, *, name: str) -> float:
-    try:
-        x = float(value)
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(f"{name} must be a number in [0, 1], got {value!r}") from exc
-    if not 0.0 <= x <= 1.0:
-        raise ConfigError(f"{name} must be in [0, 1], got {value!r}")
-    return x
-
-
-def _leak(value: int | float, *, name: str) -> float:
-    try:
-        x = float(value)
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(f"{name} must be a number >= 0, got {value!r}") from exc
-    if not (x >= 0.0 and math.isfinite(x)):
-        raise ConfigError(f"{name} must be a finite number >= 0, got {value!r}")
-    return x
-
-
 def log_eps_pe(log_eps_sec: float) -> float:
     """``ln((ε/4)²)`` from ``ln ε``: the log failure probability of the phase-error
     bounds of a protocol with secrecy ε (Suppl. Eq. S15, ε_PE = ε/4).
@@ -145,7 +120,7 @@ def log_eps_pe(log_eps_sec: float) -> float:
 
 def tolerance_ladder(qber_tolerance: float, statement: Statement) -> tuple[float, ...]:
     """The pre-agreed tolerances of a statement: ``(Q_tol,)`` or ``Q_tol · j / m``."""
-    q = _rate(qber_tolerance, name="qber_tolerance")
+    q = check_closed_unit(qber_tolerance, name="qber_tolerance")
     if statement == "fixed" or q == 0.0:
         return (q,)
     return tuple(q * j / LADDER_LEVELS for j in range(1, LADDER_LEVELS + 1))
@@ -175,7 +150,7 @@ def max_accepted_errors(sample_bits: int, qber_tolerance: float) -> int:
     lets through (computed with the same floating-point comparison).
     """
     k = check_int(sample_bits, name="sample_bits", minimum=0)
-    q = _rate(qber_tolerance, name="qber_tolerance")
+    q = check_closed_unit(qber_tolerance, name="qber_tolerance")
     if k == 0:
         return 0
     e = min(k, math.floor(q * k))
@@ -247,13 +222,13 @@ def asymptotic_key_length(
     For comparison only: it is never an emitted key's length.
     """
     by_basis = _check_samples(samples, conjugate)
-    leak = _leak(leaked_ec, name="leaked_ec")
+    leak = check_nonnegative(leaked_ec, name="leaked_ec")
     ver = check_int(verification_bits, name="verification_bits", minimum=0)
     privacy = 0.0
     for basis, s in by_basis.items():
         test = by_basis[conjugate[basis]]
         q = test.qber if test.sample_bits else 1.0
-        privacy += s.key_bits * (1.0 - _h(q))
+        privacy += s.key_bits * (1.0 - clipped_binary_entropy(q))
     return max(0, math.floor(privacy - leak - ver))
 
 
@@ -298,7 +273,7 @@ def finite_key_length(
         ProtocolAbort: ``"qber_above_threshold"`` when a sample exceeds ``Q_tol``.
     """
     by_basis = _check_samples(samples, conjugate)
-    leak = _leak(leaked_ec, name="leaked_ec")
+    leak = check_nonnegative(leaked_ec, name="leaked_ec")
     eps_sec = check_open_unit(eps_sec, name="eps_sec")
     eps_cor = check_open_unit(eps_cor, name="eps_cor")
     if statement not in STATEMENTS:
@@ -320,7 +295,7 @@ def finite_key_length(
     privacy = 0.0
     for basis, s in by_basis.items():
         test = by_basis[conjugate[basis]]
-        term = s.key_bits * (1.0 - _h(bounds[basis]))
+        term = s.key_bits * (1.0 - clipped_binary_entropy(bounds[basis]))
         privacy += term
         terms |= {
             f"key_bits_{basis}": float(s.key_bits),
@@ -362,11 +337,11 @@ def shor_preskill_rate(e_bit: float, e_phase: float | None = None, *, f: float =
     Returns:
         The rate (may be negative: no key).
     """
-    eb = _rate(e_bit, name="e_bit")
-    ep = eb if e_phase is None else _rate(e_phase, name="e_phase")
+    eb = check_closed_unit(e_bit, name="e_bit")
+    ep = eb if e_phase is None else check_closed_unit(e_phase, name="e_phase")
     if not (isinstance(f, (int, float)) and f >= 1.0):
         raise ConfigError(f"f must be a number >= 1, got {f!r}")
-    return 1.0 - _h(ep) - float(f) * _h(eb)
+    return 1.0 - clipped_binary_entropy(ep) - float(f) * clipped_binary_entropy(eb)
 
 
 def check_key_length(result: KeyLengthResult) -> KeyLengthResult:
@@ -408,7 +383,7 @@ def sifted_bits_needed(
 
     return needed(
         PhaseErrorAnalysis(),
-        _rate(qber, name="qber"),
+        check_closed_unit(qber, name="qber"),
         sample_fraction=sample_fraction,
         eps_sec=eps_sec,
         eps_cor=eps_cor,

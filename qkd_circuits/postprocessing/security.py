@@ -22,6 +22,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
+from qkd_circuits.analysis.entropy import clipped_binary_entropy
 from qkd_circuits.errors import ConfigError, ProtocolAbort
 from qkd_circuits.postprocessing.estimation import (
     BASIS_NAMES,
@@ -147,13 +148,11 @@ def sifted_bits_needed(
     leaking ``efficiency · n · h(qber)``. For telling a user how long a run must
     be; an emitted length is always computed from the run's own counts.
     """
-    from qkd_circuits.analysis.entropy import binary_entropy
-
     if not 0.0 <= qber <= 1.0:
         raise ConfigError(f"qber must be in [0, 1], got {qber!r}")
     fraction = check_open_unit(sample_fraction, name="sample_fraction")
     names = analysis.basis_names
-    h = float(binary_entropy(min(qber, 0.5)))
+    h = clipped_binary_entropy(qber)
 
     def length(sifted: int) -> int:
         per_basis = sifted // len(names)

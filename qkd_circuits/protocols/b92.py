@@ -94,16 +94,21 @@ from numpy.typing import NDArray
 from qiskit.circuit import QuantumCircuit
 from scipy.optimize import brentq
 
-from qkd_circuits.analysis.entropy import binary_entropy
+from qkd_circuits.analysis.entropy import clipped_binary_entropy
 from qkd_circuits.attacks.intercept_resend import EveSpec
-from qkd_circuits.circuits.b92 import NO_EVE, B92Config, b92_circuit, config_codes
+from qkd_circuits.circuits.b92 import B92Config, b92_circuit, config_codes
 from qkd_circuits.errors import ConfigError
 from qkd_circuits.postprocessing.channel import PublicChannel
 from qkd_circuits.postprocessing.collective import CollectiveAttackAnalysis
 from qkd_circuits.postprocessing.sifting import SiftedKey
 from qkd_circuits.protocols.base import ProtocolInfo
-from qkd_circuits.randomness import RNGLike, ensure_secret_rng
-from qkd_circuits.specs import check_int
+from qkd_circuits.protocols.choices import (
+    check_same_shape,
+    circuit_of_exchange,
+    draw_secret_choices,
+)
+from qkd_circuits.randomness import RNGLike
+from qkd_circuits.specs import check_closed_unit
 
 OVERLAP = 1.0 / math.sqrt(2.0)
 """<0|+>, the overlap c = β² − α² of Alice's two states."""
@@ -154,12 +159,8 @@ class B92Choices:
     eve_bases: NDArray[np.int8]
 
     def __post_init__(self) -> None:
-        n = self.alice_bits.shape
-        for name in ("bob_bases", "eve_bases"):
-            if getattr(self, name).shape != n:
-                raise ConfigError(
-                    f"{name} has shape {getattr(self, name).shape}, expected {n} like alice_bits"
-                )
+        names = ("bob_bases", "eve_bases")
+        check_same_shape(self, names, self.alice_bits.shape, like="alice_bits")
 
     @property
     def codes(self) -> NDArray[np.int64]:
@@ -183,12 +184,8 @@ class B92Records:
     eve_bits: NDArray[np.uint8]
 
     def __post_init__(self) -> None:
-        n = self.choices.alice_bits.shape
-        for name in ("bob_bits", "eve_bits"):
-            if getattr(self, name).shape != n:
-                raise ConfigError(
-                    f"{name} has shape {getattr(self, name).shape}, expected {n} like the choices"
-                )
+        names = ("bob_bits", "eve_bits")
+        check_same_shape(self, names, self.choices.alice_bits.shape, like="the choices")
 
     @property
     def n(self) -> int:
@@ -220,9 +217,7 @@ class B92Records:
 
     def circuit(self, index: int) -> QuantumCircuit:
         """The circuit that exchange ``index`` ran (for inspection and drawing)."""
-        if not -self.n <= index < self.n:
-            raise ConfigError(f"exchange index {index!r} out of range for {self.n} exchanges")
-        return b92_circuit(B92Config.from_code(int(self.codes[index])))
+        return circuit_of_exchange(self.codes, index, B92.circuit_for_code)
 
 
 def draw_choices(n: int, *, eve: EveSpec | None = None, rng: RNGLike = None) -> B92Choices:
@@ -235,14 +230,9 @@ def draw_choices(n: int, *, eve: EveSpec | None = None, rng: RNGLike = None) -> 
         rng: Secret generator or seed (None: a fresh generator keyed from the OS CSPRNG,
             see :mod:`qkd_circuits.randomness`).
     """
-    n = check_int(n, name="number of qubits", minimum=1)
-    gen = ensure_secret_rng(rng)
-    alice_bits = gen.integers(0, 2, size=n, dtype=np.uint8)
-    bob_bases = gen.integers(0, 2, size=n, dtype=np.uint8)
-    eve_bases = np.full(n, NO_EVE, dtype=np.int8)
-    if eve is not None and eve.active:
-        attacked = gen.random(n) < eve.fraction
-        eve_bases[attacked] = gen.integers(0, 2, size=int(attacked.sum()), dtype=np.int8)
+    (alice_bits, bob_bases), eve_bases = draw_secret_choices(
+        n, (2, 2), eve=eve, eve_bases=2, rng=rng
+    )
     return B92Choices(alice_bits=alice_bits, bob_bases=bob_bases, eve_bases=eve_bases)
 
 
@@ -271,26 +261,12 @@ def sift_records(records: B92Records, *, channel: PublicChannel | None = None) -
 # -- the phase-error bound and the asymptotic rate ------------------------------------------
 
 
-def _h(x: float) -> float:
-    return float(binary_entropy(min(max(x, 0.0), 0.5)))
-
-
 def _overlap(overlap: float) -> tuple[float, float, float]:
     """``(c, α², β²)`` for an overlap ``c`` in (0, 1)."""
     c = float(overlap)
     if not 0.0 < c < 1.0:
         raise ConfigError(f"overlap must be in (0, 1), got {overlap!r}")
     return c, (1.0 - c) / 2.0, (1.0 + c) / 2.0
-
-
-def _rate_arg(value: float, *, name: str) -> float:
-    try:
-        x = float(value)
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(f"{name} must be a number in [0, 1], got {value!r}") from exc
-    if not 0.0 <= x <= 1.0:
-        raise ConfigError(f"{name} must be in [0, 1], got {value!r}")
-    return x
 
 
 def _phase(gain: float, qber: float, c: float, a2: float, b2: float) -> float | None:
@@ -331,10 +307,10 @@ def tki_phase_error(gain: float, qber: float, *, overlap: float = OVERLAP) -> fl
         The bound, in [0, 1/2], or None when no state gives this gain and QBER.
     """
     c, a2, b2 = _overlap(overlap)
-    g = _rate_arg(gain, name="gain")
+    g = check_closed_unit(gain, name="gain")
     if g == 0.0:
         raise ConfigError(f"gain must be > 0, got {gain!r}")
-    return _phase(g, _rate_arg(qber, name="qber"), c, a2, b2)
+    return _phase(g, check_closed_unit(qber, name="qber"), c, a2, b2)
 
 
 @functools.lru_cache(maxsize=4096)
@@ -393,7 +369,7 @@ def worst_phase_error(qber: float, *, overlap: float = OVERLAP) -> float:
         The bound, in [0, 1/2].
     """
     c, _, _ = _overlap(overlap)
-    return _worst(_rate_arg(qber, name="qber"), c)
+    return _worst(check_closed_unit(qber, name="qber"), c)
 
 
 def b92_rate(qber: float) -> float:
@@ -401,8 +377,8 @@ def b92_rate(qber: float) -> float:
     :func:`worst_phase_error` (Tamaki, Koashi & Imoto, PRL 90, 167904 (2003),
     arXiv:quant-ph/0212162; Shor & Preskill, PRL 85, 441 (2000)); negative: no key. Its
     root is :data:`ASYMPTOTIC_QBER_THRESHOLD`."""
-    q = _rate_arg(qber, name="qber")
-    return 1.0 - _h(worst_phase_error(q)) - _h(q)
+    q = check_closed_unit(qber, name="qber")
+    return 1.0 - clipped_binary_entropy(worst_phase_error(q)) - clipped_binary_entropy(q)
 
 
 # -- the finite-key analysis ----------------------------------------------------------------
@@ -412,7 +388,7 @@ def b92_entropy_bound(qber: float) -> float:
     """Lower bound on S(X|E) per conclusive bit at error probability ``qber``:
     ``1 − h(e_ph)`` with ``e_ph =`` :func:`worst_phase_error` (module docstring;
     non-increasing in ``qber``)."""
-    return 1.0 - _h(worst_phase_error(qber))
+    return 1.0 - clipped_binary_entropy(worst_phase_error(qber))
 
 
 def b92_analysis() -> CollectiveAttackAnalysis:

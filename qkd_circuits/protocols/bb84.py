@@ -22,16 +22,19 @@ from numpy.typing import NDArray
 from qiskit.circuit import QuantumCircuit
 
 from qkd_circuits.attacks.intercept_resend import EveSpec
-from qkd_circuits.circuits.bb84 import NO_EVE, BB84Config, bb84_circuit, config_codes
-from qkd_circuits.errors import ConfigError
+from qkd_circuits.circuits.bb84 import BB84Config, bb84_circuit, config_codes
 from qkd_circuits.execution.base import Executor, ProgressCallback
 from qkd_circuits.postprocessing.channel import PublicChannel
 from qkd_circuits.postprocessing.key_length import shor_preskill_rate
 from qkd_circuits.postprocessing.security import PhaseErrorAnalysis
 from qkd_circuits.postprocessing.sifting import SiftedKey, sift
 from qkd_circuits.protocols.base import ProtocolInfo, run_exchanges
-from qkd_circuits.randomness import RNGLike, ensure_secret_rng
-from qkd_circuits.specs import check_int
+from qkd_circuits.protocols.choices import (
+    check_same_shape,
+    circuit_of_exchange,
+    draw_secret_choices,
+)
+from qkd_circuits.randomness import RNGLike
 
 ASYMPTOTIC_QBER_THRESHOLD = 0.110028
 """BB84 one-way threshold: 1 - 2 h(e) = 0 (Shor & Preskill, quant-ph/0003004)."""
@@ -58,12 +61,8 @@ class ExchangeRecords:
     eve_bits: NDArray[np.uint8]
 
     def __post_init__(self) -> None:
-        n = self.alice_bits.shape
-        for name in ("alice_bases", "bob_bases", "bob_bits", "eve_bases", "eve_bits"):
-            if getattr(self, name).shape != n:
-                raise ConfigError(
-                    f"{name} has shape {getattr(self, name).shape}, expected {n} like alice_bits"
-                )
+        names = ("alice_bases", "bob_bases", "bob_bits", "eve_bases", "eve_bits")
+        check_same_shape(self, names, self.alice_bits.shape, like="alice_bits")
 
     @property
     def n(self) -> int:
@@ -96,9 +95,7 @@ class ExchangeRecords:
 
     def circuit(self, index: int) -> QuantumCircuit:
         """The circuit that exchange ``index`` ran (for inspection and drawing)."""
-        if not -self.n <= index < self.n:
-            raise ConfigError(f"exchange index {index!r} out of range for {self.n} exchanges")
-        return bb84_circuit(BB84Config.from_code(int(self.codes[index])))
+        return circuit_of_exchange(self.codes, index, circuit_for_code)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -126,15 +123,9 @@ def draw_choices(n: int, *, eve: EveSpec | None = None, rng: RNGLike = None) -> 
         rng: Secret generator or seed (None: a fresh generator keyed from the OS CSPRNG,
             see :mod:`qkd_circuits.randomness`).
     """
-    n = check_int(n, name="number of qubits", minimum=1)
-    gen = ensure_secret_rng(rng)
-    alice_bits = gen.integers(0, 2, size=n, dtype=np.uint8)
-    alice_bases = gen.integers(0, 2, size=n, dtype=np.uint8)
-    bob_bases = gen.integers(0, 2, size=n, dtype=np.uint8)
-    eve_bases = np.full(n, NO_EVE, dtype=np.int8)
-    if eve is not None and eve.active:
-        attacked = gen.random(n) < eve.fraction
-        eve_bases[attacked] = gen.integers(0, 2, size=int(attacked.sum()), dtype=np.int8)
+    (alice_bits, alice_bases, bob_bases), eve_bases = draw_secret_choices(
+        n, (2, 2, 2), eve=eve, eve_bases=2, rng=rng
+    )
     return BB84Choices(
         alice_bits=alice_bits, alice_bases=alice_bases, bob_bases=bob_bases, eve_bases=eve_bases
     )

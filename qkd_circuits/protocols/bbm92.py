@@ -40,7 +40,6 @@ from qkd_circuits.analysis.rates import bbm92_rate
 from qkd_circuits.attacks.intercept_resend import EveSpec
 from qkd_circuits.circuits.entangled import (
     BOB_SETTINGS,
-    NO_EVE,
     EntangledConfig,
     config_codes,
     entangled_circuit,
@@ -51,7 +50,12 @@ from qkd_circuits.postprocessing.key_length import THEOREMS as BB84_THEOREMS
 from qkd_circuits.postprocessing.security import PhaseErrorAnalysis
 from qkd_circuits.postprocessing.sifting import SiftedKey, sift
 from qkd_circuits.protocols.base import ProtocolInfo
-from qkd_circuits.randomness import RNGLike, ensure_secret_rng
+from qkd_circuits.protocols.choices import (
+    check_same_shape,
+    circuit_of_exchange,
+    draw_secret_choices,
+)
+from qkd_circuits.randomness import RNGLike
 from qkd_circuits.specs import check_int
 
 ASYMPTOTIC_QBER_THRESHOLD = 0.110028
@@ -112,13 +116,8 @@ class EntangledRecords:
     protocol: str = field(default="bbm92")
 
     def __post_init__(self) -> None:
-        n = self.alice_settings.shape
-        for name in ("bob_settings", "eve_bases", "alice_bits", "bob_bits", "eve_bits"):
-            if getattr(self, name).shape != n:
-                raise ConfigError(
-                    f"{name} has shape {getattr(self, name).shape}, expected {n} like "
-                    "alice_settings"
-                )
+        names = ("bob_settings", "eve_bases", "alice_bits", "bob_bits", "eve_bits")
+        check_same_shape(self, names, self.alice_settings.shape, like="alice_settings")
 
     @property
     def n(self) -> int:
@@ -152,10 +151,10 @@ class EntangledRecords:
 
     def circuit(self, index: int) -> QuantumCircuit:
         """The circuit that exchange ``index`` ran (for inspection and drawing)."""
-        if not -self.n <= index < self.n:
-            raise ConfigError(f"exchange index {index!r} out of range for {self.n} exchanges")
-        config = EntangledConfig.from_code(int(self.codes[index]))
-        return entangled_circuit(config, protocol=self.protocol)
+        return circuit_of_exchange(self.codes, index, self._circuit_for_code)
+
+    def _circuit_for_code(self, code: int) -> QuantumCircuit:
+        return entangled_circuit(EntangledConfig.from_code(code), protocol=self.protocol)
 
 
 def draw_entangled_choices(
@@ -174,13 +173,9 @@ def draw_entangled_choices(
     n = check_int(n, name="number of qubits", minimum=1)
     if bob_settings not in (2, BOB_SETTINGS):
         raise ConfigError(f"bob_settings must be 2 or {BOB_SETTINGS}, got {bob_settings!r}")
-    gen = ensure_secret_rng(rng)
-    alice = gen.integers(0, 2, size=n, dtype=np.uint8)
-    bob = gen.integers(0, bob_settings, size=n, dtype=np.uint8)
-    eve_bases = np.full(n, NO_EVE, dtype=np.int8)
-    if eve is not None and eve.active:
-        attacked = gen.random(n) < eve.fraction
-        eve_bases[attacked] = gen.integers(0, 2, size=int(attacked.sum()), dtype=np.int8)
+    (alice, bob), eve_bases = draw_secret_choices(
+        n, (2, bob_settings), eve=eve, eve_bases=2, rng=rng
+    )
     return EntangledChoices(alice_settings=alice, bob_settings=bob, eve_bases=eve_bases)
 
 

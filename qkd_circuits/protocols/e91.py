@@ -60,7 +60,7 @@ import numpy as np
 from numpy.typing import NDArray
 from qiskit.circuit import QuantumCircuit
 
-from qkd_circuits.analysis.rates import bbm92_rate, chsh_di_rate
+from qkd_circuits.analysis.rates import chsh_di_rate
 from qkd_circuits.attacks.intercept_resend import EveSpec
 from qkd_circuits.circuits.entangled import BOB_SETTINGS, SETTING_NAMES, entangled_circuit
 from qkd_circuits.errors import ConfigError, ProtocolAbort
@@ -72,6 +72,7 @@ from qkd_circuits.postprocessing.sifting import SiftedKey
 from qkd_circuits.protocols.base import ProtocolInfo
 from qkd_circuits.protocols.bbm92 import (
     ASYMPTOTIC_QBER_THRESHOLD,
+    BBM92,
     EntangledChoices,
     EntangledRecords,
     check_code,
@@ -348,9 +349,7 @@ class E91Protocol:
         :func:`~qkd_circuits.analysis.rates.bbm92_rate` (Koashi & Preskill 2003,
         arXiv:quant-ph/0208155), at ``min(Q, 1/2)``. The device-independent rate is
         reported separately (``di_key_rate``)."""
-        if not 0.0 <= qber <= 1.0:
-            raise ConfigError(f"qber must be in [0, 1], got {qber!r}")
-        return float(bbm92_rate(min(qber, 0.5)))
+        return BBM92.asymptotic_rate(qber)
 
     def report_extras(self, records: EntangledRecords, sifted: SiftedKey) -> dict[str, Any]:
         """``chsh_s``, ``chsh_s_stderr`` and ``di_key_rate``, the asymptotic DI rate of

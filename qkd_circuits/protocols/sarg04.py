@@ -55,7 +55,7 @@ from qiskit.circuit import QuantumCircuit
 
 from qkd_circuits.analysis.entropy import binary_entropy
 from qkd_circuits.attacks.intercept_resend import EveSpec
-from qkd_circuits.circuits.bb84 import NO_EVE, BB84Config, bb84_circuit, config_codes
+from qkd_circuits.circuits.bb84 import BB84Config, bb84_circuit, config_codes
 from qkd_circuits.errors import ConfigError
 from qkd_circuits.postprocessing.channel import PublicChannel
 from qkd_circuits.postprocessing.collective import CollectiveAttackAnalysis
@@ -67,8 +67,13 @@ from qkd_circuits.postprocessing.key_length import (
 )
 from qkd_circuits.postprocessing.sifting import SiftedKey
 from qkd_circuits.protocols.base import ProtocolInfo
-from qkd_circuits.randomness import RNGLike, ensure_secret_rng
-from qkd_circuits.specs import check_int, check_open_unit
+from qkd_circuits.protocols.choices import (
+    check_same_shape,
+    circuit_of_exchange,
+    draw_secret_choices,
+)
+from qkd_circuits.randomness import RNGLike
+from qkd_circuits.specs import check_open_unit
 
 BASIS = "SARG04"
 """The one basis name of the sifted key: the proof bounds one pooled error rate."""
@@ -121,12 +126,8 @@ class Sarg04Choices:
     eve_bases: NDArray[np.int8]
 
     def __post_init__(self) -> None:
-        n = self.alice_signs.shape
-        for name in ("alice_bases", "other_signs", "bob_bases", "eve_bases"):
-            if getattr(self, name).shape != n:
-                raise ConfigError(
-                    f"{name} has shape {getattr(self, name).shape}, expected {n} like alice_signs"
-                )
+        names = ("alice_bases", "other_signs", "bob_bases", "eve_bases")
+        check_same_shape(self, names, self.alice_signs.shape, like="alice_signs")
 
     @property
     def codes(self) -> NDArray[np.int64]:
@@ -149,10 +150,8 @@ class Sarg04Records:
     eve_signs: NDArray[np.uint8]
 
     def __post_init__(self) -> None:
-        n = self.choices.alice_signs.shape
-        for name in ("bob_signs", "eve_signs"):
-            if getattr(self, name).shape != n:
-                raise ConfigError(f"{name} has shape {getattr(self, name).shape}, expected {n}")
+        names = ("bob_signs", "eve_signs")
+        check_same_shape(self, names, self.choices.alice_signs.shape, like=None)
 
     @property
     def n(self) -> int:
@@ -161,9 +160,7 @@ class Sarg04Records:
 
     def circuit(self, index: int) -> QuantumCircuit:
         """The circuit that exchange ``index`` ran (for inspection and drawing)."""
-        if not -self.n <= index < self.n:
-            raise ConfigError(f"exchange index {index!r} out of range for {self.n} exchanges")
-        return circuit_for_code(int(self.choices.codes[index]))
+        return circuit_of_exchange(self.choices.codes, index, circuit_for_code)
 
     def pairs(self) -> tuple[NDArray[np.uint8], NDArray[np.uint8]]:
         """Alice's announced pair A(ω, ω') of each exchange: (ω, ω'), uint8 (n,) each."""
@@ -212,13 +209,9 @@ def draw_choices(n: int, *, eve: EveSpec | None = None, rng: RNGLike = None) -> 
             uniformly random basis; None means no Eve.
         rng: Secret generator or seed (None: the OS CSPRNG).
     """
-    n = check_int(n, name="number of qubits", minimum=1)
-    gen = ensure_secret_rng(rng)
-    signs, bases, other, bob = (gen.integers(0, 2, size=n, dtype=np.uint8) for _ in range(4))
-    eve_bases = np.full(n, NO_EVE, dtype=np.int8)
-    if eve is not None and eve.active:
-        attacked = gen.random(n) < eve.fraction
-        eve_bases[attacked] = gen.integers(0, 2, size=int(attacked.sum()), dtype=np.int8)
+    (signs, bases, other, bob), eve_bases = draw_secret_choices(
+        n, (2, 2, 2, 2), eve=eve, eve_bases=2, rng=rng
+    )
     return Sarg04Choices(
         alice_signs=signs, alice_bases=bases, other_signs=other, bob_bases=bob, eve_bases=eve_bases
     )

@@ -48,18 +48,20 @@ from qkd_circuits.analysis.rates import six_state_rate
 from qkd_circuits.attacks.intercept_resend import EveSpec
 from qkd_circuits.circuits.six_state import (
     BASIS_NAMES,
-    NO_EVE,
     SixStateConfig,
     config_codes,
     six_state_circuit,
 )
-from qkd_circuits.errors import ConfigError
 from qkd_circuits.postprocessing.channel import PublicChannel
 from qkd_circuits.postprocessing.security import PhaseErrorAnalysis
 from qkd_circuits.postprocessing.sifting import SiftedKey
 from qkd_circuits.protocols.base import ProtocolInfo
-from qkd_circuits.randomness import RNGLike, ensure_secret_rng
-from qkd_circuits.specs import check_int
+from qkd_circuits.protocols.choices import (
+    check_same_shape,
+    circuit_of_exchange,
+    draw_secret_choices,
+)
+from qkd_circuits.randomness import RNGLike
 
 ASYMPTOTIC_QBER_THRESHOLD = 0.126193
 """Six-state one-way threshold, root of Lo's rate (Lo, QIC 1, 81 (2001), quant-ph/0102138).
@@ -105,12 +107,8 @@ class SixStateChoices:
     eve_bases: NDArray[np.int8]
 
     def __post_init__(self) -> None:
-        n = self.alice_bits.shape
-        for name in ("alice_bases", "bob_bases", "eve_bases"):
-            if getattr(self, name).shape != n:
-                raise ConfigError(
-                    f"{name} has shape {getattr(self, name).shape}, expected {n} like alice_bits"
-                )
+        names = ("alice_bases", "bob_bases", "eve_bases")
+        check_same_shape(self, names, self.alice_bits.shape, like="alice_bits")
 
     @property
     def codes(self) -> NDArray[np.int64]:
@@ -134,12 +132,8 @@ class SixStateRecords:
     eve_bits: NDArray[np.uint8]
 
     def __post_init__(self) -> None:
-        n = self.choices.alice_bits.shape
-        for name in ("bob_bits", "eve_bits"):
-            if getattr(self, name).shape != n:
-                raise ConfigError(
-                    f"{name} has shape {getattr(self, name).shape}, expected {n} like the choices"
-                )
+        names = ("bob_bits", "eve_bits")
+        check_same_shape(self, names, self.choices.alice_bits.shape, like="the choices")
 
     @property
     def n(self) -> int:
@@ -153,9 +147,7 @@ class SixStateRecords:
 
     def circuit(self, index: int) -> QuantumCircuit:
         """The circuit that exchange ``index`` ran (for inspection and drawing)."""
-        if not -self.n <= index < self.n:
-            raise ConfigError(f"exchange index {index!r} out of range for {self.n} exchanges")
-        return six_state_circuit(SixStateConfig.from_code(int(self.codes[index])))
+        return circuit_of_exchange(self.codes, index, SIX_STATE.circuit_for_code)
 
 
 def draw_choices(n: int, *, eve: EveSpec | None = None, rng: RNGLike = None) -> SixStateChoices:
@@ -168,15 +160,9 @@ def draw_choices(n: int, *, eve: EveSpec | None = None, rng: RNGLike = None) -> 
         rng: Secret generator or seed (None: a fresh generator keyed from the OS CSPRNG,
             see :mod:`qkd_circuits.randomness`).
     """
-    n = check_int(n, name="number of qubits", minimum=1)
-    gen = ensure_secret_rng(rng)
-    alice_bits = gen.integers(0, 2, size=n, dtype=np.uint8)
-    alice_bases = gen.integers(0, 3, size=n, dtype=np.uint8)
-    bob_bases = gen.integers(0, 3, size=n, dtype=np.uint8)
-    eve_bases = np.full(n, NO_EVE, dtype=np.int8)
-    if eve is not None and eve.active:
-        attacked = gen.random(n) < eve.fraction
-        eve_bases[attacked] = gen.integers(0, 3, size=int(attacked.sum()), dtype=np.int8)
+    (alice_bits, alice_bases, bob_bases), eve_bases = draw_secret_choices(
+        n, (2, 3, 3), eve=eve, eve_bases=3, rng=rng
+    )
     return SixStateChoices(
         alice_bits=alice_bits, alice_bases=alice_bases, bob_bases=bob_bases, eve_bases=eve_bases
     )

@@ -98,11 +98,42 @@ def test_paper_verification_term_when_no_tag_is_given() -> None:
 def test_exact_bound_is_never_looser_than_serfling(
     n: int, k: int, rate: float, log_eps: float
 ) -> None:
-    e = int(rate * k)
+    """Up to 10^4 sample errors the bound is the exact hypergeometric one, which Serfling's
+    inequality relaxes. (Beyond, the CDF's geometric upper bound is used, valid but not
+    always tighter than Serfling when ε is near 1: see the next test.)"""
+    e = min(int(rate * k), 10_000)
     exact = phase_error_bound(n, k, e, log_eps=log_eps)
     serfling = e / k + sampling_deviation(n, k, math.exp(log_eps))
     assert 0.0 <= exact <= 1.0
     assert exact <= min(1.0, serfling) + 1e-12
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    n=st.integers(1, 10**6),
+    k=st.integers(10_001, 10**5),
+    rate=st.floats(0.0, 1.0),
+    log_eps=st.floats(-200.0, -0.01),
+)
+def test_the_many_error_bound_is_never_below_the_exact_one(
+    n: int, k: int, rate: float, log_eps: float
+) -> None:
+    """Above 10^4 sample errors an upper bound on the CDF replaces the exact sum, which can
+    only accept more total error counts: the bound is never smaller (less safe) than the
+    exact one, found here by the same bisection on scipy's exact log-CDF."""
+    from scipy.stats import hypergeom
+
+    e = max(10_001, min(k, int(rate * k)))
+    total = n + k
+    lo, hi = e, n + e
+    if float(hypergeom.logcdf(e, total, hi, k)) > log_eps:
+        exact = 1.0
+    else:
+        while hi - lo > 1:
+            mid = (lo + hi) // 2
+            lo, hi = (mid, hi) if float(hypergeom.logcdf(e, total, mid, k)) > log_eps else (lo, mid)
+        exact = (lo - e) / n
+    assert phase_error_bound(n, k, e, log_eps=log_eps) >= exact - 1e-12
 
 
 @pytest.mark.parametrize(

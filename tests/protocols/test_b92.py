@@ -12,7 +12,6 @@ all four (bit, basis) pairs, each with weight 1/4.
 from __future__ import annotations
 
 import itertools
-import json
 import math
 
 import numpy as np
@@ -22,7 +21,6 @@ from scipy.optimize import brentq
 from scipy.stats import unitary_group
 
 from qkd_circuits import run
-from qkd_circuits.analysis.entropy import binary_entropy
 from qkd_circuits.analysis.rates import bb84_rate
 from qkd_circuits.attacks.intercept_resend import EveSpec
 from qkd_circuits.circuits.b92 import N_CONFIGS, NO_EVE, B92Config, b92_circuit, config_code
@@ -46,17 +44,13 @@ from qkd_circuits.protocols.b92 import (
 from qkd_circuits.protocols.base import Protocol
 from qkd_circuits.protocols.registry import PROTOCOLS, get_protocol
 from tests.conftest import assert_rate
+from tests.protocols.conftest import h, on_both_paths, schema_valid_json
 
 FAST = 100_000
 """Qubits of a fast-path run: about 25,000 conclusive bits."""
 LITERAL = 4_000
 """Qubits of a literal-path run (one circuit per exchange): about 1,000 conclusive bits."""
-PATHS = [("aer", FAST), ("aer-literal", LITERAL)]
-PATH_IDS = ["fast", "literal"]
-
-
-def h(x: float) -> float:
-    return float(binary_entropy(min(x, 0.5)))
+BOTH_PATHS = on_both_paths(FAST, LITERAL, names=("backend", "qubits"))
 
 
 def _check_run(report, qubits: int, qber: float, conclusive: float) -> None:  # type: ignore[no-untyped-def]
@@ -368,7 +362,7 @@ def test_the_announcement_is_independent_of_the_bit_only_for_a_symmetric_channel
 # -- runs against closed forms --------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("backend", "qubits"), PATHS, ids=PATH_IDS)
+@BOTH_PATHS
 def test_noiseless_run_gives_matching_keys_and_sifts_a_quarter(backend, qubits):
     """Per exchange Bob is conclusive with probability ½ · ½ (bit 0: X basis, outcome
     |->) + ½ · ½ (bit 1: Z basis, outcome |1>) = 1/4, and a conclusive outcome rules out
@@ -386,7 +380,7 @@ def test_noiseless_run_gives_matching_keys_and_sifts_a_quarter(backend, qubits):
         assert report.abort_reason == "key_too_short" and report.final_key_bits == 0
 
 
-@pytest.mark.parametrize(("backend", "qubits"), PATHS, ids=PATH_IDS)
+@BOTH_PATHS
 def test_depolarizing_gives_p_over_one_plus_p(backend, qubits):
     """Depolarizing p: ρ → (1 − p)ρ + p I/2. Bit 0 (|0>): in Z the I/2 part reads |1>
     with probability 1/2, so Bob errs with p/2; in X he reads |-> with 1/2 (correct),
@@ -397,7 +391,7 @@ def test_depolarizing_gives_p_over_one_plus_p(backend, qubits):
     _check_run(report, qubits, p / (1 + p), (1 + p) / 4)
 
 
-@pytest.mark.parametrize(("backend", "qubits"), PATHS, ids=PATH_IDS)
+@BOTH_PATHS
 def test_amplitude_damping(backend, qubits):
     """Amplitude damping γ: Bloch vector (x, y, z) → (√(1−γ) x, √(1−γ) y, γ + (1−γ) z).
 
@@ -413,7 +407,7 @@ def test_amplitude_damping(backend, qubits):
     _check_run(report, qubits, (1 - s) / (3 - g - s), (3 - g - s) / 8)
 
 
-@pytest.mark.parametrize(("backend", "qubits"), PATHS, ids=PATH_IDS)
+@BOTH_PATHS
 def test_full_intercept_resend_gives_a_third_and_eve_five_sixths(backend, qubits):
     """Eve measures Z or X (½ each) and resends the eigenstate she found. Bit 0 (|0>):
 
@@ -468,13 +462,8 @@ def test_runs_on_a_fake_device_with_its_noise():
 
 
 def test_the_json_report_follows_its_published_schema():
-    jsonschema = pytest.importorskip("jsonschema")
-    from qkd_circuits.report import report_schema
-
     for kwargs in ({"qubits": FAST}, {"qubits": 3_000, "eve": "intercept-resend"}):
-        report = run("b92", seed=17, **kwargs)  # type: ignore[arg-type]
-        data = json.loads(report.to_json())
-        jsonschema.Draft202012Validator(report_schema()).validate(data)
+        data = schema_valid_json(run("b92", seed=17, **kwargs))  # type: ignore[arg-type]
         assert data["protocol"] == "b92" and list(data["qber_by_basis"]) == ["B92"]
     assert data["eve_agreement"] is not None
 

@@ -13,16 +13,13 @@ so ``E(θa, θb) = cos(θa − θb)``: the matching Z–Z and X–X rounds agree
 from __future__ import annotations
 
 import itertools
-import json
 import math
 
 import numpy as np
 import pytest
-from qiskit.quantum_info import DensityMatrix
 from scipy.optimize import brentq
 
 from qkd_circuits import run
-from qkd_circuits.analysis.entropy import binary_entropy
 from qkd_circuits.analysis.rates import bbm92_rate, qber_threshold
 from qkd_circuits.channel.noise import CHANNEL_LABEL, NoiseSpec
 from qkd_circuits.circuits.entangled import (
@@ -39,47 +36,19 @@ from qkd_circuits.protocols.base import Protocol
 from qkd_circuits.protocols.bbm92 import BBM92, THEOREMS, draw_entangled_choices
 from qkd_circuits.protocols.registry import PROTOCOLS, get_protocol
 from tests.conftest import assert_rate
+from tests.protocols.conftest import (
+    check_per_basis,
+    exact_correlation,
+    h,
+    on_both_paths,
+    schema_valid_json,
+)
 
 FAST = 100_000
 """Qubits of a fast-path run: about 25,000 sifted bits per basis."""
 LITERAL = 4_000
 """Qubits of a literal-path run: about 1,000 sifted bits per basis."""
-PATHS = [("aer", FAST), ("aer-literal", LITERAL)]
-PATH_IDS = ["fast", "literal"]
-
-
-def h(x: float) -> float:
-    return float(binary_entropy(min(x, 0.5)))
-
-
-def _check_per_basis(report, expected: dict[str, float]) -> None:  # type: ignore[no-untyped-def]
-    """Each basis's actual error rate, and the pooled one, within 5 binomial s.e."""
-    bases = report.sifted.bases
-    counts = {name: int(np.count_nonzero(bases == i)) for i, name in enumerate(("Z", "X"))}
-    assert tuple(report.qber_by_basis) == ("Z", "X")
-    for name, count in counts.items():
-        assert_rate(report.qber_by_basis[name], expected[name], count)
-    pooled = sum(expected[b] * counts[b] for b in counts) / report.sifted_bits
-    assert_rate(report.qber_actual, pooled, report.sifted_bits)
-
-
-def exact_correlation(circuit, noise: NoiseSpec) -> float:  # type: ignore[no-untyped-def]
-    """``<A ⊗ B>`` of a circuit's two measured halves, exactly (quantum_info density matrix):
-    the circuit's own gates, the noise spec's channel on the labelled gate, and Eve's
-    probe traced out."""
-    rho = DensityMatrix.from_label("0" * circuit.num_qubits)
-    channel = noise.channel_error()
-    for inst in circuit.data:
-        qargs = [circuit.find_bit(q).index for q in inst.qubits]
-        if inst.operation.name in ("barrier", "measure"):
-            continue
-        if inst.operation.label == CHANNEL_LABEL:
-            if channel is not None:
-                rho = rho.evolve(channel.to_quantumchannel(), qargs)
-            continue
-        rho = rho.evolve(inst.operation, qargs)
-    p = rho.probabilities([0, 1])  # index = bob + 2 alice
-    return float(p[0] + p[3] - p[1] - p[2])
+BOTH_PATHS = on_both_paths(FAST, LITERAL, names=("backend", "n"))
 
 
 # -- registry, circuits ------------------------------------------------------------------
@@ -194,18 +163,18 @@ def test_noise_free_run_gives_matching_keys_and_sifts_half():
     assert_rate(float(report.records.alice_bits.mean()), 0.5, FAST)
 
 
-@pytest.mark.parametrize(("backend", "n"), PATHS, ids=PATH_IDS)
+@BOTH_PATHS
 def test_depolarizing_gives_half_p_in_each_basis(backend, n):
     """Depolarizing p on Bob's half: ρ → (1 − p)ρ + p (I/2 ⊗ ρ_A), so every correlation
     shrinks, E = (1 − p) cos(θa − θb). Matching bases have cos = 1, so the QBER is
     (1 − (1 − p))/2 = p/2, in Z and in X."""
     p = 0.16
     report = run("bbm92", qubits=n, seed=2, backend=backend, noise=f"depolarizing={p}")
-    _check_per_basis(report, {"Z": p / 2, "X": p / 2})
+    check_per_basis(report, {"Z": p / 2, "X": p / 2})
     assert_rate(report.sifted_bits / n, 0.5, n)
 
 
-@pytest.mark.parametrize(("backend", "n"), PATHS, ids=PATH_IDS)
+@BOTH_PATHS
 def test_amplitude_damping_gives_g_over_2_in_z_and_less_in_x(backend, n):
     """Amplitude damping g on Bob's half (Kraus K0 = diag(1, √(1−g)), K1 = √g |0><1|),
     written |Bob Alice>: K0 gives (|00> + √(1−g)|11>)/√2, K1 gives √g |01>/√2, with no
@@ -214,10 +183,10 @@ def test_amplitude_damping_gives_g_over_2_in_z_and_less_in_x(backend, n):
     <XX> = 2 · √(1−g)/2 = √(1−g), so the X error is (1 − √(1−g))/2."""
     g = 0.3
     report = run("bbm92", qubits=n, seed=3, backend=backend, noise=f"amplitude-damping={g}")
-    _check_per_basis(report, {"Z": g / 2, "X": (1 - math.sqrt(1 - g)) / 2})
+    check_per_basis(report, {"Z": g / 2, "X": (1 - math.sqrt(1 - g)) / 2})
 
 
-@pytest.mark.parametrize(("backend", "n"), PATHS, ids=PATH_IDS)
+@BOTH_PATHS
 def test_full_intercept_resend_gives_a_quarter(backend, n):
     """Eve measures Bob's half in Z or X (1/2 each) and resends it. Measuring in Z
     dephases Bob's half, killing <·⊗X>: E = cos θa cos θb; in X, E = sin θa sin θb. On
@@ -225,7 +194,7 @@ def test_full_intercept_resend_gives_a_quarter(backend, n):
     Eve's result equals Alice's when her basis is the round's (1/2: Φ+ correlates
     them perfectly) and is a coin otherwise: agreement 1/2 + 1/4 = 3/4."""
     report = run("bbm92", qubits=n, seed=4, backend=backend, eve="intercept-resend")
-    _check_per_basis(report, {"Z": 0.25, "X": 0.25})
+    check_per_basis(report, {"Z": 0.25, "X": 0.25})
     assert_rate(report.eve_agreement, 0.75, report.sifted_bits)
     assert report.aborted and report.abort_reason == "qber_above_threshold"
 
@@ -236,7 +205,7 @@ def test_partial_intercept_resend_and_readout_compose():
     f, r = 0.4, 0.02
     report = run("bbm92", qubits=FAST, seed=5, eve=f"intercept-resend={f}", noise=f"readout={r}")
     q = (1 - (1 - f / 2) * (1 - 2 * r)) / 2
-    _check_per_basis(report, {"Z": q, "X": q})
+    check_per_basis(report, {"Z": q, "X": q})
 
 
 # -- rates, threshold, finite key --------------------------------------------------------
@@ -303,12 +272,8 @@ def test_runs_on_fake_manila_without_eve_and_refuses_eve_there():
 
 
 def test_report_follows_the_schema():
-    jsonschema = pytest.importorskip("jsonschema")
-    from qkd_circuits.report import report_schema
-
     for kwargs in ({"noise": "depolarizing=0.02"}, {"eve": "intercept-resend"}):
-        data = json.loads(run("bbm92", qubits=20_000, seed=7, **kwargs).to_json())
-        jsonschema.Draft202012Validator(report_schema()).validate(data)
+        data = schema_valid_json(run("bbm92", qubits=20_000, seed=7, **kwargs))
         assert data["protocol"] == "bbm92" and "di_key_rate" not in data
 
 

@@ -17,19 +17,16 @@ has probability 1/8.
 from __future__ import annotations
 
 import itertools
-import json
 import math
 from collections.abc import Callable
 
 import numpy as np
 import pytest
-from qiskit.quantum_info import DensityMatrix
 from scipy.optimize import brentq
 
 from qkd_circuits import run
-from qkd_circuits.analysis.entropy import binary_entropy
 from qkd_circuits.analysis.rates import chsh_di_rate, chsh_value_depolarising, qber_threshold
-from qkd_circuits.channel.noise import CHANNEL_LABEL, NoiseSpec
+from qkd_circuits.channel.noise import NoiseSpec
 from qkd_circuits.circuits.entangled import SETTING_ANGLES, EntangledConfig
 from qkd_circuits.errors import ConfigError, ProtocolAbort
 from qkd_circuits.execution.aer import AerExecutor
@@ -50,20 +47,22 @@ from qkd_circuits.protocols.e91 import (
 )
 from qkd_circuits.protocols.registry import PROTOCOLS, get_protocol
 from tests.conftest import assert_rate
+from tests.protocols.conftest import (
+    check_per_basis,
+    exact_correlation,
+    h,
+    on_both_paths,
+    schema_valid_json,
+)
 
 FAST = 100_000
 """Qubits of a fast-path run: ~12,500 key bits per basis, ~12,500 rounds per CHSH pair."""
 LITERAL = 4_000
 """Qubits of a literal-path run: ~500 key bits per basis, ~500 rounds per CHSH pair."""
-PATHS = [("aer", FAST), ("aer-literal", LITERAL)]
-PATH_IDS = ["fast", "literal"]
+BOTH_PATHS = on_both_paths(FAST, LITERAL, names=("backend", "n"))
 TSIRELSON = 2 * math.sqrt(2)
 
 Correlator = Callable[[int, int], float]
-
-
-def h(x: float) -> float:
-    return float(binary_entropy(min(x, 0.5)))
 
 
 def cos_diff(a: int, b: int) -> float:
@@ -95,14 +94,7 @@ def chsh_of(e: Correlator) -> float:
 def _check_run(report, e: Correlator) -> None:  # type: ignore[no-untyped-def]
     """Key-round error rates per basis, every CHSH pair's agreement rate, and S, against
     the closed-form correlator ``e`` (5 s.e. each)."""
-    bases = report.sifted.bases
-    counts = {name: int(np.count_nonzero(bases == i)) for i, name in enumerate(("Z", "X"))}
-    assert tuple(report.qber_by_basis) == ("Z", "X")
-    expected = {"Z": (1 - e(0, 0)) / 2, "X": (1 - e(1, 1)) / 2}
-    for name, count in counts.items():
-        assert_rate(report.qber_by_basis[name], expected[name], count)
-    pooled = sum(expected[b] * counts[b] for b in counts) / report.sifted_bits
-    assert_rate(report.qber_actual, pooled, report.sifted_bits)
+    check_per_basis(report, {"Z": (1 - e(0, 0)) / 2, "X": (1 - e(1, 1)) / 2})
     chsh = report.sifted.chsh
     for (a, b), n, agree in zip(CHSH_PAIRS, chsh.rounds, chsh.agreements, strict=True):
         assert_rate(agree / n, (1 + e(a, b)) / 2, n)
@@ -113,27 +105,9 @@ def _check_run(report, e: Correlator) -> None:  # type: ignore[no-untyped-def]
     assert report.chsh_s_stderr == pytest.approx(chsh.stderr)
 
 
-def exact_correlation(code: int, noise: NoiseSpec) -> float:
-    """``<A ⊗ B>`` of E91's circuit for ``code``, exactly (quantum_info density matrix):
-    its own gates, the noise spec's channel on the labelled gate, Eve's probe traced out."""
-    circuit = E91.circuit_for_code(code)
-    rho = DensityMatrix.from_label("0" * circuit.num_qubits)
-    channel = noise.channel_error()
-    for inst in circuit.data:
-        qargs = [circuit.find_bit(q).index for q in inst.qubits]
-        if inst.operation.name in ("barrier", "measure"):
-            continue
-        if inst.operation.label == CHANNEL_LABEL:
-            if channel is not None:
-                rho = rho.evolve(channel.to_quantumchannel(), qargs)
-            continue
-        rho = rho.evolve(inst.operation, qargs)
-    p = rho.probabilities([0, 1])  # index = bob + 2 alice
-    return float(p[0] + p[3] - p[1] - p[2])
-
-
-def _code(a: int, b: int, eve: int = -1) -> int:
-    return EntangledConfig(alice_setting=a, bob_setting=b, eve_basis=eve).code
+def _circuit(a: int, b: int, eve: int = -1):  # type: ignore[no-untyped-def]
+    """E91's circuit for Alice's setting ``a``, Bob's ``b`` and Eve's basis ``eve``."""
+    return E91.circuit_for_code(EntangledConfig(alice_setting=a, bob_setting=b, eve_basis=eve).code)
 
 
 # -- registry, circuits, exact correlators -----------------------------------------------
@@ -164,7 +138,8 @@ def test_exact_correlators_of_the_circuits_are_the_closed_forms(noise, correlato
     """The derivations of the statistical tests below, checked without statistics on
     the circuits themselves (all 8 setting pairs)."""
     for a, b in ALL_PAIRS:
-        assert exact_correlation(_code(a, b), noise) == pytest.approx(correlator(a, b), abs=1e-12)
+        expected = correlator(a, b)
+        assert exact_correlation(_circuit(a, b), noise) == pytest.approx(expected, abs=1e-12)
 
 
 def test_exact_correlators_under_intercept_resend_average_to_half():
@@ -172,7 +147,7 @@ def test_exact_correlators_under_intercept_resend_average_to_half():
     cos(θa − θb)/2."""
     for a, b in ALL_PAIRS:
         ta, tb = SETTING_ANGLES[a], SETTING_ANGLES[b]
-        z, x = (exact_correlation(_code(a, b, eve), NoiseSpec()) for eve in (0, 1))
+        z, x = (exact_correlation(_circuit(a, b, eve), NoiseSpec()) for eve in (0, 1))
         assert z == pytest.approx(math.cos(ta) * math.cos(tb), abs=1e-12)
         assert x == pytest.approx(math.sin(ta) * math.sin(tb), abs=1e-12)
         assert (z + x) / 2 == pytest.approx(intercepted(1.0)(a, b), abs=1e-12)
@@ -205,7 +180,7 @@ def test_noise_free_run_keys_match_and_s_is_tsirelsons():
     assert report.leaked_bits["chsh_test"] == 0 and report.eve_agreement is None
 
 
-@pytest.mark.parametrize(("backend", "n"), PATHS, ids=PATH_IDS)
+@BOTH_PATHS
 def test_depolarizing_gives_half_p_and_s_shrinks_by_1_minus_p(backend, n):
     """Depolarizing p on Bob's half: ρ → (1 − p)ρ + p (I/2 ⊗ ρ_A); the maximally mixed
     part has no correlation, so E = (1 − p) cos(θa − θb). Key rounds (cos = 1): QBER
@@ -218,7 +193,7 @@ def test_depolarizing_gives_half_p_and_s_shrinks_by_1_minus_p(backend, n):
     assert_rate(report.sifted_bits / n, 0.25, n)
 
 
-@pytest.mark.parametrize(("backend", "n"), PATHS, ids=PATH_IDS)
+@BOTH_PATHS
 def test_amplitude_damping_closed_forms(backend, n):
     """Amplitude damping g on Bob's half (K0 = diag(1, √(1−g)), K1 = √g |0><1|), written
     |Bob Alice>: K0 gives (|00> + √(1−g)|11>)/√2, K1 gives √g |01>/√2, incoherently.
@@ -233,7 +208,7 @@ def test_amplitude_damping_closed_forms(backend, n):
     assert chsh_of(damped(g)) == pytest.approx(math.sqrt(2) * ((1 - g) + math.sqrt(1 - g)))
 
 
-@pytest.mark.parametrize(("backend", "n"), PATHS, ids=PATH_IDS)
+@BOTH_PATHS
 def test_full_intercept_resend_gives_a_quarter_and_s_root_2_and_aborts_on_chsh(backend, n):
     """Eve measures Bob's half in Z or X (1/2 each) and resends. In Z she dephases it:
     E = cos θa cos θb; in X: E = sin θa sin θb; on average E = cos(θa − θb)/2. Key rounds
@@ -442,10 +417,6 @@ def test_runs_on_fake_manila_with_a_significant_bell_violation():
 
 
 def test_report_follows_the_schema_with_the_chsh_fields():
-    jsonschema = pytest.importorskip("jsonschema")
-    from qkd_circuits.report import report_schema
-
     for kwargs in ({"noise": "depolarizing=0.02"}, {"eve": "intercept-resend"}):
-        data = json.loads(run("e91", qubits=20_000, seed=7, **kwargs).to_json())
-        jsonschema.Draft202012Validator(report_schema()).validate(data)
+        data = schema_valid_json(run("e91", qubits=20_000, seed=7, **kwargs))
         assert {"chsh_s", "chsh_s_stderr", "di_key_rate"} <= set(data)

@@ -23,6 +23,7 @@ from qkd_circuits.errors import ConfigError
 from qkd_circuits.protocols.base import Protocol, ProtocolInfo
 from qkd_circuits.protocols.registry import PROTOCOLS, all_protocols, get_protocol
 from qkd_circuits.runner import RunConfig
+from tests.protocols.conftest import schema_valid_json
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -56,15 +57,11 @@ def test_each_registered_protocol_implements_the_interface(name):
 
 @pytest.mark.parametrize("name", PROTOCOLS)
 def test_each_protocol_gives_matching_keys_without_noise_and_a_valid_report(name):
-    jsonschema = pytest.importorskip("jsonschema")
-    from qkd_circuits.report import report_schema
-
     report = run(name, qubits=150_000, seed=3)  # B92's finite key needs ~64,000
     assert report.protocol == name and not report.aborted, report.abort_message
     assert report.keys_match and report.final_key_bits > 0 and report.qber_actual == 0.0
     assert set(report.qber_by_basis) == set(report.estimation or {})
-    data = json.loads(report.to_json())
-    jsonschema.Draft202012Validator(report_schema()).validate(data)
+    schema_valid_json(report)
     assert report.key_length is not None and len(report.key_length["theorem"]) > 20
 
 

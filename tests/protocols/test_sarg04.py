@@ -24,7 +24,6 @@ import pytest
 from scipy.optimize import brentq
 
 from qkd_circuits import run
-from qkd_circuits.analysis.entropy import binary_entropy
 from qkd_circuits.attacks.intercept_resend import EveSpec
 from qkd_circuits.channel.noise import NoiseSpec, build_noise_model
 from qkd_circuits.circuits.bb84 import N_CONFIGS, BB84Config, bb84_circuit
@@ -46,13 +45,10 @@ from qkd_circuits.protocols.sarg04 import (
     sarg04_rate,
 )
 from tests.conftest import assert_rate
+from tests.protocols.conftest import h
 
 FAST_N = 100_000
 LITERAL_N = 4_000
-
-
-def _h(x: float) -> float:
-    return float(binary_entropy(x))
 
 
 def _records(noise: NoiseSpec, eve: EveSpec, *, n: int, seed: int):
@@ -219,7 +215,7 @@ def _bell_cost(e: float, p_y: float) -> float:
     """H(phase | bit) of Bell weights with bit error e, phase error 3e/2, both p_y."""
     w = np.array([1 - 2.5 * e + p_y, e - p_y, p_y, 1.5 * e - p_y])
     w = w[w > 0]
-    return float(-(w * np.log2(w)).sum()) - _h(e)
+    return float(-(w * np.log2(w)).sum()) - h(e)
 
 
 @pytest.mark.parametrize("e", [0.001, 0.02, 0.05, 0.0969, 0.2, 0.3])
@@ -228,7 +224,7 @@ def test_entropy_bound_is_the_worst_bell_weight(e):
     f lies between the uncorrelated bound 1 - h(3e/2) and BB84's 1 - h(e)."""
     worst = max(_bell_cost(e, e / 2 + i * e / 400) for i in range(201))
     assert sarg04_entropy_bound(e) == pytest.approx(1 - worst, abs=1e-12)
-    assert 1 - _h(1.5 * e) < sarg04_entropy_bound(e) < 1 - _h(e)
+    assert 1 - h(1.5 * e) < sarg04_entropy_bound(e) < 1 - h(e)
 
 
 def _ket(theta: float) -> np.ndarray:
@@ -305,7 +301,7 @@ def test_finite_length_never_exceeds_the_asymptotic_rate_and_is_zero_past_the_th
             s = _sample(sifted, qber)
             q = s.qber
             result = sarg04_key_length(
-                {BASIS: s}, leaked_ec=s.key_bits * _h(q), verification_bits=0, eps_sec=1e-10,
+                {BASIS: s}, leaked_ec=s.key_bits * h(q), verification_bits=0, eps_sec=1e-10,
                 eps_cor=1e-15, qber_tolerance=0.2, statement=statement,
             )  # fmt: skip
             assert result.length <= max(0.0, sarg04_rate(q)) * s.key_bits, (sifted, qber)
@@ -321,7 +317,7 @@ def test_finite_length_approaches_the_asymptotic_rate():
     for sifted in (10**6, 10**8, 10**10):
         s = _sample(sifted, q)
         result = sarg04_key_length(
-            {BASIS: s}, leaked_ec=s.key_bits * _h(q), verification_bits=0, eps_sec=1e-10,
+            {BASIS: s}, leaked_ec=s.key_bits * h(q), verification_bits=0, eps_sec=1e-10,
             eps_cor=1e-15, qber_tolerance=0.05, statement="variable",
         )  # fmt: skip
         rates.append(result.length / (s.key_bits * sarg04_rate(q)))

@@ -9,7 +9,6 @@ the unit axis m gives the outcome of the eigenstate +m with probability (1 + m.r
 from __future__ import annotations
 
 import itertools
-import json
 import math
 
 import numpy as np
@@ -18,7 +17,6 @@ from qiskit.quantum_info import Statevector
 from scipy.optimize import brentq
 
 from qkd_circuits import run
-from qkd_circuits.analysis.entropy import binary_entropy
 from qkd_circuits.analysis.rates import bb84_rate, qber_threshold, six_state_rate
 from qkd_circuits.attacks.intercept_resend import EveSpec
 from qkd_circuits.circuits.six_state import (
@@ -43,32 +41,14 @@ from qkd_circuits.protocols.six_state import (
     sift_records,
 )
 from tests.conftest import assert_rate
+from tests.protocols.conftest import check_per_basis, h, on_both_paths, schema_valid_json
 
 FAST = 90_000
 """Qubits of a fast-path run: about 10,000 sifted bits per basis."""
 LITERAL = 4_000
 """Qubits of a literal-path run (one circuit per exchange): about 440 sifted bits per basis."""
 BASES = ("Z", "X", "Y")
-PATHS = [("aer", FAST), ("aer-literal", LITERAL)]
-PATH_IDS = ["fast", "literal"]
-
-
-def h(x: float) -> float:
-    return float(binary_entropy(min(x, 0.5)))
-
-
-def _per_basis_counts(report) -> dict[str, int]:  # type: ignore[no-untyped-def]
-    bases = report.sifted.bases
-    return {name: int(np.count_nonzero(bases == i)) for i, name in enumerate(BASES)}
-
-
-def _check_per_basis(report, expected: dict[str, float]) -> None:  # type: ignore[no-untyped-def]
-    counts = _per_basis_counts(report)
-    assert tuple(report.qber_by_basis) == BASES
-    for name in BASES:
-        assert_rate(report.qber_by_basis[name], expected[name], counts[name])
-    pooled = sum(expected[b] * counts[b] for b in BASES) / report.sifted_bits
-    assert_rate(report.qber_actual, pooled, report.sifted_bits)
+BOTH_PATHS = on_both_paths(FAST, LITERAL, names=("backend", "qubits"))
 
 
 # -- registry, interface, threshold ---------------------------------------------------------
@@ -250,7 +230,7 @@ def test_records_give_the_circuit_of_each_exchange():
 # -- runs against closed forms --------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("backend", "qubits"), PATHS, ids=PATH_IDS)
+@BOTH_PATHS
 def test_noiseless_run_gives_matching_keys_and_sifts_a_third(backend, qubits):
     """Alice's and Bob's bases are independent and uniform over three values, so they
     match with probability 3 · (1/3)² = 1/3; with no noise and no Eve, Bob's outcome in
@@ -268,18 +248,18 @@ def test_noiseless_run_gives_matching_keys_and_sifts_a_third(backend, qubits):
         assert set(report.key_length["phase_error_bound"]) == set(BASES)
 
 
-@pytest.mark.parametrize(("backend", "qubits"), PATHS, ids=PATH_IDS)
+@BOTH_PATHS
 def test_depolarizing_flips_every_basis_with_probability_half_p(backend, qubits):
     """Depolarizing p: ρ → (1 − p) ρ + p I/2. The I/2 part gives Bob a fair coin in any
     basis, the rest Alice's bit, so each basis's QBER is p/2 (Z, X and Y alike: I/2 is
     unbiased with respect to every basis)."""
     p = 0.1 if backend == "aer" else 0.3
     report = run("six-state", qubits=qubits, seed=12, backend=backend, noise=f"depolarizing={p}")
-    _check_per_basis(report, dict.fromkeys(BASES, p / 2))
+    check_per_basis(report, dict.fromkeys(BASES, p / 2))
     assert_rate(report.sifted_bits / qubits, 1 / 3, qubits)
 
 
-@pytest.mark.parametrize(("backend", "qubits"), PATHS, ids=PATH_IDS)
+@BOTH_PATHS
 def test_amplitude_damping_errs_differently_in_z_than_in_x_and_y(backend, qubits):
     """Amplitude damping γ: Kraus operators K0 = |0><0| + √(1−γ)|1><1|, K1 = √γ|0><1|,
     so the Bloch vector maps (x, y, z) → (√(1−γ) x, √(1−γ) y, γ + (1−γ) z) (Nielsen &
@@ -296,10 +276,10 @@ def test_amplitude_damping_errs_differently_in_z_than_in_x_and_y(backend, qubits
     report = run(
         "six-state", qubits=qubits, seed=13, backend=backend, noise=f"amplitude-damping={g}"
     )
-    _check_per_basis(report, {"Z": g / 2, "X": xy, "Y": xy})
+    check_per_basis(report, {"Z": g / 2, "X": xy, "Y": xy})
 
 
-@pytest.mark.parametrize(("backend", "qubits"), PATHS, ids=PATH_IDS)
+@BOTH_PATHS
 def test_full_intercept_resend_gives_a_third_and_eve_two_thirds(backend, qubits):
     """Eve measures every qubit in a uniformly random one of Z, X, Y and resends her result.
     On a sifted exchange her basis is Alice's with probability 1/3: she learns the bit
@@ -308,7 +288,7 @@ def test_full_intercept_resend_gives_a_third_and_eve_two_thirds(backend, qubits)
     an error with probability 1/2. QBER = 2/3 · 1/2 = 1/3 in every basis; Eve's result
     equals Alice's bit with probability 1/3 · 1 + 2/3 · 1/2 = 2/3. The run aborts."""
     report = run("six-state", qubits=qubits, seed=14, backend=backend, eve="intercept-resend")
-    _check_per_basis(report, dict.fromkeys(BASES, 1 / 3))
+    check_per_basis(report, dict.fromkeys(BASES, 1 / 3))
     assert report.eve_agreement is not None
     assert_rate(report.eve_agreement, 2 / 3, report.sifted_bits)
     assert report.aborted and report.abort_reason == "qber_above_threshold"
@@ -319,7 +299,7 @@ def test_full_intercept_resend_gives_a_third_and_eve_two_thirds(backend, qubits)
 def test_partial_intercept_resend_gives_a_third_of_the_fraction(fraction):
     """Each exchange is attacked independently with probability f: QBER f/3."""
     report = run("six-state", qubits=FAST, seed=15, eve=f"intercept-resend={fraction}")
-    _check_per_basis(report, dict.fromkeys(BASES, fraction / 3))
+    check_per_basis(report, dict.fromkeys(BASES, fraction / 3))
     sifted = report.sifted
     assert sifted.eve_attacked is not None
     assert_rate(float(sifted.eve_attacked.mean()), fraction, report.sifted_bits)
@@ -344,12 +324,7 @@ def test_runs_on_a_fake_device_with_its_noise():
 
 @pytest.mark.parametrize("kwargs", [{}, {"eve": "intercept-resend", "qubits": 3_000}])
 def test_the_json_report_follows_its_published_schema(kwargs):
-    jsonschema = pytest.importorskip("jsonschema")
-    from qkd_circuits.report import report_schema
-
-    report = run("six-state", **{"qubits": 20_000, "seed": 17, **kwargs})
-    data = json.loads(report.to_json())
-    jsonschema.Draft202012Validator(report_schema()).validate(data)
+    data = schema_valid_json(run("six-state", **{"qubits": 20_000, "seed": 17, **kwargs}))
     assert data["protocol"] == "six-state" and list(data["qber_by_basis"]) == list(BASES)
 
 
