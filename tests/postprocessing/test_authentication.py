@@ -15,6 +15,7 @@ from qkd_circuits.postprocessing.authentication import (
     AuthenticationResult,
     PresharedKeyReader,
     WegmanCarterKey,
+    _polynomial_hash_fast,
     authenticate_transcript,
     net_new_key_bits,
     wegman_carter_tag,
@@ -22,7 +23,12 @@ from qkd_circuits.postprocessing.authentication import (
 )
 from qkd_circuits.postprocessing.channel import Message, PublicChannel
 from qkd_circuits.postprocessing.estimation import estimate_qber
-from qkd_circuits.postprocessing.verification import PolynomialHashFamily, verify_keys
+from qkd_circuits.postprocessing.verification import (
+    PolynomialHashFamily,
+    choose_hash_family,
+    polynomial_hash,
+    verify_keys,
+)
 
 
 def run_channel(seed: int = 0) -> PublicChannel:
@@ -258,3 +264,106 @@ def test_net_new_key_bits_rejects_bad_length() -> None:
     r = authenticate_transcript(run_channel(), rng=0)
     with pytest.raises(ConfigError):
         net_new_key_bits(-1, r)
+
+
+def reference_polynomial_hash(
+    data: bytes, message_bits: int, keys: tuple[int, ...], family: PolynomialHashFamily
+) -> tuple[int, ...]:
+    """The original block-by-block Horner loop the fast path must reproduce exactly."""
+    p, bb = family.prime, family.block_bytes
+    padded = data + bytes((-len(data)) % bb)
+    blocks = [int.from_bytes(padded[i : i + bb], "big") for i in range(0, len(padded), bb)]
+    blocks.append(int(message_bits))
+    out = []
+    for x in keys:
+        acc = 0
+        for m in blocks:
+            acc = (acc + m) * x % p
+        out.append(acc)
+    return tuple(out)
+
+
+def boundary_sizes(block_bytes: int, row_blocks: int) -> list[int]:
+    """Message sizes (bytes) at and around block and row boundaries."""
+    row = block_bytes * row_blocks
+    sizes = {0, 1, 2, block_bytes - 1, block_bytes, block_bytes + 1}
+    for k in (1, 2, 3, 5):
+        sizes.update({k * row - 1, k * row, k * row + 1})
+    return sorted(s for s in sizes if s >= 0)
+
+
+@pytest.mark.parametrize("exponent", [61, 89, 107, 127, 521, 607, 1279])
+def test_fast_hash_equals_reference_horner(exponent: int) -> None:
+    rng = np.random.default_rng(exponent)
+    family = PolynomialHashFamily(exponent=exponent, repetitions=3)
+    p = family.prime
+    for row_blocks in (1, 2, 3, 7, None):
+        for n in boundary_sizes(family.block_bytes, row_blocks or 16):
+            data = rng.bytes(n)
+            keys = (1, p - 1, int(rng.integers(1, 2**61 - 1)))
+            for bits in (8 * n, max(0, 8 * n - 3)):  # byte messages and packed bit strings
+                want = reference_polynomial_hash(data, bits, keys, family)
+                got = _polynomial_hash_fast(data, bits, keys, family, row_blocks=row_blocks)
+                assert got == want, (exponent, row_blocks, n, bits)
+                assert got == polynomial_hash(data, bits, keys, family)
+
+
+@pytest.mark.parametrize("exponent", [61, 89, 127, 1279])
+def test_fast_hash_extreme_bytes_and_keys(exponent: int) -> None:
+    # All-0xff blocks and key p − 1 give the largest limb sums of the float64 products.
+    family = PolynomialHashFamily(exponent=exponent, repetitions=2)
+    p = family.prime
+    for n in (1, family.block_bytes, 8191, 8192, 50_000):
+        data = b"\xff" * n
+        keys = (p - 1, p - 2)
+        assert _polynomial_hash_fast(data, 8 * n, keys, family) == reference_polynomial_hash(
+            data, 8 * n, keys, family
+        )
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    data=st.binary(min_size=0, max_size=3000),
+    key_seed=st.integers(0, 2**32 - 1),
+    exponent=st.sampled_from([61, 89, 107, 127, 521]),
+    row_blocks=st.one_of(st.none(), st.integers(1, 40)),
+)
+def test_fast_hash_equals_reference_on_random_messages(
+    data: bytes, key_seed: int, exponent: int, row_blocks: int | None
+) -> None:
+    family = PolynomialHashFamily(exponent=exponent, repetitions=2)
+    key = WegmanCarterKey.draw(family, PresharedKeyReader(rng=key_seed))
+    want = reference_polynomial_hash(data, 8 * len(data), key.hash_keys, family)
+    got = _polynomial_hash_fast(data, 8 * len(data), key.hash_keys, family, row_blocks=row_blocks)
+    assert got == want
+
+
+def test_tags_on_random_transcripts_equal_reference() -> None:
+    rng = np.random.default_rng(11)
+    for messages in (0, 1, 2, 5, 40):
+        channel = PublicChannel()
+        for _ in range(messages):
+            size = int(rng.choice([0, 1, 7, 11, 100, 8192, int(rng.integers(0, 200_000))]))
+            channel.send("stage", "alice" if rng.random() < 0.5 else "bob", rng.bytes(size))
+        for sender in ("alice", "bob"):
+            sent = channel.transcript(sender=sender)
+            family = choose_hash_family(8 * len(sent), 1e-15 / 2)
+            key = WegmanCarterKey.draw(family, PresharedKeyReader(rng=int(rng.integers(2**32))))
+            p = family.prime
+            want = tuple(
+                (h + s) % p
+                for h, s in zip(
+                    reference_polynomial_hash(sent, 8 * len(sent), key.hash_keys, family),
+                    key.pads,
+                    strict=True,
+                )
+            )
+            assert wegman_carter_tag(sent, key) == want
+
+
+def test_fast_hash_rejects_bad_row_size() -> None:
+    family = PolynomialHashFamily(exponent=61)
+    with pytest.raises(ConfigError, match="row_blocks"):
+        _polynomial_hash_fast(b"abc", 24, (5,), family, row_blocks=0)
+    with pytest.raises(ConfigError, match="row_blocks"):
+        _polynomial_hash_fast(b"abc", 24, (5,), family, row_blocks=10_000)
