@@ -8,8 +8,13 @@ independently on each shot (DESIGN.md, "The key performance insight"):
   removed); Bob's readout error is applied to that distribution as the
   confusion matrix the noise model holds; the shots are then drawn with the
   run's numpy Generator. Needs terminal measurements and no quantum error on
-  the ``measure`` instruction (a clear error otherwise).
-* ``mode="shots"``: Aer's ``SamplerV2`` samples every shot itself.
+  the ``measure`` instruction (a clear error otherwise). In this mode the
+  executor also offers :meth:`AerExecutor.distributions` (each circuit's
+  exact joint distribution over its registers), which
+  :func:`~qkd_circuits.execution.base.run_grouped` uses to draw every
+  exchange's outcome in place, without grouping shots at all.
+* ``mode="shots"``: Aer's ``SamplerV2`` samples every shot itself (and
+  :func:`~qkd_circuits.execution.base.run_grouped` scatters them back).
 
 Circuits are not transpiled: they use only gates Aer simulates natively, and
 the channel's labelled identity (see :mod:`qkd_circuits.channel.noise`) must
@@ -31,7 +36,7 @@ from qiskit_aer.primitives import SamplerV2
 
 from qkd_circuits.channel.noise import CHANNEL_LABEL
 from qkd_circuits.errors import BackendError, ConfigError
-from qkd_circuits.execution.base import Outcomes
+from qkd_circuits.execution.base import JointDistribution, Outcomes
 from qkd_circuits.randomness import draw_seed
 
 AerMode = Literal["probabilities", "shots"]
@@ -81,19 +86,22 @@ class AerExecutor:
         if any(s < 0 for s in shots):
             raise ConfigError(f"shot counts must be >= 0, got {min(shots)}")
         if self._needs_channel:
-            for circuit in circuits:
-                if not any(
-                    inst.operation.label == CHANNEL_LABEL and inst.operation.name != "barrier"
-                    for inst in circuit.data
-                ):
-                    raise ConfigError(
-                        f"circuit {circuit.name!r} has no instruction labelled "
-                        f"{CHANNEL_LABEL!r}, so the noise model's channel noise would silently "
-                        "vanish (was it transpiled at optimization_level >= 2?)"
-                    )
+            self._check_channel(circuits)
         if self.mode == "probabilities":
             return self._run_probabilities(circuits, shots, rng=rng)
         return self._run_shots(circuits, shots, rng=rng)
+
+    def _check_channel(self, circuits: Sequence[QuantumCircuit]) -> None:
+        for circuit in circuits:
+            if not any(
+                inst.operation.label == CHANNEL_LABEL and inst.operation.name != "barrier"
+                for inst in circuit.data
+            ):
+                raise ConfigError(
+                    f"circuit {circuit.name!r} has no instruction labelled "
+                    f"{CHANNEL_LABEL!r}, so the noise model's channel noise would silently "
+                    "vanish (was it transpiled at optimization_level >= 2?)"
+                )
 
     # -- shots mode ---------------------------------------------------------
     def _run_shots(
@@ -140,25 +148,86 @@ class AerExecutor:
     def _confusion(self, qubit: int) -> NDArray[np.float64] | None:
         return self._readout.get(qubit, self._default_readout)
 
-    def _run_probabilities(
-        self, circuits: Sequence[QuantumCircuit], shots: Sequence[int], *, rng: np.random.Generator
-    ) -> list[Outcomes]:
+    def _exact_probabilities(
+        self, circuits: Sequence[QuantumCircuit], *, rng: np.random.Generator
+    ) -> list[tuple[NDArray[np.float64], dict[int, int]]]:
+        """Each circuit's exact outcome distribution over its measured qubits, readout included.
+
+        Returns one ``(probs, clbit_of)`` per circuit: ``probs`` float64 (2**m,), summing
+        to 1, bit j of the index = outcome of the j-th measured qubit; ``clbit_of`` maps a
+        clbit index to that bit position.
+        """
+        if not circuits:
+            return []
         prepared = [_distribution_circuit(c) for c in circuits]
         sim = AerSimulator(**self._backend_options)
         result = sim.run([p[0] for p in prepared], shots=1, seed_simulator=draw_seed(rng)).result()
         if not result.success:
             raise BackendError(f"Aer failed: {result.status}")
-        outcomes: list[Outcomes] = []
-        for i, (circuit, (_, measured, clbit_of)) in enumerate(
-            zip(circuits, prepared, strict=True)
-        ):
+        out: list[tuple[NDArray[np.float64], dict[int, int]]] = []
+        for i, (_, measured, clbit_of) in enumerate(prepared):
             probs = np.asarray(result.data(i)[_PROBS_LABEL], dtype=np.float64)
             probs = self._apply_readout(probs, measured)
             probs = np.clip(probs, 0.0, None)
             probs /= probs.sum()
-            drawn = rng.choice(probs.size, size=int(shots[i]), p=probs)
+            out.append((probs, clbit_of))
+        return out
+
+    def _run_probabilities(
+        self, circuits: Sequence[QuantumCircuit], shots: Sequence[int], *, rng: np.random.Generator
+    ) -> list[Outcomes]:
+        outcomes: list[Outcomes] = []
+        exact = self._exact_probabilities(circuits, rng=rng)
+        for circuit, count, (probs, clbit_of) in zip(circuits, shots, exact, strict=True):
+            drawn = rng.choice(probs.size, size=int(count), p=probs)
             outcomes.append(_split_registers(circuit, drawn, clbit_of))
         return outcomes
+
+    # -- exact joint distributions (the stream path of run_grouped) ---------
+    @property
+    def offers_distributions(self) -> bool:
+        """True in ``mode="probabilities"``: :meth:`distributions` is available.
+
+        :func:`~qkd_circuits.execution.base.run_grouped` then draws every exchange's
+        outcome from the tabulated distributions; in ``mode="shots"`` Aer samples
+        every shot and this is False.
+        """
+        return self.mode == "probabilities"
+
+    def distributions(
+        self, circuits: Sequence[QuantumCircuit], *, rng: np.random.Generator
+    ) -> list[JointDistribution]:
+        """Each circuit's exact joint outcome distribution over all its classical registers.
+
+        Aer computes the measured qubits' probabilities once per circuit under the
+        noise model (one ``SaveProbabilities`` shot), readout confusion applied.
+
+        Args:
+            circuits: Circuits with terminal measurements only.
+            rng: Secret generator; draws the simulator seed (the density-matrix
+                probabilities themselves are exact and draw nothing).
+
+        Returns:
+            One :class:`~qkd_circuits.execution.base.JointDistribution` per circuit.
+
+        Raises:
+            ConfigError: in ``mode="shots"``, or for a circuit that is not terminal-measured.
+        """
+        if not self.offers_distributions:
+            raise ConfigError(
+                f"AerExecutor(mode={self.mode!r}) samples shots; exact distributions need "
+                "mode='probabilities'"
+            )
+        if self._needs_channel:
+            self._check_channel(circuits)
+        out: list[JointDistribution] = []
+        exact = self._exact_probabilities(circuits, rng=rng)
+        for circuit, (probs, clbit_of) in zip(circuits, exact, strict=True):
+            joint = np.arange(probs.size, dtype=np.int64)
+            out.append(
+                JointDistribution(probs=probs, outcomes=_split_registers(circuit, joint, clbit_of))
+            )
+        return out
 
     def _apply_readout(
         self, probs: NDArray[np.float64], measured: list[int]
