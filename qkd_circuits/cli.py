@@ -16,42 +16,29 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, NoReturn, TextIO, TypeVar
-
-from tqdm import tqdm
+from typing import TYPE_CHECKING, Any, NoReturn, TextIO, TypeVar
 
 from qkd_circuits.analysis import keyrate_cli
 from qkd_circuits.attacks.intercept_resend import EveSpec
 from qkd_circuits.channel.noise import NoiseSpec
-from qkd_circuits.compare import (
-    ComparisonRow,
-    check_protocol_list,
-    compare_protocols,
-    comparison_json,
-    comparison_table,
-    render_comparison,
-)
 from qkd_circuits.errors import BackendError, ConfigError
 from qkd_circuits.outputs import PLOT_FORMATS, check_distinct, check_output_path, write_all
-from qkd_circuits.postprocessing.pipeline import STAGES, PostprocessingConfig
 from qkd_circuits.postprocessing.reconciliation.cascade_variants import CASCADE_VARIANTS
-from qkd_circuits.private_files import key_file_bytes
 from qkd_circuits.protocols.registry import (
     DEFAULT_PROTOCOL,
-    PROTOCOLS,
-    all_protocols,
-    get_protocol,
-)
-from qkd_circuits.report import RunReport
-from qkd_circuits.runner import (
     DEFAULT_QUBITS,
-    RunConfig,
-    check_fits_in_memory,
-    plan_run,
-    resume_run,
-    run_config,
-    submit_run,
+    PROTOCOLS,
+    check_protocol_list,
+    get_protocol,
+    protocol_info,
 )
+
+if TYPE_CHECKING:
+    from qkd_circuits.report import RunReport
+
+# Start-up (issue 11): Qiskit, Aer, scipy.optimize, matplotlib and tqdm are imported
+# inside the commands that use them (the runner, the comparison, the pipeline), so
+# ``qkd --help``, ``qkd protocols``, ``--version`` and bad-input exits stay fast.
 
 T = TypeVar("T")
 
@@ -127,8 +114,10 @@ def _threshold(text: str) -> float:
 
 
 def _key_length(text: str) -> str:
-    if text == "finite":  # the name before there were two finite-key statements
-        return "variable"
+    if text in ("finite", "variable"):  # "finite": the name before there were two statements
+        return "variable"  # the default, checked without importing the pipeline
+    from qkd_circuits.postprocessing.pipeline import PostprocessingConfig
+
     try:
         return PostprocessingConfig(key_length=text).key_length  # type: ignore[arg-type]
     except ConfigError as exc:
@@ -448,12 +437,23 @@ def _cmd_devices(args: argparse.Namespace) -> int:
 
 
 def _cmd_protocols(args: argparse.Namespace) -> int:
-    for protocol in all_protocols():
-        print(protocol.info.line())
+    for name in PROTOCOLS:
+        print(protocol_info(name).line())
     return 0
 
 
 def _cmd_compare(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from qkd_circuits.compare import (
+        ComparisonRow,
+        compare_protocols,
+        comparison_json,
+        comparison_table,
+        render_comparison,
+    )
+    from qkd_circuits.runner import RunConfig, check_fits_in_memory
+
     paths: dict[str, Path | None] = {"--plot": None}
     if args.plot is not None:
         paths["--plot"] = check_output_path(args.plot, option="--plot", formats=PLOT_FORMATS)
@@ -522,6 +522,9 @@ def _check_outputs(args: argparse.Namespace) -> None:
 
 def _cmd_run(args: argparse.Namespace) -> int:
     _check_outputs(args)
+    from qkd_circuits.postprocessing.pipeline import PostprocessingConfig
+    from qkd_circuits.runner import RunConfig, plan_run, run_config, submit_run
+
     config = RunConfig(
         protocol=args.protocol,
         qubits=args.qubits,
@@ -580,6 +583,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 def _cmd_resume(args: argparse.Namespace) -> int:
     _check_outputs(args)
+    from qkd_circuits.runner import resume_run
+
     if args.timeout is not None and not (args.timeout >= 0 and args.timeout != float("inf")):
         raise ConfigError(
             f"--timeout must be a finite number of seconds >= 0, got {args.timeout!r}"
@@ -590,8 +595,11 @@ def _cmd_resume(args: argparse.Namespace) -> int:
     return 0
 
 
-RUN_STAGES = ("quantum", "sifting", *STAGES, "authentication")
-"""Every stage of a run in order, as the progress display counts them."""
+def _run_stages() -> tuple[str, ...]:
+    """Every stage of a run in order, as the progress display counts them."""
+    from qkd_circuits.postprocessing.pipeline import STAGES
+
+    return ("quantum", "sifting", *STAGES, "authentication")
 
 
 @contextmanager
@@ -600,8 +608,11 @@ def _progress(*, quiet: bool) -> Iterator[tuple[Callable[[int, int], None], Call
     reconciliation, verification, key length, amplification, authentication): the
     stage in progress is named, with the exchanges done while circuits run (hidden
     when stderr is not a terminal)."""
+    from tqdm import tqdm
+
+    run_stages = _run_stages()
     bar = tqdm(
-        total=len(RUN_STAGES),
+        total=len(run_stages),
         unit="stage",
         desc="quantum",
         bar_format="{desc:<15} {n_fmt}/{total_fmt} stages |{bar}| {elapsed}{postfix}",
@@ -614,8 +625,8 @@ def _progress(*, quiet: bool) -> Iterator[tuple[Callable[[int, int], None], Call
         bar.set_postfix_str(f"{done:,}/{total:,} exchanges", refresh=True)
 
     def on_stage(stage: str) -> None:
-        if stage in RUN_STAGES:
-            bar.n = RUN_STAGES.index(stage)
+        if stage in run_stages:
+            bar.n = run_stages.index(stage)
         bar.set_postfix_str("", refresh=False)
         bar.set_description_str(stage.replace("_", " "), refresh=True)
 
@@ -647,6 +658,8 @@ def _emit(report: RunReport, args: argparse.Namespace) -> None:
     summary_out = sys.stderr if args.json == "-" else sys.stdout
     files: list[tuple[Path, bytes, int]] = []
     if args.keys and not report.aborted:
+        from qkd_circuits.private_files import key_file_bytes
+
         assert report.key_alice is not None and report.key_bob is not None
         key = key_file_bytes(report.key_alice, report.key_bob, reproducible=report.reproducible)
         files.append((Path(args.keys), key, 0o600))

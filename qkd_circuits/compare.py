@@ -20,7 +20,7 @@ from matplotlib.figure import Figure
 
 from qkd_circuits.errors import ConfigError
 from qkd_circuits.outputs import PLOT_FORMATS
-from qkd_circuits.protocols.registry import PROTOCOLS, get_protocol
+from qkd_circuits.protocols.registry import PROTOCOLS, check_protocol_list, get_protocol
 from qkd_circuits.report import RunReport
 from qkd_circuits.runner import RunConfig, run_config
 
@@ -85,26 +85,6 @@ class ComparisonRow:
             "aborted": self.aborted,
             "abort_reason": self.abort_reason,
         }
-
-
-def check_protocol_list(text: str) -> tuple[str, ...]:
-    """Parse ``--protocols``: comma-separated registered names, no repeats.
-
-    Raises:
-        ConfigError: an empty list, an empty item, an unknown name or a repeat.
-    """
-    names = tuple(part.strip() for part in text.split(","))
-    if not text.strip() or any(not n for n in names):
-        raise ConfigError(
-            f"--protocols {text!r} has an empty name; give a comma-separated list from "
-            f"{', '.join(PROTOCOLS)}"
-        )
-    for name in names:
-        get_protocol(name)
-    repeated = sorted({n for n in names if names.count(n) > 1})
-    if repeated:
-        raise ConfigError(f"--protocols {text!r} names {', '.join(repeated)} more than once")
-    return names
 
 
 def compare_protocols(

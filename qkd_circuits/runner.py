@@ -24,14 +24,13 @@ from qkd_circuits.postprocessing.pipeline import (
 )
 from qkd_circuits.postprocessing.security import SecurityAnalysis, sifted_bits_needed
 from qkd_circuits.protocols.base import Protocol, run_exchanges
-from qkd_circuits.protocols.registry import DEFAULT_PROTOCOL, get_protocol
+from qkd_circuits.protocols.registry import DEFAULT_PROTOCOL, DEFAULT_QUBITS, get_protocol
 from qkd_circuits.randomness import RunRandomness
 from qkd_circuits.report import RunReport, build_report
 from qkd_circuits.specs import check_int
 from qkd_circuits.timing import StageCallback, Stopwatch
 
 AER_BACKENDS = ("aer", "aer-shots", "aer-literal")
-DEFAULT_QUBITS = 100_000
 BYTES_PER_QUBIT = 64
 """Peak memory of a run per exchange: 56 bytes measured at 10^7 (``qkd run``'s maximum
 resident set size less the interpreter's), rounded up."""

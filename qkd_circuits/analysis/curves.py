@@ -28,7 +28,6 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.optimize import brentq
 
 from qkd_circuits.analysis.bounds import plob_bound, tgw_bound
 from qkd_circuits.analysis.decoy import DECOY_ANALYSES, OptimizedRate, decoy_rate_curve
@@ -362,6 +361,8 @@ def max_distance(
 
     def rate(x: float) -> float:
         return curve([x])[0].key_rate
+
+    from scipy.optimize import brentq  # here, so parsing an analysis spec is fast
 
     return float(brentq(rate, hi - 10.0, hi, xtol=xtol_km))
 

@@ -38,7 +38,6 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy.optimize import minimize_scalar
 
 from qkd_circuits.analysis.entropy import binary_entropy
 from qkd_circuits.analysis.link import LinkParameters
@@ -406,6 +405,8 @@ def decoy_rate_curve(
 
         best_mu, best_rate = float(grid[j]), float(table[i, j])
         if b > a:
+            from scipy.optimize import minimize_scalar  # here, so importing this is fast
+
             res = minimize_scalar(neg, bounds=(a, b), method="bounded", options={"xatol": 1e-7})
             if -res.fun > best_rate:
                 best_mu, best_rate = math.exp(res.x), -float(res.fun)

@@ -18,22 +18,15 @@ import dataclasses
 import json
 import math
 import sys
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from tqdm import tqdm
-
-from qkd_circuits.analysis.curves import (
-    AnalysisSpec,
-    KeyRatePoint,
-    key_rate_curve,
-    max_distance,
-    parse_analyses,
-    parse_distances,
-)
 from qkd_circuits.analysis.finite_decoy import FiniteKeySecurity
 from qkd_circuits.analysis.link import PRESETS, LinkParameters, resolve_link_parameters
 from qkd_circuits.errors import ConfigError
 from qkd_circuits.outputs import PLOT_FORMATS, check_output_path
+
+if TYPE_CHECKING:  # the curves (scipy.optimize) and tqdm are imported when a command runs
+    from qkd_circuits.analysis.curves import AnalysisSpec, KeyRatePoint
 
 __all__ = ["DEFAULT_ANALYSES", "PROTOCOLS", "add_parser", "run_keyrate"]
 
@@ -199,6 +192,13 @@ def run_keyrate(args: argparse.Namespace) -> int:
             f"unknown protocol {args.protocol!r}; expected one of {', '.join(PROTOCOLS)}"
         )
     link = _link(args)
+    from qkd_circuits.analysis.curves import (
+        key_rate_curve,
+        max_distance,
+        parse_analyses,
+        parse_distances,
+    )
+
     analyses = parse_analyses(str(args.analysis))
     mu = _number(args.mu, "--mu")
     if mu is not None and mu <= 0:
@@ -241,6 +241,8 @@ def run_keyrate(args: argparse.Namespace) -> int:
     distances = parse_distances(str(args.distances))
     curves: dict[str, list[KeyRatePoint]] = {}
     # One step per curve: the finite-key ones take seconds each (hidden off a terminal).
+    from tqdm import tqdm
+
     bar = tqdm(analyses, desc="keyrate", unit="curve", leave=False, file=sys.stderr, disable=None)
     for a in bar:
         curves[a.label] = key_rate_curve(link, distances, a, mu=mu, nu=nu, security=security)

@@ -14,12 +14,13 @@ bases (Z, X, Y), 1/3 (Bruß, PRL 81, 3018 (1998), arXiv:quant-ph/9805019).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
-
-from qiskit.circuit import QuantumCircuit, Qubit
+from typing import TYPE_CHECKING, Literal
 
 from qkd_circuits.errors import ConfigError
 from qkd_circuits.specs import check_probability
+
+if TYPE_CHECKING:  # only annotations: parsing an EveSpec does not import qiskit
+    from qiskit.circuit import QuantumCircuit, Qubit
 
 EveKind = Literal["none", "intercept-resend"]
 

@@ -27,18 +27,13 @@ the same basis), used as test oracles:
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
-
-from qiskit_aer.noise import (
-    NoiseModel,
-    QuantumError,
-    ReadoutError,
-    amplitude_damping_error,
-    depolarizing_error,
-    pauli_error,
-)
+from typing import TYPE_CHECKING
 
 from qkd_circuits.errors import ConfigError
 from qkd_circuits.specs import check_probability, parse_key_values, parse_probability
+
+if TYPE_CHECKING:  # qiskit_aer is imported where a model is built, so parsing a spec is fast
+    from qiskit_aer.noise import NoiseModel, QuantumError
 
 CHANNEL_LABEL = "channel"
 """Label of the identity gate that stands for the quantum channel."""
@@ -116,6 +111,8 @@ class NoiseSpec:
 
         Order of composition: amplitude damping, depolarizing, bit flip, phase flip.
         """
+        from qiskit_aer.noise import amplitude_damping_error, depolarizing_error, pauli_error
+
         parts: list[QuantumError] = []
         if self.amplitude_damping:
             parts.append(amplitude_damping_error(self.amplitude_damping))
@@ -141,6 +138,8 @@ def build_noise_model(spec: NoiseSpec, *, signal_qubit: int = 0) -> NoiseModel:
     """
     if signal_qubit < 0:
         raise ConfigError(f"signal_qubit must be >= 0, got {signal_qubit!r}")
+    from qiskit_aer.noise import NoiseModel, ReadoutError
+
     model = NoiseModel()
     error = spec.channel_error()
     if error is not None:

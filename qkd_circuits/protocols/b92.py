@@ -101,18 +101,18 @@ from qkd_circuits.errors import ConfigError
 from qkd_circuits.postprocessing.channel import PublicChannel
 from qkd_circuits.postprocessing.collective import CollectiveAttackAnalysis
 from qkd_circuits.postprocessing.sifting import SiftedKey
-from qkd_circuits.protocols.base import ProtocolInfo
 from qkd_circuits.protocols.choices import (
     check_same_shape,
     circuit_of_exchange,
     draw_secret_choices,
 )
+from qkd_circuits.protocols.info import B92_INFO
 from qkd_circuits.randomness import RNGLike
 from qkd_circuits.specs import check_closed_unit
 
 OVERLAP = 1.0 / math.sqrt(2.0)
 """<0|+>, the overlap c = β² − α² of Alice's two states."""
-ASYMPTOTIC_QBER_THRESHOLD = 0.038871
+ASYMPTOTIC_QBER_THRESHOLD = B92_INFO.threshold
 """Root of :func:`b92_rate` (module docstring): no key above this QBER."""
 SIFTED_BASIS_NAMES: tuple[str, ...] = ("B92",)
 """The sifted key's one basis label (every conclusive bit is estimated together)."""
@@ -413,15 +413,7 @@ class B92Protocol:
     Tamaki–Koashi–Imoto entropy bound, against collective attacks (module docstring).
     """
 
-    info = ProtocolInfo(
-        name="b92",
-        title="B92",
-        states="2 states, |0> and |+>",
-        sifting="Bob's result is conclusive (1/4)",
-        threshold=ASYMPTOTIC_QBER_THRESHOLD,
-        reference="Bennett, PRL 68, 3121 (1992); rate Tamaki, Koashi, Imoto, PRL 90, 167904 "
-        "(2003); finite key Scarani, Renner, PRL 100, 200501 (2008) (collective attacks)",
-    )
+    info = B92_INFO
     registers: tuple[str, ...] = ("bob", "eve")
 
     def draw_choices(

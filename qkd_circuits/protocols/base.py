@@ -1,9 +1,10 @@
 """The one interface every QKD protocol implements, and the code that runs any of them.
 
 A protocol module defines a class with the members of :class:`Protocol` and
-registers one instance in :mod:`qkd_circuits.protocols.registry`. The runner,
-the CLI, the report and the device path use nothing else: adding a protocol
-is adding one module.
+registers one instance in :mod:`qkd_circuits.protocols.registry` (with its
+:class:`ProtocolInfo` in :mod:`qkd_circuits.protocols.info`, so the CLI lists it
+without importing Qiskit). The runner, the CLI, the report and the device path use
+nothing else: adding a protocol is adding one module and those two entries.
 
 The data flow of a run, for every protocol::
 
@@ -27,7 +28,6 @@ terminal; the classical registers are 1-bit and named as in
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any, runtime_checkable
 from typing import Protocol as TypingProtocol
 
@@ -36,50 +36,12 @@ from numpy.typing import NDArray
 from qiskit.circuit import QuantumCircuit
 
 from qkd_circuits.attacks.intercept_resend import EveSpec
-from qkd_circuits.errors import ConfigError
 from qkd_circuits.execution.base import Executor, ProgressCallback, run_grouped, run_literal
 from qkd_circuits.postprocessing.channel import PublicChannel
 from qkd_circuits.postprocessing.security import SecurityAnalysis
 from qkd_circuits.postprocessing.sifting import SiftedKey
+from qkd_circuits.protocols.info import ProtocolInfo
 from qkd_circuits.randomness import RNGLike, ensure_secret_rng
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ProtocolInfo:
-    """What ``qkd protocols`` says about a protocol.
-
-    Attributes:
-        name: The name used on the command line (``bb84``, ``six-state``).
-        title: Display name (``"BB84"``).
-        states: The states sent, in a few words.
-        sifting: The sifting rule, in a few words, with the expected sifted fraction.
-        threshold: Asymptotic QBER threshold of the one-way key rate.
-        reference: The protocol's paper, then the security analysis used.
-        calibration_predicts_qber: The device calibration's QBER prediction
-            (:func:`~qkd_circuits.execution.calibration.predicted_bb84_qber`: one qubit
-            prepared and measured in Z or X) applies to this protocol's sifted key.
-    """
-
-    name: str
-    title: str
-    states: str
-    sifting: str
-    threshold: float
-    reference: str
-    calibration_predicts_qber: bool = False
-
-    def __post_init__(self) -> None:
-        if not self.name or self.name != self.name.lower() or " " in self.name:
-            raise ConfigError(f"protocol name must be lower-case without spaces, got {self.name!r}")
-        if not 0.0 < self.threshold < 0.5:
-            raise ConfigError(f"threshold must be in (0, 0.5), got {self.threshold!r}")
-
-    def line(self) -> str:
-        """One line for ``qkd protocols``."""
-        return (
-            f"{self.name:<10} {self.states}; {self.sifting}; threshold "
-            f"{self.threshold:.2%}; {self.reference}"
-        )
 
 
 @runtime_checkable

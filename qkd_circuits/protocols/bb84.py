@@ -28,15 +28,16 @@ from qkd_circuits.postprocessing.channel import PublicChannel
 from qkd_circuits.postprocessing.key_length import shor_preskill_rate
 from qkd_circuits.postprocessing.security import PhaseErrorAnalysis
 from qkd_circuits.postprocessing.sifting import SiftedKey, sift
-from qkd_circuits.protocols.base import ProtocolInfo, run_exchanges
+from qkd_circuits.protocols.base import run_exchanges
 from qkd_circuits.protocols.choices import (
     check_same_shape,
     circuit_of_exchange,
     draw_secret_choices,
 )
+from qkd_circuits.protocols.info import BB84_INFO
 from qkd_circuits.randomness import RNGLike
 
-ASYMPTOTIC_QBER_THRESHOLD = 0.110028
+ASYMPTOTIC_QBER_THRESHOLD = BB84_INFO.threshold
 """BB84 one-way threshold: 1 - 2 h(e) = 0 (Shor & Preskill, quant-ph/0003004)."""
 
 
@@ -168,16 +169,7 @@ class BB84Protocol:
     basis's phase error bounded from the other's sample (Tomamichel et al. 2012).
     """
 
-    info = ProtocolInfo(
-        name="bb84",
-        title="BB84",
-        states="4 states, Z and X eigenstates",
-        sifting="Bob's basis equals Alice's (1/2)",
-        threshold=ASYMPTOTIC_QBER_THRESHOLD,
-        reference="Bennett & Brassard 1984 (arXiv:2003.06557); rate Shor & Preskill, "
-        "PRL 85, 441 (2000); finite key Tomamichel et al., Nat. Commun. 3, 634 (2012)",
-        calibration_predicts_qber=True,
-    )
+    info = BB84_INFO
     registers: tuple[str, ...] = ("bob", "eve")
 
     def draw_choices(

@@ -49,16 +49,16 @@ from qkd_circuits.postprocessing.channel import PublicChannel
 from qkd_circuits.postprocessing.key_length import THEOREMS as BB84_THEOREMS
 from qkd_circuits.postprocessing.security import PhaseErrorAnalysis
 from qkd_circuits.postprocessing.sifting import SiftedKey, sift
-from qkd_circuits.protocols.base import ProtocolInfo
 from qkd_circuits.protocols.choices import (
     check_same_shape,
     circuit_of_exchange,
     draw_secret_choices,
 )
+from qkd_circuits.protocols.info import BBM92_INFO
 from qkd_circuits.randomness import RNGLike
 from qkd_circuits.specs import check_int
 
-ASYMPTOTIC_QBER_THRESHOLD = 0.110028
+ASYMPTOTIC_QBER_THRESHOLD = BBM92_INFO.threshold
 """BBM92 one-way threshold, the root of ``bbm92_rate`` = 1 − 2 h(e) (Shor & Preskill,
 arXiv:quant-ph/0003004, with Koashi & Preskill's untrusted-source reduction)."""
 
@@ -199,16 +199,7 @@ class BBM92Protocol:
     (``fake:NAME``, ``ibm:NAME``); with Eve it has 3 and runs on Aer only.
     """
 
-    info = ProtocolInfo(
-        name="bbm92",
-        title="BBM92",
-        states="Bell pairs |Phi+>, each half measured in Z or X",
-        sifting="Alice's basis equals Bob's (1/2)",
-        threshold=ASYMPTOTIC_QBER_THRESHOLD,
-        reference="Bennett, Brassard & Mermin, PRL 68, 557 (1992); untrusted source Koashi & "
-        "Preskill, PRL 90, 057902 (2003); finite key Tomamichel et al., Nat. Commun. 3, 634 "
-        "(2012)",
-    )
+    info = BBM92_INFO
     registers: tuple[str, ...] = ("alice", "bob", "eve")
 
     def draw_choices(

@@ -69,9 +69,7 @@ from qkd_circuits.postprocessing.estimation import BasisSample
 from qkd_circuits.postprocessing.key_length import KeyLengthResult, Statement
 from qkd_circuits.postprocessing.security import PhaseErrorAnalysis
 from qkd_circuits.postprocessing.sifting import SiftedKey
-from qkd_circuits.protocols.base import ProtocolInfo
 from qkd_circuits.protocols.bbm92 import (
-    ASYMPTOTIC_QBER_THRESHOLD,
     BBM92,
     EntangledChoices,
     EntangledRecords,
@@ -79,6 +77,7 @@ from qkd_circuits.protocols.bbm92 import (
     draw_entangled_choices,
 )
 from qkd_circuits.protocols.bbm92 import THEOREMS as BBM92_THEOREMS
+from qkd_circuits.protocols.info import E91_INFO
 from qkd_circuits.randomness import RNGLike
 
 CHSH_Z = 5.0
@@ -268,18 +267,7 @@ class E91Protocol:
         chsh_z: Significance of the CHSH test (default :data:`CHSH_Z`).
     """
 
-    info = ProtocolInfo(
-        name="e91",
-        title="E91",
-        states="Bell pairs |Phi+>; Alice measures Z or X, Bob Z, X, W (pi/4) or V (-pi/4)",
-        sifting="key: matching Z-Z and X-X rounds (1/4); CHSH test: Bob in W or V (1/2), "
-        "disclosed, abort unless S - 2 > 5 sigma",
-        threshold=ASYMPTOTIC_QBER_THRESHOLD,
-        reference="Ekert, PRL 67, 661 (1991); CHSH test and DI rate Acin et al., PRL 98, "
-        "230501 (2007) (DI threshold 7.1% with depolarizing noise, reported only); key length "
-        "as BBM92: Koashi & Preskill, PRL 90, 057902 (2003), Tomamichel et al., Nat. Commun. "
-        "3, 634 (2012)",
-    )
+    info = E91_INFO
     registers: tuple[str, ...] = ("alice", "bob", "eve")
 
     def __init__(self, *, chsh_z: float = CHSH_Z) -> None:

@@ -66,12 +66,12 @@ from qkd_circuits.postprocessing.key_length import (
     Statement,
 )
 from qkd_circuits.postprocessing.sifting import SiftedKey
-from qkd_circuits.protocols.base import ProtocolInfo
 from qkd_circuits.protocols.choices import (
     check_same_shape,
     circuit_of_exchange,
     draw_secret_choices,
 )
+from qkd_circuits.protocols.info import SARG04_INFO
 from qkd_circuits.randomness import RNGLike
 from qkd_circuits.specs import check_open_unit
 
@@ -81,7 +81,7 @@ BASIS = "SARG04"
 X, Z = 1, 0
 """Basis values of the circuits (``alice_bases``, ``bob_bases``): 0 = Z, 1 = X."""
 
-ASYMPTOTIC_QBER_THRESHOLD = 0.0968924893874523
+ASYMPTOTIC_QBER_THRESHOLD = SARG04_INFO.threshold
 """Root of :func:`sarg04_rate` (f(e) = h(e)); the 9.68 % quoted for Tamaki & Lo."""
 
 THEOREMS: dict[str, str] = {
@@ -324,15 +324,7 @@ def sarg04_key_length(
 class Sarg04Protocol:
     """SARG04 on the :class:`~qkd_circuits.protocols.base.Protocol` interface."""
 
-    info = ProtocolInfo(
-        name="sarg04",
-        title="SARG04",
-        states="4 states, Z and X eigenstates; the bit is the basis",
-        sifting="Bob's result excludes a member of Alice's announced pair (1/4)",
-        threshold=ASYMPTOTIC_QBER_THRESHOLD,
-        reference="Scarani, Acin, Ribordy & Gisin, PRL 92, 057901 (2004); rate Tamaki & Lo, "
-        "PRA 73, 010302(R) (2006); finite key Scarani & Renner, PRL 100, 200501 (2008)",
-    )
+    info = SARG04_INFO
     registers: tuple[str, ...] = ("bob", "eve")
 
     def draw_choices(

@@ -55,15 +55,15 @@ from qkd_circuits.circuits.six_state import (
 from qkd_circuits.postprocessing.channel import PublicChannel
 from qkd_circuits.postprocessing.security import PhaseErrorAnalysis
 from qkd_circuits.postprocessing.sifting import SiftedKey
-from qkd_circuits.protocols.base import ProtocolInfo
 from qkd_circuits.protocols.choices import (
     check_same_shape,
     circuit_of_exchange,
     draw_secret_choices,
 )
+from qkd_circuits.protocols.info import SIX_STATE_INFO
 from qkd_circuits.randomness import RNGLike
 
-ASYMPTOTIC_QBER_THRESHOLD = 0.126193
+ASYMPTOTIC_QBER_THRESHOLD = SIX_STATE_INFO.threshold
 """Six-state one-way threshold, root of Lo's rate (Lo, QIC 1, 81 (2001), quant-ph/0102138).
 The finite-key analysis used here is conservative and stops at about 11 % (module docstring)."""
 
@@ -200,16 +200,7 @@ class SixStateProtocol:
     basis's phase error bounded from the next basis's sample (module docstring).
     """
 
-    info = ProtocolInfo(
-        name="six-state",
-        title="Six-state",
-        states="6 states, Z, X and Y eigenstates",
-        sifting="Bob's basis equals Alice's (1/3)",
-        threshold=ASYMPTOTIC_QBER_THRESHOLD,
-        reference="Bruss, PRL 81, 3018 (1998) (arXiv:quant-ph/9805019); rate Lo, QIC 1, 81 "
-        "(2001); finite key Tomamichel et al., Nat. Commun. 3, 634 (2012), per basis "
-        "(conservative: key up to ~11% QBER)",
-    )
+    info = SIX_STATE_INFO
     registers: tuple[str, ...] = ("bob", "eve")
 
     def draw_choices(
