@@ -132,42 +132,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("run", help="run a QKD protocol end to end and report")
     p.add_argument("protocol", nargs="?", default=DEFAULT_PROTOCOL, choices=PROTOCOLS)
-    p.add_argument(
-        "--qubits",
-        type=_positive_int,
-        default=DEFAULT_QUBITS,
-        metavar="N",
-        help=f"number of exchanges (default {DEFAULT_QUBITS})",
-    )
-    p.add_argument(
-        "--noise",
-        type=_spec_type(NoiseSpec.parse),
-        default=NoiseSpec(),
-        metavar="SPEC",
-        help="e.g. depolarizing=0.02,readout=0.01; names: depolarizing, bitflip, "
+    _add_channel_options(
+        p,
+        qubits=f"number of exchanges (default {DEFAULT_QUBITS})",
+        noise="e.g. depolarizing=0.02,readout=0.01; names: depolarizing, bitflip, "
         "phaseflip, amplitude-damping, readout (default: none)",
-    )
-    p.add_argument(
-        "--eve",
-        type=_spec_type(EveSpec.parse),
-        default=EveSpec(),
-        metavar="SPEC",
-        help="none | intercept-resend | intercept-resend=FRACTION (default: none)",
-    )
-    p.add_argument(
-        "--seed",
-        type=_non_negative_int,
-        default=None,
-        metavar="S",
-        help="make the run a reproducible simulation: every draw, the secret ones "
+        seed="make the run a reproducible simulation: every draw, the secret ones "
         "included, follows from S, so anyone with the report can recompute the key "
         "(default: secrets from the OS CSPRNG, no seed recorded)",
-    )
-    p.add_argument(
-        "--backend",
-        default="aer",
-        metavar="BACKEND",
-        help="aer: grouped circuits, exact distributions (default); aer-shots: "
+        backend="aer: grouped circuits, exact distributions (default); aer-shots: "
         "grouped, Aer samples every shot; aer-literal: one circuit per exchange; "
         "fake:NAME: a snapshot of an IBM device with its noise (e.g. fake:torino); "
         "ibm:NAME or ibm:least-busy: IBM Quantum hardware",
@@ -282,39 +255,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="LIST",
         help=f"comma-separated protocols (default: all, {','.join(PROTOCOLS)})",
     )
-    c.add_argument(
-        "--qubits",
-        type=_positive_int,
-        default=DEFAULT_QUBITS,
-        metavar="N",
-        help=f"exchanges per protocol (default {DEFAULT_QUBITS})",
-    )
-    c.add_argument(
-        "--noise",
-        type=_spec_type(NoiseSpec.parse),
-        default=NoiseSpec(),
-        metavar="SPEC",
-        help="the shared channel, as for qkd run (default: none)",
-    )
-    c.add_argument(
-        "--eve",
-        type=_spec_type(EveSpec.parse),
-        default=EveSpec(),
-        metavar="SPEC",
-        help="none | intercept-resend | intercept-resend=FRACTION (default: none)",
-    )
-    c.add_argument(
-        "--seed",
-        type=_non_negative_int,
-        default=None,
-        metavar="S",
-        help="make every run a reproducible simulation from S (default: OS CSPRNG)",
-    )
-    c.add_argument(
-        "--backend",
-        default="aer",
-        metavar="BACKEND",
-        help="aer (default), aer-shots, aer-literal, or a device as for qkd run",
+    _add_channel_options(
+        c,
+        qubits=f"exchanges per protocol (default {DEFAULT_QUBITS})",
+        noise="the shared channel, as for qkd run (default: none)",
+        seed="make every run a reproducible simulation from S (default: OS CSPRNG)",
+        backend="aer (default), aer-shots, aer-literal, or a device as for qkd run",
     )
     c.add_argument("--json", metavar="PATH", help="write the rows as JSON ('-' for stdout)")
     c.add_argument(
@@ -331,6 +277,27 @@ def build_parser() -> argparse.ArgumentParser:
     d = sub.add_parser("devices", help="list the fake devices usable as --backend fake:NAME")
     d.set_defaults(handler=_cmd_devices)
     return parser
+
+
+def _add_channel_options(
+    p: argparse.ArgumentParser, *, qubits: str, noise: str, seed: str, backend: str
+) -> None:
+    """``--qubits``, ``--noise``, ``--eve``, ``--seed`` and ``--backend``, shared by
+    ``run`` and ``compare`` (each with its own help text)."""
+    p.add_argument("--qubits", type=_positive_int, default=DEFAULT_QUBITS, metavar="N", help=qubits)
+    p.add_argument(
+        "--noise", type=_spec_type(NoiseSpec.parse), default=NoiseSpec(), metavar="SPEC",
+        help=noise,
+    )  # fmt: skip
+    p.add_argument(
+        "--eve",
+        type=_spec_type(EveSpec.parse),
+        default=EveSpec(),
+        metavar="SPEC",
+        help="none | intercept-resend | intercept-resend=FRACTION (default: none)",
+    )
+    p.add_argument("--seed", type=_non_negative_int, default=None, metavar="S", help=seed)
+    p.add_argument("--backend", default="aer", metavar="BACKEND", help=backend)
 
 
 def _version() -> str:
@@ -454,12 +421,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     )
     from qkd_circuits.runner import RunConfig, check_fits_in_memory
 
-    paths: dict[str, Path | None] = {"--plot": None}
-    if args.plot is not None:
-        paths["--plot"] = check_output_path(args.plot, option="--plot", formats=PLOT_FORMATS)
-    if args.json is not None and args.json != "-":
-        paths["--json"] = check_output_path(args.json, option="--json")
-    check_distinct(paths)
+    _check_outputs(args)
     base = RunConfig(
         protocol=args.protocols[0],
         qubits=args.qubits,
@@ -476,12 +438,13 @@ def _cmd_compare(args: argparse.Namespace) -> int:
         leave=False,
         file=sys.stderr,
     )
-    reports = []
-    try:
-        for name in args.protocols:
-            bar.set_description_str(name, refresh=True)
-            reports.extend(compare_protocols(base, (name,)))
-            bar.update(1)
+    def on_protocol(name: str) -> None:
+        bar.n = args.protocols.index(name)
+        bar.set_description_str(name, refresh=True)
+
+    try:  # every protocol's configuration is checked before the first run starts
+        reports = compare_protocols(base, args.protocols, on_protocol=on_protocol)
+        bar.n = bar.total
     finally:
         bar.close()
     rows = [ComparisonRow.from_report(r) for r in reports]
@@ -509,9 +472,10 @@ def _cmd_compare(args: argparse.Namespace) -> int:
 
 
 def _check_outputs(args: argparse.Namespace) -> None:
-    """Check every output path before any work (exit 2 on a bad one)."""
+    """Check every output path before any work (exit 2 on a bad one); ``compare`` has
+    no ``--keys``."""
     paths: dict[str, Path | None] = {"--keys": None, "--plot": None}
-    if args.keys is not None:
+    if getattr(args, "keys", None) is not None:
         paths["--keys"] = check_output_path(args.keys, option="--keys")
     if args.plot is not None:
         paths["--plot"] = check_output_path(args.plot, option="--plot", formats=PLOT_FORMATS)
