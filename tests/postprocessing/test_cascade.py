@@ -25,10 +25,12 @@ from qkd_circuits.postprocessing.reconciliation import (
 from qkd_circuits.postprocessing.reconciliation import cascade as cascade_module
 from qkd_circuits.postprocessing.reconciliation.cascade import (
     CONFIRM_AFTER_ERROR,
+    FRAME_BITS,
     MAX_CONFIRM,
     _AliceParityOracle,
     _BobCascade,
     _PublicShuffles,
+    frame_bounds,
 )
 
 
@@ -490,3 +492,44 @@ def test_result_validates_and_reports_round_trips() -> None:
             messages=0,
             efficiency=1.0,
         )
+
+
+# --------------------------------------------------------------------------- frames
+@pytest.mark.parametrize("n", [1, 7, FRAME_BITS, 2 * FRAME_BITS - 1, 2 * FRAME_BITS, 10**7])
+def test_frame_bounds_cut_long_keys_into_near_equal_frames(n: int) -> None:
+    bounds = frame_bounds(n)
+    sizes = np.diff(bounds)
+    assert bounds[0] == 0 and bounds[-1] == n
+    assert sizes.size == max(1, n // FRAME_BITS)
+    assert sizes.max() - sizes.min() <= 1
+    if sizes.size > 1:
+        assert FRAME_BITS <= sizes.min() and sizes.max() < 2 * FRAME_BITS
+
+
+def test_a_framed_key_is_reconciled_frame_by_frame() -> None:
+    alice, bob, errors = noisy_pair(30_000, 0.03, 21)
+    channel = PublicChannel()
+    framed = reconcile_cascade(alice, bob, qber=0.03, rng=4, channel=channel, frame_bits=6_000)
+    assert framed.cascade is not None and framed.cascade.frames == 5
+    np.testing.assert_array_equal(framed.corrected, alice)
+    assert framed.cascade.flipped_bits == int(errors.sum())
+    assert framed.leaked_bits == channel.total_leaked_bits(stage="reconciliation")
+    assert framed.messages == len(channel.messages)
+    # Each frame starts with its own first pass: Bob's requests [kind, pass, seed, size].
+    opens = [
+        np.frombuffer(m.payload, dtype=np.int64)
+        for m in channel.messages
+        if m.sender == "bob" and len(m.payload) == 32
+    ]
+    first_passes = [o for o in opens if o[0] == 0 and o[1] == 0]
+    assert len(first_passes) == 5
+    # Five frames of 6,000 bits leak about what one frame of 30,000 does (the block
+    # sizes are the same; only the last, clamped blocks and the confirmation differ).
+    whole = reconcile_cascade(alice, bob, qber=0.03, rng=4, frame_bits=30_000)
+    assert whole.cascade is not None and whole.cascade.frames == 1
+    assert abs(framed.leaked_bits / whole.leaked_bits - 1) < 0.05
+
+
+def test_frame_bits_are_checked() -> None:
+    with pytest.raises(ConfigError, match="frame_bits.*0"):
+        reconcile_cascade(_KEY, _KEY, qber=0.1, frame_bits=0)

@@ -50,6 +50,15 @@ How this implementation runs
   odd leaf inside it (a bisection from the top would walk down through the
   known sub-blocks to such a leaf without asking anything, as cascade-python
   does).
+* **Pending confirmation passes.** A confirmation pass (a random subset) whose
+  parity agrees needs no per-position bookkeeping until a later flip makes it
+  odd: both parties compute its parity from the packed subset (a popcount), and
+  only then build its rows, from Bob's key at that moment. Most confirmation
+  passes are never bisected, so the confirmation stage costs ~1 ms per pass
+  instead of a full pass; the transcript is byte for byte the one of building
+  every pass at once (checked against that implementation on 300 seeded frames).
+* **Frames.** Keys of ``2 FRAME_BITS`` bits or more are cut into frames
+  (:data:`FRAME_BITS`, :func:`frame_bounds`), reconciled one after the other.
 * **Zero QBER estimate.** Block sizes use ``max(qber, QBER_FLOOR)`` with
   :data:`QBER_FLOOR` = 1e-3: an estimate of 0 from a finite sample does not
   mean the key has no errors, and 1/0 block sizes would make each pass a single
@@ -118,6 +127,7 @@ error means some errors were never found.
 
 from __future__ import annotations
 
+import itertools
 import math
 import numbers
 from dataclasses import dataclass
@@ -138,12 +148,14 @@ from qkd_circuits.randomness import RNGLike, draw_seed, ensure_rng
 
 __all__ = [
     "CONFIRM_AFTER_ERROR",
+    "FRAME_BITS",
     "MAX_BICONF_PASSES",
     "MAX_CONFIRM",
     "MAX_PASSES",
     "QBER_FLOOR",
     "CascadeStats",
     "ReconciliationResult",
+    "frame_bounds",
     "reconcile_cascade",
 ]
 
@@ -169,6 +181,35 @@ streak, whatever the variant's own streak. Only with the confirmation stage on.
 
 _UNDERESTIMATE_RATIO: Final[float] = 4.0
 _UNDERESTIMATE_MIN_ERRORS: Final[int] = 8
+
+FRAME_BITS: Final[int] = 2**20
+"""Frame size of long keys: a key of ``n >= 2 FRAME_BITS`` bits is reconciled in
+``n // FRAME_BITS`` frames of equal size (± 1 bit), each an independent Cascade run.
+
+Every pass of Cascade permutes, gathers and scatters the whole frame: beyond a few
+MiB of indices these are cache misses (and, on a fresh process, page faults), so the
+cost per bit grows with the frame. Frames of 2^20–2^21 bits keep the per-pass
+working set (int32 indices) near the cache, at the same efficiency as one frame
+(``benchmarks/bench_cascade.py``); each frame ends with its own confirmation
+stage, so a frame error stays a per-frame event (verification checks the whole key).
+"""
+
+
+def frame_bounds(n: int, frame_bits: int = FRAME_BITS) -> list[int]:
+    """Boundaries ``[0, …, n]`` of the frames of an ``n``-bit key (see :data:`FRAME_BITS`).
+
+    One frame below ``2 frame_bits``; otherwise ``n // frame_bits`` frames whose
+    sizes differ by at most one bit.
+    """
+    count = max(1, n // frame_bits)
+    return [(n * i) // count for i in range(count + 1)]
+
+
+def _frame_bits(value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or int(value) < 1:
+        raise ConfigError(f"frame_bits must be None or an integer >= 1, got {value!r}")
+    return int(value)
+
 
 MAX_BICONF_PASSES: Final[int] = 256
 """BICONF passes after which the stage stops even if its streak is not complete.
@@ -214,6 +255,10 @@ class CascadeStats:
             paper's variant would have left in this frame (it runs the same
             passes up to that point: ``confirm=0`` gives the same transcript,
             cut there).
+        frames: Frames the key was cut into (:data:`FRAME_BITS`); every count
+            above is summed over frames (``confirm``: the largest streak), and
+            ``block_sizes`` are those of the first frame (the others differ by at
+            most one bit in length).
     """
 
     variant: str
@@ -225,6 +270,7 @@ class CascadeStats:
     flipped_bits: int
     confirmation_bits: int = 0
     confirmation_flips: int = 0
+    frames: int = 1
 
     @property
     def passes(self) -> int:
@@ -283,35 +329,67 @@ class _PublicShuffles:
     1/2, from the seed's bits) in increasing order, then the others; the subset's
     size is ``subset_size(seed)``. Drawing n bits is ~5x faster than a permutation,
     and any non-empty set of errors meets such a subset in an odd number of bits
-    with probability exactly 1/2.
+    with probability exactly 1/2. ``mask(seed)`` is the subset as packed bits
+    (``np.packbits`` order, uint8, shape ``(ceil(n/8),)``): enough to compute the
+    subset's parity without building its order.
     """
 
     def __init__(self, n: int) -> None:
         self._n = n
-        self._last: tuple[int, bool, I64, int] | None = None
+        self._order = np.empty(n, dtype=np.int32)  # reused: fresh memory costs as much as a shuffle
+        self._last: tuple[int, bool, I32, int] | None = None
+        self._last_mask: tuple[int, U8, int] | None = None
 
-    def order(self, seed: int, subset: bool = False) -> I64:
-        """The order of the pass whose shuffle seed is ``seed``."""
+    def order(self, seed: int, subset: bool = False) -> I32:
+        """The order of the pass whose shuffle seed is ``seed`` (valid until the next call)."""
         return self._derive(seed, subset)[0]
+
+    def mask(self, seed: int) -> U8:
+        """The subset of a confirmation pass as packed bits (read-only)."""
+        return self._mask(seed)[0]
 
     def subset_size(self, seed: int) -> int:
         """Size of the random subset of a confirmation pass (its first positions)."""
-        return self._derive(seed, True)[1]
+        return self._mask(seed)[1]
 
-    def _derive(self, seed: int, subset: bool) -> tuple[I64, int]:
-        if self._last is None or self._last[:2] != (seed, subset):
+    def _mask(self, seed: int) -> tuple[U8, int]:
+        if self._last_mask is None or self._last_mask[0] != seed:
             rng = np.random.default_rng(seed)
+            bits = np.frombuffer(rng.bytes((self._n + 7) // 8), dtype=np.uint8).copy()
+            if self._n % 8:  # the padding bits of the last byte are outside the key
+                bits[-1] &= np.uint8((0xFF << (8 - self._n % 8)) & 0xFF)
+            bits.flags.writeable = False
+            self._last_mask = (seed, bits, int(np.bitwise_count(bits).sum()))
+        return self._last_mask[1], self._last_mask[2]
+
+    def _derive(self, seed: int, subset: bool) -> tuple[I32, int]:
+        if self._last is None or self._last[:2] != (seed, subset):
+            order = self._order
+            order.flags.writeable = True
             if subset:
-                bits = np.frombuffer(rng.bytes((self._n + 7) // 8), dtype=np.uint8)
-                inside = np.unpackbits(bits, count=self._n).view(bool)
-                first = np.flatnonzero(inside)
-                order = np.concatenate([first, np.flatnonzero(~inside)])
-                size = int(first.size)
+                inside = np.unpackbits(self.mask(seed), count=self._n).view(bool)
+                size = int(np.count_nonzero(inside))
+                order[:size] = np.flatnonzero(inside)
+                order[size:] = np.flatnonzero(~inside)
             else:
-                order, size = rng.permutation(self._n), self._n
+                # The same permutation as Generator.permutation(n), without its fresh array.
+                order[:] = np.arange(self._n, dtype=np.int32)
+                np.random.default_rng(seed).shuffle(order)
+                size = self._n
             order.flags.writeable = False
             self._last = (seed, subset, order, size)
         return self._last[2], self._last[3]
+
+
+def _packed_parity(packed_key: U8, mask: U8) -> int:
+    """Parity of the key bits inside ``mask`` (both packed with ``np.packbits``)."""
+    return int(np.bitwise_count(packed_key & mask).sum()) & 1
+
+
+def _mask_members(mask: U8, indices: I64) -> NDArray[np.bool_]:
+    """Which key ``indices`` lie in the packed subset ``mask``."""
+    shift = (7 - (indices & 7)).astype(np.uint8)
+    return ((mask[indices >> 3] >> shift) & 1).astype(bool)
 
 
 class _AliceParityOracle:
@@ -320,17 +398,23 @@ class _AliceParityOracle:
     Nothing but parities leaves this object, and every answer is sent on the
     public channel with ``leaked_bits`` equal to the number of parities.
     Alice keeps, for each pass, the prefix XOR of her key in that pass's order,
-    so the parity of pass positions ``[a, b)`` is ``px[b] ^ px[a]``.
+    so the parity of pass positions ``[a, b)`` is ``px[b] ^ px[a]``. For a
+    confirmation pass she first answers from the packed subset alone and builds
+    its prefix XOR only when Bob asks about a part of it (most such passes are
+    never bisected).
     """
 
     def __init__(
         self, key: U8, *, shuffles: _PublicShuffles, channel: PublicChannel, stage: str
     ) -> None:
         self._key = key
+        self._packed = np.packbits(key)
         self._shuffles = shuffles
         self._channel = channel
         self._stage = stage
-        self._px = np.zeros((4, key.size + 1), dtype=np.uint8)
+        self._px = np.empty((4, key.size + 1), dtype=np.uint8)
+        self._gathered = np.empty(key.size, dtype=np.uint8)
+        self._pending: dict[int, int] = {}  # confirmation pass -> seed, prefix XOR not built
         self._passes = 0
         self.disclosed = 0
         self.messages = 0
@@ -344,17 +428,34 @@ class _AliceParityOracle:
             subset: A confirmation pass (``_PublicShuffles.order(seed, subset=True)``).
         """
         if self._passes == self._px.shape[0]:
-            self._px = np.concatenate([self._px, np.zeros_like(self._px)])
-        row = self._px[self._passes]
-        # Only positions inside the blocks are ever asked about (BICONF: the first half).
-        limit = int(ends[-1]) if ends.size else 0
-        order = self._shuffles.order(seed, subset)[:limit]
-        np.bitwise_xor.accumulate(self._key[order], out=row[1 : limit + 1])
+            grown = np.empty((2 * self._passes, self._key.size + 1), dtype=np.uint8)
+            grown[: self._passes] = self._px
+            self._px = grown
+        p = self._passes
         self._passes += 1
+        if subset:
+            self._pending[p] = seed
+            parity = _packed_parity(self._packed, self._shuffles.mask(seed))
+            return self._reply(np.full(starts.size, parity, dtype=np.uint8))
+        row = self._build(p, seed, int(ends[-1]) if ends.size else 0, subset)
         return self._reply(row[ends] ^ row[starts])
+
+    def _build(self, p: int, seed: int, limit: int, subset: bool) -> U8:
+        """Fill pass ``p``'s prefix XOR over its first ``limit`` positions (all ever asked)."""
+        row = self._px[p]
+        row[0] = 0
+        order = self._shuffles.order(seed, subset)[:limit]
+        gathered = np.take(self._key, order, out=self._gathered[:limit])
+        np.bitwise_xor.accumulate(gathered, out=row[1 : limit + 1])
+        return row
 
     def parities(self, passes: I64, starts: I64, ends: I64) -> U8:
         """Parities of Alice's key over pass positions ``[starts, ends)`` of the given passes."""
+        if self._pending:
+            for p in np.unique(passes).tolist():
+                if p in self._pending:
+                    seed = self._pending.pop(p)
+                    self._build(p, seed, self._shuffles.subset_size(seed), True)
         px = self._px
         return self._reply(px[passes, ends] ^ px[passes, starts])
 
@@ -447,6 +548,11 @@ class _BobCascade:
         self._tl = np.empty(0, dtype=np.int64)
         self._taken = np.zeros(n, dtype=bool)
         self._arange_n = np.arange(n, dtype=np.int32)
+        self._cur_packed = np.packbits(self._cur)
+        self._gathered = np.empty(n, dtype=np.uint8)
+        self._active = np.zeros(cap, dtype=bool)  # rows built (every pass but pending ones)
+        self._first_leaf = np.zeros(cap, dtype=np.int64)
+        self._pending: dict[int, tuple[int, U8]] = {}  # pending confirmation pass -> seed, mask
 
     # ----------------------------------------------------------------- protocol
     def run(self) -> U8:
@@ -511,6 +617,7 @@ class _BobCascade:
             double(self._top_k),
             double(self._top_lim),
         )
+        self._active, self._first_leaf = double(self._active), double(self._first_leaf)
 
     def _append_leaves(self, p: I64, s: I64, e: I64, alice: U8, err: U8, top: I64) -> I64:
         """Append leaves; return their ids."""
@@ -533,12 +640,13 @@ class _BobCascade:
 
         ``kind``: ``_REGULAR`` (blocks of ``size``), ``_BICONF`` (one block, the first
         ``size`` positions of a permutation) or ``_SUBSET`` (one block, a random
-        subset; ``size`` is derived from the seed).
+        subset; ``size`` is derived from the seed). A ``_SUBSET`` pass whose parity
+        agrees is kept *pending*: its one leaf is known, but its per-position rows are
+        built (:meth:`_build_rows`) only if a later flip makes it odd.
         """
         n, p = self._n, self._npass
         seed = draw_seed(self._rng)
         subset = kind == _SUBSET
-        order = self._shuffles.order(seed, subset)
         if subset:
             size = self._shuffles.subset_size(seed)
         limit = n if kind == _REGULAR else size
@@ -550,25 +658,61 @@ class _BobCascade:
 
         if p == self._perm.shape[0]:
             self._grow_passes()
-        self._perm[p] = order
-        self._inv[p, order] = self._arange_n
-        px = self._bpx[p]
-        # Only ranges inside [0, limit) are ever asked about.
-        np.bitwise_xor.accumulate(self._cur[order[:limit]], out=px[1 : limit + 1])
-        err = alice ^ px[ends] ^ px[starts]
         self._npass += 1
-
+        self._top_off[p], self._top_k[p], self._top_lim[p] = self._tr.size, max(size, 1), limit
+        if subset:
+            mask = self._shuffles.mask(seed)
+            err = alice ^ np.uint8(_packed_parity(self._cur_packed, mask))
+            self._pending[p] = (seed, mask)
+        else:
+            err = self._build_rows(p, self._shuffles.order(seed), starts, ends, alice)
         n_top = self._tr.size
-        self._top_off[p], self._top_k[p], self._top_lim[p] = n_top, max(size, 1), limit
         self._tr = np.concatenate([self._tr, err])
         blocks = np.arange(starts.size, dtype=np.int64)
         ids = self._append_leaves(np.full(starts.size, p), starts, ends, alice, err, n_top + blocks)
+        self._first_leaf[p] = ids[0]
+        if subset and err[0]:
+            self._build_pending(p)
+        elif not subset:
+            self._fill_leaf_row(p)
+
+    def _build_rows(self, p: int, order: I32, starts: I64, ends: I64, alice: U8) -> U8:
+        """Fill pass ``p``'s permutation, inverse and prefix XOR; return block error parities."""
+        limit = int(self._top_lim[p])
+        self._perm[p] = order
+        self._inv[p][order] = self._arange_n
+        px = self._bpx[p]
+        # Only ranges inside [0, limit) are ever asked about.
+        px[0] = 0
+        gathered = np.take(self._cur, order[:limit], out=self._gathered[:limit])
+        np.bitwise_xor.accumulate(gathered, out=px[1 : limit + 1])
+        self._active[p] = True
+        return alice ^ px[ends] ^ px[starts]
+
+    def _fill_leaf_row(self, p: int) -> None:
+        """The leaf of every position of pass ``p`` just after it opened (one per block)."""
+        limit, size, first = int(self._top_lim[p]), int(self._top_k[p]), int(self._first_leaf[p])
         row = self._leaf_of[p]
-        if starts.size == 1:
-            row[:limit] = ids[0]
+        if limit <= size:
+            row[:limit] = first
         else:
-            row[:limit] = ids[0] + self._arange_n[:limit] // size
+            np.floor_divide(self._arange_n[:limit], size, out=row[:limit])
+            row[:limit] += first
         row[limit:] = -1
+
+    def _build_pending(self, p: int) -> None:
+        """Build the rows of pending confirmation pass ``p``, now odd, from Bob's current key.
+
+        Flips made while it was pending were applied to its leaf's parity directly
+        (:meth:`_apply_flips`), so the prefix XOR is of the current key and no flip
+        before now is recorded for it in ``_g``.
+        """
+        seed, _ = self._pending.pop(p)
+        limit = int(self._top_lim[p])
+        order = self._shuffles.order(seed, subset=True)
+        whole = np.zeros(1, np.int64), np.full(1, limit, np.int64)
+        self._build_rows(p, order, *whole, np.zeros(1, np.uint8))
+        self._fill_leaf_row(p)
 
     def _cascade(self) -> None:
         """Bisect odd ranges, round by round, until no known range has odd error parity."""
@@ -673,20 +817,27 @@ class _BobCascade:
             return True
         return False
 
-    def _apply_flips(self, flipped: I32) -> None:
+    def _apply_flips(self, flipped: I64) -> None:
         """Flip Bob's bits and toggle the error parity of every known range holding them."""
         self._cur[flipped] ^= 1
+        np.bitwise_xor.at(self._cur_packed, flipped >> 3, (0x80 >> (flipped & 7)).astype(np.uint8))
         self.flipped += int(flipped.size)
         npass = self._npass
-        passes = np.arange(npass, dtype=np.int64)[:, None]
-        q = self._inv[:npass, flipped].astype(np.int64)  # (passes, flips) pass positions
+        passes = np.flatnonzero(self._active[:npass])[:, None]
+        q = self._inv[passes, flipped].astype(np.int64)  # (passes, flips) pass positions
         keys = np.sort((passes * self._stride + q).ravel())
         self._g = np.insert(self._g, np.searchsorted(self._g, keys), keys)
         leaves = self._leaf_of[passes, q]
         np.bitwise_xor.at(self._lr, leaves[leaves >= 0], 1)
-        inside = q < self._top_lim[:npass, None]
-        tops = self._top_off[:npass, None] + q // self._top_k[:npass, None]
+        inside = q < self._top_lim[passes]
+        tops = self._top_off[passes] + q // self._top_k[passes]
         np.bitwise_xor.at(self._tr, tops[inside], 1)
+        for p, (_, mask) in list(self._pending.items()):
+            if np.count_nonzero(_mask_members(mask, flipped)) & 1:
+                leaf = self._first_leaf[p]
+                self._lr[leaf] ^= 1
+                self._tr[self._top_off[p]] ^= 1
+                self._build_pending(p)
 
 
 def _check_qber(qber: object) -> float:
@@ -720,6 +871,7 @@ def reconcile_cascade(
     stage: str = "reconciliation",
     passes: int | None = None,
     confirm: int | None = None,
+    frame_bits: int | None = None,
 ) -> ReconciliationResult:
     """Reconcile Bob's key with Alice's by Cascade (Brassard–Salvail; arXiv:1407.3257 variants).
 
@@ -760,6 +912,9 @@ def reconcile_cascade(
             or 0 when ``passes`` is given. 0: the paper's variant unchanged. At
             most :data:`MAX_CONFIRM`; the stage also stops after
             :data:`MAX_BICONF_PASSES` BICONF passes.
+        frame_bits: Frame size for long keys (:func:`frame_bounds`); None:
+            :data:`FRAME_BITS`. Frames run one after the other on the channel,
+            each with the variant's passes and confirmation stage.
 
     Returns:
         The :class:`ReconciliationResult`; ``corrected`` is uint8, shape ``(n,)``.
@@ -787,42 +942,50 @@ def reconcile_cascade(
     chan = PublicChannel() if channel is None else channel
 
     q_used = max(q, QBER_FLOOR)
-    shuffles = _PublicShuffles(a.size)
-    oracle = _AliceParityOracle(a, shuffles=shuffles, channel=chan, stage=stage)
-    bob_side = _BobCascade(
-        b,
-        oracle=oracle,
-        shuffles=shuffles,
-        variant=spec,
-        qber_used=q_used,
-        passes=spec.passes if n_passes is None else n_passes,
-        rng=generator,
-        channel=chan,
-        stage=stage,
-        confirm=n_confirm,
-    )
-    corrected = bob_side.run()
-
     n = a.size
+    frames = frame_bounds(n, FRAME_BITS if frame_bits is None else _frame_bits(frame_bits))
+    corrected = np.empty(n, dtype=np.uint8)
+    sides: list[_BobCascade] = []
+    leaked = messages = 0
+    for lo, hi in itertools.pairwise(frames):
+        shuffles = _PublicShuffles(hi - lo)
+        oracle = _AliceParityOracle(a[lo:hi], shuffles=shuffles, channel=chan, stage=stage)
+        bob_side = _BobCascade(
+            b[lo:hi],
+            oracle=oracle,
+            shuffles=shuffles,
+            variant=spec,
+            qber_used=q_used,
+            passes=spec.passes if n_passes is None else n_passes,
+            rng=generator,
+            channel=chan,
+            stage=stage,
+            confirm=n_confirm,
+        )
+        corrected[lo:hi] = bob_side.run()
+        sides.append(bob_side)
+        leaked += oracle.disclosed
+        messages += bob_side.messages + oracle.messages
+
     h = float(binary_entropy(q))
-    leaked = oracle.disclosed
     efficiency = leaked / (n * h) if h > 0 else math.nan
     stats = CascadeStats(
         variant=spec.name,
         qber_used=q_used,
-        block_sizes=tuple(bob_side.block_sizes),
-        biconf_passes=bob_side.biconf_passes,
-        confirm=bob_side.streak,
-        rounds=bob_side.rounds,
-        flipped_bits=bob_side.flipped,
-        confirmation_bits=leaked - bob_side.variant_leaked,
-        confirmation_flips=bob_side.flipped - bob_side.variant_flipped,
+        block_sizes=tuple(sides[0].block_sizes),
+        biconf_passes=sum(s.biconf_passes for s in sides),
+        confirm=max(s.streak for s in sides),
+        rounds=sum(s.rounds for s in sides),
+        flipped_bits=sum(s.flipped for s in sides),
+        confirmation_bits=leaked - sum(s.variant_leaked for s in sides),
+        confirmation_flips=sum(s.flipped - s.variant_flipped for s in sides),
+        frames=len(sides),
     )
     return ReconciliationResult(
         corrected=corrected,
         method=f"cascade:{spec.name}",
         leaked_bits=leaked,
-        messages=bob_side.messages + oracle.messages,
+        messages=messages,
         efficiency=efficiency,
         cascade=stats,
     )
