@@ -15,6 +15,8 @@ from qkd_circuits.postprocessing.channel import PublicChannel
 from qkd_circuits.postprocessing.estimation import (
     QBEREstimate,
     check_qber,
+    decode_sample_positions,
+    encode_sample_positions,
     estimate_qber,
     sampling_deviation,
 )
@@ -75,7 +77,95 @@ def test_estimate_samples_each_basis_and_counts_errors() -> None:
     # Positions leak nothing; both parties' sample bits are counted (k each).
     assert channel.message_count(stage="estimation") == 3
     assert [m.leaked_bits for m in channel.messages] == [0, 100, 100]
-    assert np.array_equal(np.frombuffer(channel.messages[0].payload, dtype=np.int64), pos)
+    assert decoded_positions(channel, 1000).tolist() == pos.tolist()
+
+
+def decoded_positions(channel: PublicChannel, sifted_bits: int) -> np.ndarray:
+    return decode_sample_positions(channel.messages[0].payload, sifted_bits=sifted_bits)
+
+
+def test_positions_go_on_the_channel_as_a_bitmap_over_the_sifted_key() -> None:
+    """At a 10 % sample the positions message is ``packbits(mask)``: N/8 bytes, not 8k."""
+    n = 10_001  # not a multiple of 8: the padding bits are zero
+    alice, bob = noisy_pair(n, 300, seed=11)
+    bases = np.random.default_rng(12).integers(0, 2, n, dtype=np.uint8)
+    channel = PublicChannel()
+    est = estimate_qber(alice, bob, bases=bases, sample_fraction=0.1, channel=channel, rng=13)
+    mask = np.zeros(n, dtype=bool)
+    mask[est.sample_positions] = True
+    message = channel.messages[0]
+    assert message.stage == "estimation" and message.sender == "alice"
+    assert message.payload == np.packbits(mask).tobytes()
+    assert len(message.payload) == math.ceil(n / 8) < 8 * est.sample_size
+    assert np.array_equal(decoded_positions(channel, n), est.sample_positions)
+    # Leakage is the same as with the int64 list: positions 0, each party's sample bits k.
+    k = est.sample_size
+    assert [m.leaked_bits for m in channel.messages] == [0, k, k]
+    assert channel.total_leaked_bits(stage="estimation") == 2 * k
+    # The sample bits that follow are the bits at the decoded positions.
+    decoded = decoded_positions(channel, n)
+    assert channel.messages[1].payload == np.packbits(alice[decoded]).tobytes()
+    assert channel.messages[2].payload == np.packbits(bob[decoded]).tobytes()
+
+
+def test_a_small_sample_keeps_the_shorter_position_list() -> None:
+    """Below ~1/(8w) of the key the list of w-byte positions beats the bitmap; same set."""
+    n = 100_000  # positions need w = 4 bytes
+    alice, bob = noisy_pair(n, 0, seed=14)
+    bases = alternating(n)
+    channel = PublicChannel()
+    est = estimate_qber(alice, bob, bases=bases, sample_fraction=0.001, channel=channel, rng=15)
+    payload = channel.messages[0].payload
+    assert est.sample_size == 100 and len(payload) == 4 * 100 < math.ceil(n / 8)
+    assert np.array_equal(np.frombuffer(payload, dtype="<u4"), est.sample_positions)
+    assert np.array_equal(decoded_positions(channel, n), est.sample_positions)
+    assert [m.leaked_bits for m in channel.messages] == [0, 100, 100]
+
+
+@settings(max_examples=100, deadline=None)
+@given(n=st.integers(0, 5000), density=st.floats(0.0, 1.0), seed=st.integers(0, 2**32 - 1))
+def test_position_encoding_round_trips_and_is_the_shorter_form(
+    n: int, density: float, seed: int
+) -> None:
+    rng = np.random.default_rng(seed)
+    positions = np.flatnonzero(rng.random(n) < density)
+    payload = encode_sample_positions(rng.permutation(positions), sifted_bits=n)
+    width = next(w for w in (1, 2, 4, 8) if max(n - 1, 0) < 256**w)
+    assert len(payload) == min(math.ceil(n / 8), positions.size * width)
+    decoded = decode_sample_positions(payload, sifted_bits=n)
+    assert decoded.dtype == np.int64 and np.array_equal(decoded, positions)
+
+
+@pytest.mark.parametrize(
+    ("positions", "n", "match"),
+    [
+        ([0, 8], 8, r"\[0, 8\)"),
+        ([-1], 8, r"\[0, 8\)"),
+        ([1, 1], 8, "distinct"),
+        ([0.5], 8, "integer"),
+        ([[1]], 8, "1-D"),
+        ([1], -1, "sifted_bits"),
+    ],
+)
+def test_encode_positions_rejects_bad_input(positions: list, n: int, match: str) -> None:
+    with pytest.raises(ConfigError, match=match):
+        encode_sample_positions(positions, sifted_bits=n)
+
+
+@pytest.mark.parametrize(
+    ("payload", "n", "match"),
+    [
+        (b"\x00\x01", 10, "padding"),  # bit 15 of a 10-bit bitmap
+        (b"\x00\x00\x00", 10, "neither"),  # longer than the bitmap
+        (b"\x05\x00\x00" + b"\x00" * 100, 1000, "neither"),  # not whole 2-byte positions
+        (b"\x05\x00\x03\x00", 1000, "increasing"),  # 5, 3: unsorted
+        (b"\x05\x00\x05\x00", 1000, "increasing"),  # repeated
+        (b"\xe8\x03", 1000, "below 1000"),  # position 1000
+    ],
+)
+def test_decode_positions_rejects_what_no_encoder_sends(payload: bytes, n: int, match: str) -> None:
+    with pytest.raises(ConfigError, match=match):
+        decode_sample_positions(payload, sifted_bits=n)
 
 
 def test_a_biased_basis_is_sampled_in_proportion_and_never_mixed() -> None:
