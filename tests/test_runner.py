@@ -128,3 +128,62 @@ def test_the_json_report_follows_its_published_schema(kwargs):
     data = json.loads(run(**kwargs).to_json())
     assert data["schema_version"] == SCHEMA_VERSION
     jsonschema.Draft202012Validator(report_schema()).validate(data)
+
+
+# -- a device run wider than the device is refused before anything runs --------------
+
+
+@pytest.mark.parametrize(
+    ("protocol", "eve", "backend", "fragment"),
+    [
+        ("e91", "intercept-resend", "fake:manila", "e91 with Eve (intercept-resend) has exchange "
+         "circuits of 3 qubits, but device backends run circuits of 1 or 2 qubits"),
+        ("bbm92", "intercept-resend=0.3", "fake:torino", "circuits of 3 qubits"),
+        ("bbm92", "intercept-resend", "ibm:ibm_torino", "or without Eve"),  # no connection
+        ("bb84", "intercept-resend", "fake:armonk", "circuits of 2 qubits, more than the 1 of "
+         "'fake:armonk'"),
+        ("e91", "none", "fake:armonk", "e91 has exchange circuits of 2 qubits"),
+    ],
+)  # fmt: skip
+def test_run_config_refuses_circuits_wider_than_the_device(protocol, eve, backend, fragment):
+    pytest.importorskip("qiskit_ibm_runtime")
+    with pytest.raises(ConfigError) as info:
+        run(protocol, qubits=2000, eve=eve, backend=backend)
+    assert fragment in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("protocol", "eve", "backend"),
+    [
+        ("e91", "none", "fake:manila"),
+        ("bbm92", "intercept-resend=0", "fake:manila"),  # an inactive Eve adds no probe
+        ("bb84", "intercept-resend", "fake:manila"),
+        ("six-state", "none", "fake:armonk"),
+        ("e91", "intercept-resend", "aer"),
+    ],
+)
+def test_run_config_accepts_what_the_device_path_can_run(protocol, eve, backend):
+    pytest.importorskip("qiskit_ibm_runtime")
+    from qkd_circuits.attacks.intercept_resend import EveSpec
+
+    RunConfig(protocol=protocol, qubits=2000, eve=EveSpec.parse(eve), backend=backend)
+
+
+def test_compare_refuses_a_too_wide_protocol_before_running_any(monkeypatch, capsys):
+    """``qkd compare --backend fake:manila --eve intercept-resend`` used to run BB84,
+    six-state, B92 and SARG04 on the device before BBM92's plan refused its 3-qubit
+    circuits; now no run starts."""
+    pytest.importorskip("qiskit_ibm_runtime")
+    import qkd_circuits.compare as compare
+
+    started: list[str] = []
+    monkeypatch.setattr(compare, "run_config", lambda config: started.append(config.protocol))
+    argv = ["compare", "--qubits", "2000", "--backend", "fake:manila", "--quiet"]
+    assert main([*argv, "--eve", "intercept-resend"]) == 2
+    assert "bbm92 with Eve (intercept-resend) has exchange circuits of 3 qubits" in (
+        capsys.readouterr().err
+    )
+    assert started == []
+    assert main([*argv[:4], "fake:armonk", "--quiet"]) == 2
+    assert "bbm92 has exchange circuits of 2 qubits, more than the 1" in capsys.readouterr().err
+    assert started == []

@@ -105,6 +105,9 @@ from qkd_circuits.randomness import RNGLike, draw_seed, ensure_secret_rng
 Route = Literal["aer", "local", "ibm"]
 ExecutionMode = Literal["job", "batch"]
 
+MAX_CIRCUIT_QUBITS = 2
+"""Widest exchange circuit the device path runs in one slot: the signal and Eve's probe."""
+
 OPTIMIZATION_LEVEL = 1
 """Preset pass-manager level: layout as given, 1-qubit gate merging, no approximation."""
 
@@ -891,7 +894,7 @@ class BackendExecutor:
         if not any(shots):
             raise ConfigError("nothing to submit: every circuit has 0 shots")
         width = self._slot_width(circuits, shots)
-        if width > 2:
+        if width > MAX_CIRCUIT_QUBITS:
             raise ConfigError(
                 f"device executors run exchange circuits of 1 or 2 qubits (signal, probe); "
                 f"got a circuit of {width} qubits"

@@ -96,15 +96,16 @@ from scipy.optimize import brentq
 
 from qkd_circuits.analysis.entropy import clipped_binary_entropy
 from qkd_circuits.attacks.intercept_resend import EveSpec
-from qkd_circuits.circuits.b92 import B92Config, b92_circuit, config_codes
+from qkd_circuits.circuits.b92 import N_CONFIGS, B92Config, b92_circuit, config_codes
 from qkd_circuits.errors import ConfigError
 from qkd_circuits.postprocessing.channel import PublicChannel
 from qkd_circuits.postprocessing.collective import CollectiveAttackAnalysis
 from qkd_circuits.postprocessing.sifting import SiftedKey
 from qkd_circuits.protocols.choices import (
+    ChoiceRecords,
     check_same_shape,
-    circuit_of_exchange,
     draw_secret_choices,
+    widest_circuit,
 )
 from qkd_circuits.protocols.info import B92_INFO
 from qkd_circuits.randomness import RNGLike
@@ -170,8 +171,9 @@ class B92Choices:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class B92Records:
-    """Raw records of the quantum phase; every array has shape (n,).
+class B92Records(ChoiceRecords[B92Choices]):
+    """Raw records of the quantum phase; every array has shape (n,)
+    (:class:`~qkd_circuits.protocols.choices.ChoiceRecords`, with B92's readings of them).
 
     Attributes:
         choices: The run's random choices.
@@ -179,23 +181,10 @@ class B92Records:
         eve_bits: uint8 0/1, Eve's results (0 where she did not intercept).
     """
 
-    choices: B92Choices
-    bob_bits: NDArray[np.uint8]
-    eve_bits: NDArray[np.uint8]
-
-    def __post_init__(self) -> None:
-        names = ("bob_bits", "eve_bits")
-        check_same_shape(self, names, self.choices.alice_bits.shape, like="the choices")
-
-    @property
-    def n(self) -> int:
-        """Number of exchanges."""
-        return int(self.bob_bits.size)
-
-    @property
-    def codes(self) -> NDArray[np.int64]:
-        """Configuration code of each exchange, int64 (n,)."""
-        return self.choices.codes
+    def circuit_for_code(self, code: int) -> QuantumCircuit:
+        """The B92 circuit of a configuration code (:class:`~qkd_circuits.circuits.b92.
+        B92Config`)."""
+        return B92.circuit_for_code(code)
 
     @property
     def conclusive(self) -> NDArray[np.bool_]:
@@ -214,10 +203,6 @@ class B92Records:
         X (|-> proves |0>); 0 where she did not intercept; uint8 (n,)."""
         basis = np.maximum(self.choices.eve_bases, 0).astype(np.uint8)
         return (self.eve_bits ^ basis).astype(np.uint8)
-
-    def circuit(self, index: int) -> QuantumCircuit:
-        """The circuit that exchange ``index`` ran (for inspection and drawing)."""
-        return circuit_of_exchange(self.codes, index, B92.circuit_for_code)
 
 
 def draw_choices(n: int, *, eve: EveSpec | None = None, rng: RNGLike = None) -> B92Choices:
@@ -441,6 +426,16 @@ class B92Protocol:
     def asymptotic_rate(self, qber: float) -> float:
         """See :func:`b92_rate`."""
         return b92_rate(qber)
+
+    def max_circuit_qubits(self, *, eve: EveSpec | None = None) -> int:
+        """Qubits of the widest circuit a run with ``eve`` uses: 1 (the signal) without
+        Eve, 2 (signal, probe) with her (:func:`~qkd_circuits.protocols.choices.widest_circuit`)."""
+        return widest_circuit(
+            self.circuit_for_code,
+            range(N_CONFIGS),
+            eve=eve,
+            eve_basis_of=lambda code: B92Config.from_code(code).eve_basis,
+        )
 
     def report_extras(self, records: B92Records, sifted: SiftedKey) -> dict[str, Any]:
         """B92 adds nothing to the report."""

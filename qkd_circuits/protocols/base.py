@@ -78,6 +78,12 @@ class Protocol(TypingProtocol):
         """The circuit of one configuration code (conventions in the module docstring)."""
         ...
 
+    def max_circuit_qubits(self, *, eve: EveSpec | None = None) -> int:
+        """Qubits of the widest circuit a run with eavesdropper ``eve`` can draw (what a
+        device must hold; the device path takes circuits of at most 2 qubits, and
+        :class:`~qkd_circuits.runner.RunConfig` refuses a wider run up front)."""
+        ...
+
     def records(self, choices: Any, outcomes: Mapping[str, NDArray[np.uint8]]) -> Any:
         """The raw records of a run: ``choices`` with the per-exchange ``outcomes``
         (register name -> uint8 (n,)). Has ``n`` and ``circuit(index)``."""

@@ -22,7 +22,7 @@ from numpy.typing import NDArray
 from qiskit.circuit import QuantumCircuit
 
 from qkd_circuits.attacks.intercept_resend import EveSpec
-from qkd_circuits.circuits.bb84 import BB84Config, bb84_circuit, config_codes
+from qkd_circuits.circuits.bb84 import N_CONFIGS, BB84Config, bb84_circuit, config_codes
 from qkd_circuits.execution.base import Executor, ProgressCallback
 from qkd_circuits.postprocessing.channel import PublicChannel
 from qkd_circuits.postprocessing.key_length import shor_preskill_rate
@@ -33,6 +33,7 @@ from qkd_circuits.protocols.choices import (
     check_same_shape,
     circuit_of_exchange,
     draw_secret_choices,
+    widest_circuit,
 )
 from qkd_circuits.protocols.info import BB84_INFO
 from qkd_circuits.randomness import RNGLike
@@ -208,6 +209,16 @@ class BB84Protocol:
     def asymptotic_rate(self, qber: float) -> float:
         """``1 − 2 h(Q)`` (Shor & Preskill, PRL 85, 441 (2000), arXiv:quant-ph/0003004)."""
         return shor_preskill_rate(qber)
+
+    def max_circuit_qubits(self, *, eve: EveSpec | None = None) -> int:
+        """Qubits of the widest circuit a run with ``eve`` uses: 1 (the signal) without
+        Eve, 2 (signal, probe) with her (:func:`~qkd_circuits.protocols.choices.widest_circuit`)."""
+        return widest_circuit(
+            circuit_for_code,
+            range(N_CONFIGS),
+            eve=eve,
+            eve_basis_of=lambda code: BB84Config.from_code(code).eve_basis,
+        )
 
     def report_extras(self, records: ExchangeRecords, sifted: SiftedKey) -> dict[str, Any]:
         """BB84 adds nothing to the report."""

@@ -40,6 +40,7 @@ from qkd_circuits.analysis.rates import bbm92_rate
 from qkd_circuits.attacks.intercept_resend import EveSpec
 from qkd_circuits.circuits.entangled import (
     BOB_SETTINGS,
+    N_CONFIGS,
     EntangledConfig,
     config_codes,
     entangled_circuit,
@@ -53,6 +54,7 @@ from qkd_circuits.protocols.choices import (
     check_same_shape,
     circuit_of_exchange,
     draw_secret_choices,
+    widest_circuit,
 )
 from qkd_circuits.protocols.info import BBM92_INFO
 from qkd_circuits.randomness import RNGLike
@@ -244,6 +246,17 @@ class BBM92Protocol:
         if not 0.0 <= qber <= 1.0:
             raise ConfigError(f"qber must be in [0, 1], got {qber!r}")
         return float(bbm92_rate(min(qber, 0.5)))
+
+    def max_circuit_qubits(self, *, eve: EveSpec | None = None) -> int:
+        """Qubits of the widest circuit a run with ``eve`` uses: 2 (Bob's and Alice's
+        halves) without Eve, 3 with her probe (:func:`~qkd_circuits.protocols.choices.
+        widest_circuit`): the device path takes at most 2."""
+        return widest_circuit(
+            self.circuit_for_code,
+            (c for c in range(N_CONFIGS) if EntangledConfig.from_code(c).bob_setting < 2),
+            eve=eve,
+            eve_basis_of=lambda code: EntangledConfig.from_code(code).eve_basis,
+        )
 
     def report_extras(self, records: EntangledRecords, sifted: SiftedKey) -> dict[str, Any]:
         """BBM92 adds nothing to the report."""

@@ -1,11 +1,21 @@
 """What every protocol's choices and records share: the secret draw, arrays of one shape,
-the circuit of one exchange. Each protocol module keeps its own frozen dataclasses (saved
-runs name the choices class by its module path) and builds them with these helpers.
+the circuit of one exchange. Each protocol module keeps its own frozen choices dataclass
+(saved runs name the choices class by its module path) and builds it with these helpers.
+
+Records of the shape "the choices plus Bob's and Eve's 1-bit results" (six-state, B92)
+are :class:`ChoiceRecords`, generic in the choices class; a protocol subclasses it to say
+which circuits its codes stand for (and, like B92, to add its own readings of the bits).
+Records of another shape keep their own class: BB84's flat
+:class:`~qkd_circuits.protocols.bb84.ExchangeRecords`, the entangled protocols' records
+with Alice's measured bits, SARG04's signs.
 """
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Generic, Protocol, TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
@@ -76,4 +86,99 @@ def circuit_of_exchange(
     return circuit_for_code(int(codes[index]))
 
 
-__all__ = ["check_same_shape", "circuit_of_exchange", "draw_secret_choices"]
+def widest_circuit(
+    circuit_for_code: Callable[[int], QuantumCircuit],
+    codes: Iterable[int],
+    *,
+    eve: EveSpec | None,
+    eve_basis_of: Callable[[int], int],
+) -> int:
+    """Qubits of the widest circuit a run with eavesdropper ``eve`` can draw.
+
+    Args:
+        circuit_for_code: The protocol's circuit of a configuration code.
+        codes: Every configuration code the protocol uses.
+        eve: The run's eavesdropper; inactive (or None): only the codes without
+            Eve (``eve_basis_of(code) == NO_EVE``) can be drawn.
+        eve_basis_of: Eve's basis in a code's configuration (``NO_EVE``: none).
+
+    Raises:
+        ConfigError: no code is left to build.
+    """
+    attacks = eve is not None and eve.active
+    widths = [circuit_for_code(c).num_qubits for c in codes if attacks or eve_basis_of(c) == NO_EVE]
+    if not widths:
+        raise ConfigError(f"no configuration code to build a circuit from (eve {eve!s})")
+    return max(widths)
+
+
+class PreparedChoices(Protocol):
+    """What :class:`ChoiceRecords` needs of a protocol's choices: Alice's bits, uint8 (n,),
+    and the configuration code of each exchange, int64 (n,)."""
+
+    @property
+    def alice_bits(self) -> NDArray[np.uint8]:
+        """Alice's bits, uint8 0/1 (n,)."""
+        ...
+
+    @property
+    def codes(self) -> NDArray[np.int64]:
+        """Configuration code of each exchange, int64 (n,)."""
+        ...
+
+
+ChoicesT = TypeVar("ChoicesT", bound=PreparedChoices)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ChoiceRecords(ABC, Generic[ChoicesT]):
+    """Raw records of the quantum phase: the choices and Bob's and Eve's results, shape (n,).
+
+    A protocol subclasses it with its choices class and :meth:`circuit_for_code`
+    (e.g. :class:`~qkd_circuits.protocols.six_state.SixStateRecords`).
+
+    Attributes:
+        choices: The run's random choices.
+        bob_bits: uint8 0/1, Bob's measurement results (his ``bob`` register).
+        eve_bits: uint8 0/1, Eve's results (0 where she did not intercept).
+    """
+
+    choices: ChoicesT
+    bob_bits: NDArray[np.uint8]
+    eve_bits: NDArray[np.uint8]
+
+    def __post_init__(self) -> None:
+        names = ("bob_bits", "eve_bits")
+        check_same_shape(self, names, self.choices.alice_bits.shape, like="the choices")
+
+    @property
+    def n(self) -> int:
+        """Number of exchanges."""
+        return int(self.bob_bits.size)
+
+    @property
+    def codes(self) -> NDArray[np.int64]:
+        """Configuration code of each exchange, int64 (n,)."""
+        return self.choices.codes
+
+    @abstractmethod
+    def circuit_for_code(self, code: int) -> QuantumCircuit:
+        """The protocol's circuit of one configuration code."""
+
+    def circuit(self, index: int) -> QuantumCircuit:
+        """The circuit that exchange ``index`` ran (for inspection and drawing).
+
+        Raises:
+            ConfigError: ``index`` is outside ``[-n, n)``.
+        """
+        return circuit_of_exchange(self.codes, index, self.circuit_for_code)
+
+
+__all__ = [
+    "ChoiceRecords",
+    "PreparedChoices",
+    "check_same_shape",
+    "circuit_of_exchange",
+    "draw_secret_choices",
+    "widest_circuit",
+]

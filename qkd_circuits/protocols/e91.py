@@ -62,7 +62,13 @@ from qiskit.circuit import QuantumCircuit
 
 from qkd_circuits.analysis.rates import chsh_di_rate
 from qkd_circuits.attacks.intercept_resend import EveSpec
-from qkd_circuits.circuits.entangled import BOB_SETTINGS, SETTING_NAMES, entangled_circuit
+from qkd_circuits.circuits.entangled import (
+    BOB_SETTINGS,
+    N_CONFIGS,
+    SETTING_NAMES,
+    EntangledConfig,
+    entangled_circuit,
+)
 from qkd_circuits.errors import ConfigError, ProtocolAbort
 from qkd_circuits.postprocessing.channel import PublicChannel
 from qkd_circuits.postprocessing.estimation import BasisSample
@@ -77,6 +83,7 @@ from qkd_circuits.protocols.bbm92 import (
     draw_entangled_choices,
 )
 from qkd_circuits.protocols.bbm92 import THEOREMS as BBM92_THEOREMS
+from qkd_circuits.protocols.choices import widest_circuit
 from qkd_circuits.protocols.info import E91_INFO
 from qkd_circuits.randomness import RNGLike
 
@@ -338,6 +345,17 @@ class E91Protocol:
         arXiv:quant-ph/0208155), at ``min(Q, 1/2)``. The device-independent rate is
         reported separately (``di_key_rate``)."""
         return BBM92.asymptotic_rate(qber)
+
+    def max_circuit_qubits(self, *, eve: EveSpec | None = None) -> int:
+        """Qubits of the widest circuit a run with ``eve`` uses: 2 (Bob's and Alice's
+        halves) without Eve, 3 with her probe (:func:`~qkd_circuits.protocols.choices.
+        widest_circuit`): the device path takes at most 2."""
+        return widest_circuit(
+            self.circuit_for_code,
+            range(N_CONFIGS),
+            eve=eve,
+            eve_basis_of=lambda code: EntangledConfig.from_code(code).eve_basis,
+        )
 
     def report_extras(self, records: EntangledRecords, sifted: SiftedKey) -> dict[str, Any]:
         """``chsh_s``, ``chsh_s_stderr`` and ``di_key_rate``, the asymptotic DI rate of

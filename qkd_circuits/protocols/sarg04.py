@@ -55,7 +55,7 @@ from qiskit.circuit import QuantumCircuit
 
 from qkd_circuits.analysis.entropy import binary_entropy
 from qkd_circuits.attacks.intercept_resend import EveSpec
-from qkd_circuits.circuits.bb84 import BB84Config, bb84_circuit, config_codes
+from qkd_circuits.circuits.bb84 import N_CONFIGS, BB84Config, bb84_circuit, config_codes
 from qkd_circuits.errors import ConfigError
 from qkd_circuits.postprocessing.channel import PublicChannel
 from qkd_circuits.postprocessing.collective import CollectiveAttackAnalysis
@@ -70,6 +70,7 @@ from qkd_circuits.protocols.choices import (
     check_same_shape,
     circuit_of_exchange,
     draw_secret_choices,
+    widest_circuit,
 )
 from qkd_circuits.protocols.info import SARG04_INFO
 from qkd_circuits.randomness import RNGLike
@@ -358,6 +359,16 @@ class Sarg04Protocol:
     def asymptotic_rate(self, qber: float) -> float:
         """See :func:`sarg04_rate`."""
         return sarg04_rate(qber)
+
+    def max_circuit_qubits(self, *, eve: EveSpec | None = None) -> int:
+        """Qubits of the widest circuit a run with ``eve`` uses: 1 (the signal) without
+        Eve, 2 (signal, probe) with her (:func:`~qkd_circuits.protocols.choices.widest_circuit`)."""
+        return widest_circuit(
+            circuit_for_code,
+            range(N_CONFIGS),
+            eve=eve,
+            eve_basis_of=lambda code: BB84Config.from_code(code).eve_basis,
+        )
 
     def report_extras(self, records: Sarg04Records, sifted: SiftedKey) -> dict[str, Any]:
         """SARG04 adds nothing to the report."""

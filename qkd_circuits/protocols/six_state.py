@@ -48,6 +48,7 @@ from qkd_circuits.analysis.rates import six_state_rate
 from qkd_circuits.attacks.intercept_resend import EveSpec
 from qkd_circuits.circuits.six_state import (
     BASIS_NAMES,
+    N_CONFIGS,
     SixStateConfig,
     config_codes,
     six_state_circuit,
@@ -56,9 +57,10 @@ from qkd_circuits.postprocessing.channel import PublicChannel
 from qkd_circuits.postprocessing.security import PhaseErrorAnalysis
 from qkd_circuits.postprocessing.sifting import SiftedKey
 from qkd_circuits.protocols.choices import (
+    ChoiceRecords,
     check_same_shape,
-    circuit_of_exchange,
     draw_secret_choices,
+    widest_circuit,
 )
 from qkd_circuits.protocols.info import SIX_STATE_INFO
 from qkd_circuits.randomness import RNGLike
@@ -118,8 +120,9 @@ class SixStateChoices:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class SixStateRecords:
-    """Raw records of the quantum phase; every array has shape (n,).
+class SixStateRecords(ChoiceRecords[SixStateChoices]):
+    """Raw records of the quantum phase; every array has shape (n,)
+    (:class:`~qkd_circuits.protocols.choices.ChoiceRecords`).
 
     Attributes:
         choices: The run's random choices.
@@ -127,27 +130,9 @@ class SixStateRecords:
         eve_bits: uint8 0/1, Eve's results (0 where she did not intercept).
     """
 
-    choices: SixStateChoices
-    bob_bits: NDArray[np.uint8]
-    eve_bits: NDArray[np.uint8]
-
-    def __post_init__(self) -> None:
-        names = ("bob_bits", "eve_bits")
-        check_same_shape(self, names, self.choices.alice_bits.shape, like="the choices")
-
-    @property
-    def n(self) -> int:
-        """Number of exchanges."""
-        return int(self.bob_bits.size)
-
-    @property
-    def codes(self) -> NDArray[np.int64]:
-        """Configuration code of each exchange, int64 (n,)."""
-        return self.choices.codes
-
-    def circuit(self, index: int) -> QuantumCircuit:
-        """The circuit that exchange ``index`` ran (for inspection and drawing)."""
-        return circuit_of_exchange(self.codes, index, SIX_STATE.circuit_for_code)
+    def circuit_for_code(self, code: int) -> QuantumCircuit:
+        """The six-state circuit of a configuration code (:class:`SixStateConfig`)."""
+        return SIX_STATE.circuit_for_code(code)
 
 
 def draw_choices(n: int, *, eve: EveSpec | None = None, rng: RNGLike = None) -> SixStateChoices:
@@ -233,6 +218,16 @@ class SixStateProtocol:
         (2001), arXiv:quant-ph/0102138; :func:`~qkd_circuits.analysis.rates.six_state_rate`),
         for ``qber`` in [0, 0.5]."""
         return float(six_state_rate(qber))
+
+    def max_circuit_qubits(self, *, eve: EveSpec | None = None) -> int:
+        """Qubits of the widest circuit a run with ``eve`` uses: 1 (the signal) without
+        Eve, 2 (signal, probe) with her (:func:`~qkd_circuits.protocols.choices.widest_circuit`)."""
+        return widest_circuit(
+            self.circuit_for_code,
+            range(N_CONFIGS),
+            eve=eve,
+            eve_basis_of=lambda code: SixStateConfig.from_code(code).eve_basis,
+        )
 
     def report_extras(self, records: SixStateRecords, sifted: SiftedKey) -> dict[str, Any]:
         """The six-state protocol adds nothing to the report."""

@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 
 from qkd_circuits import run
+from qkd_circuits.attacks.intercept_resend import EveSpec
 from qkd_circuits.cli import main
 from qkd_circuits.compare import ComparisonRow, compare_protocols
 from qkd_circuits.errors import ConfigError
@@ -53,6 +54,38 @@ def test_each_registered_protocol_implements_the_interface(name):
     t = protocol.info.threshold
     assert protocol.asymptotic_rate(0.0) > 0
     assert protocol.asymptotic_rate(t * 0.98) > 0 > protocol.asymptotic_rate(t * 1.02 + 1e-4)
+
+
+@pytest.mark.parametrize("name", PROTOCOLS)
+@pytest.mark.parametrize("eve", ["none", "intercept-resend", "intercept-resend=0"])
+def test_max_circuit_qubits_is_the_widest_circuit_a_run_draws(name, eve):
+    """What RunConfig checks a device against, before anything runs."""
+    protocol = get_protocol(name)
+    spec = EveSpec.parse(eve)
+    choices = protocol.draw_choices(2000, eve=spec, rng=np.random.default_rng(4))
+    drawn = max(protocol.circuit_for_code(int(c)).num_qubits for c in np.unique(choices.codes))
+    assert protocol.max_circuit_qubits(eve=spec) == drawn
+    entangled = name in ("bbm92", "e91")
+    assert drawn == 1 + entangled + spec.active
+
+
+def test_six_state_and_b92_records_share_one_generic_class():
+    from qkd_circuits.protocols.b92 import B92Records
+    from qkd_circuits.protocols.choices import ChoiceRecords
+    from qkd_circuits.protocols.six_state import SixStateRecords
+
+    for name, cls in (("six-state", SixStateRecords), ("b92", B92Records)):
+        protocol = get_protocol(name)
+        choices = protocol.draw_choices(50, eve=EveSpec.parse("intercept-resend"), rng=5)
+        bits = np.random.default_rng(6).integers(0, 2, size=(2, 50), dtype=np.uint8)
+        records = protocol.records(choices, {"bob": bits[0], "eve": bits[1]})
+        assert type(records) is cls and isinstance(records, ChoiceRecords)
+        assert records.n == 50 and np.array_equal(records.codes, choices.codes)
+        assert records.circuit(7).metadata["code"] == int(choices.codes[7])
+        with pytest.raises(ConfigError, match=r"eve_bits has shape \(3,\), expected \(50,\)"):
+            cls(choices=choices, bob_bits=bits[0], eve_bits=bits[1][:3])
+    with pytest.raises(TypeError, match="abstract"):
+        ChoiceRecords(choices=choices, bob_bits=bits[0], eve_bits=bits[1])  # type: ignore[abstract]
 
 
 @pytest.mark.parametrize("name", PROTOCOLS)
