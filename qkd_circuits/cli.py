@@ -162,6 +162,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="on a device, submit, save to --run-dir and exit; finish later with 'qkd resume DIR'",
     )
     p.add_argument(
+        "--block",
+        type=_int_at_least(1000, "an integer >= 1000"),
+        default=None,
+        metavar="N",
+        help="on Aer, stream the run in blocks of about N exchanges, each distilled to its "
+        "own finite-key secure key and appended to the key (memory: one block's); "
+        "default 10,000,000, so shorter runs are one block",
+    )
+    p.add_argument(
         "--max-shots",
         type=_positive_int,
         default=None,
@@ -430,7 +439,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
         seed=args.seed,
         backend=args.backend,
     )
-    check_fits_in_memory(base.qubits)
+    check_fits_in_memory(base.qubits, max(base.block_sizes))
     bar = tqdm(
         total=len(args.protocols),
         unit="protocol",
@@ -438,6 +447,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
         leave=False,
         file=sys.stderr,
     )
+
     def on_protocol(name: str) -> None:
         bar.n = args.protocols.index(name)
         bar.set_description_str(name, refresh=True)
@@ -498,6 +508,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         backend=args.backend,
         pack=args.pack,
         max_shots=args.max_shots,
+        block_qubits=args.block,
         postprocessing=PostprocessingConfig(
             sample_fraction=args.sample_fraction,
             qber_threshold=args.qber_threshold,
@@ -533,11 +544,12 @@ def _cmd_run(args: argparse.Namespace) -> int:
             f"saving the run in {args.run_dir} (if interrupted: qkd resume {args.run_dir})",
             file=sys.stderr,
         )
-    with _progress(quiet=args.quiet) as (progress, on_stage):
+    with _progress(quiet=args.quiet) as (progress, on_stage, on_block):
         report = run_config(
             config,
             progress=progress,
             on_stage=on_stage,
+            on_block=on_block,
             run_dir=args.run_dir,
             on_budget=on_budget if config.on_device else None,
         )
@@ -553,7 +565,7 @@ def _cmd_resume(args: argparse.Namespace) -> int:
         raise ConfigError(
             f"--timeout must be a finite number of seconds >= 0, got {args.timeout!r}"
         )
-    with _progress(quiet=args.quiet) as (_, on_stage):
+    with _progress(quiet=args.quiet) as (_, on_stage, _block):
         report = resume_run(args.run_dir, on_stage=on_stage, timeout=args.timeout)
     _emit(report, args)
     return 0
@@ -567,11 +579,16 @@ def _run_stages() -> tuple[str, ...]:
 
 
 @contextmanager
-def _progress(*, quiet: bool) -> Iterator[tuple[Callable[[int, int], None], Callable[[str], None]]]:
+def _progress(
+    *, quiet: bool
+) -> Iterator[tuple[Callable[[int, int], None], Callable[[str], None], Callable[[int, int], None]]]:
     """One bar for a whole run, counting its stages (quantum phase, sifting, estimation,
-    reconciliation, verification, key length, amplification, authentication): the
-    stage in progress is named, with the exchanges done while circuits run (hidden
-    when stderr is not a terminal)."""
+    reconciliation, verification, key length, amplification, authentication) in every
+    block of a streamed run: the block and the stage in progress are named, with the
+    exchanges done while circuits run (hidden when stderr is not a terminal).
+
+    Yields ``(progress, on_stage, on_block)`` for :func:`~qkd_circuits.runner.run_config`.
+    """
     from tqdm import tqdm
 
     run_stages = _run_stages()
@@ -584,15 +601,23 @@ def _progress(*, quiet: bool) -> Iterator[tuple[Callable[[int, int], None], Call
         leave=False,
         file=sys.stderr,
     )
+    block = {"index": 0, "count": 1}
 
     def progress(done: int, total: int) -> None:
         bar.set_postfix_str(f"{done:,}/{total:,} exchanges", refresh=True)
 
+    def on_block(index: int, count: int) -> None:
+        block.update(index=index, count=count)
+        bar.total = count * len(run_stages)
+
     def on_stage(stage: str) -> None:
         if stage in run_stages:
-            bar.n = run_stages.index(stage)
+            bar.n = block["index"] * len(run_stages) + run_stages.index(stage)
         bar.set_postfix_str("", refresh=False)
-        bar.set_description_str(stage.replace("_", " "), refresh=True)
+        name = stage.replace("_", " ")
+        if block["count"] > 1:
+            name = f"block {block['index'] + 1}/{block['count']} {name}"
+        bar.set_description_str(name, refresh=True)
 
     stop = threading.Event()
 
@@ -604,7 +629,7 @@ def _progress(*, quiet: bool) -> Iterator[tuple[Callable[[int, int], None], Call
     if not bar.disable:
         ticker.start()
     try:
-        yield progress, on_stage
+        yield progress, on_stage, on_block
     finally:
         stop.set()
         if ticker.is_alive():
@@ -723,6 +748,15 @@ def print_summary(report: RunReport, *, file: TextIO) -> None:
             f"{kl['length']:,} bits (finite key, {kl['statement']} statement at tolerance "
             f"{kl['terms']['tolerance']:.3%}; phase-error bounds {bounds}; asymptotic "
             f"{kl['asymptotic_bits']:,}, not emitted)",
+        )
+    if report.blocks is not None:
+        blocks = report.blocks
+        line(
+            "blocks",
+            f"{blocks['count']} blocks of ~{report.qubits // blocks['count']:,} qubits, "
+            f"{blocks['emitted']} emitted a key, each with its own finite-key length; "
+            f"the key is their concatenation, eps_sec {blocks['eps_sec_total']:.1e} and "
+            f"eps_cor {blocks['eps_cor_total']:.1e} in all",
         )
     leaked = ", ".join(f"{k} {v:,}" for k, v in report.leaked_bits.items() if v)
     line("leaked bits", leaked or "none")

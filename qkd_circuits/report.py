@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from qkd_circuits.bits import Bits
 from qkd_circuits.postprocessing.pipeline import DistillationResult
@@ -88,6 +89,11 @@ class RunReport:
         chsh_s_stderr: E91: the standard error of ``chsh_s``.
         di_key_rate: E91: the asymptotic device-independent rate of Acín et al.,
             PRL 98, 230501 (2007), at the measured S and QBER (reported, never emitted).
+        blocks: A run streamed in several blocks (:func:`combine_blocks`): ``count``,
+            ``eps_sec_total`` and ``eps_cor_total`` (the ε's of the concatenated key)
+            and ``per_block``, each block's own figures; absent for one block. The
+            other fields then pool the blocks (sums of counts, rates from the pooled
+            counts); protocol fields (``chsh_s``) are per block only.
 
     The JSON field names are versioned by ``schema_version``; the schema is
     published with the package (:func:`report_schema`).
@@ -133,6 +139,7 @@ class RunReport:
     chsh_s: float | None = None
     chsh_s_stderr: float | None = None
     di_key_rate: float | None = None
+    blocks: dict[str, Any] | None = None
     records: Any = field(default=None, repr=False, compare=False)
     sifted: SiftedKey | None = field(default=None, repr=False, compare=False)
     key_alice: Bits | None = field(default=None, repr=False, compare=False)
@@ -147,7 +154,7 @@ class RunReport:
                 name: _plain(getattr(self, name))
                 for name in self.__dataclass_fields__
                 if name not in _NOT_IN_JSON
-                and not (name in PROTOCOL_FIELDS and getattr(self, name) is None)
+                and not (name in OPTIONAL_FIELDS and getattr(self, name) is None)
             },
         }
 
@@ -256,6 +263,9 @@ def build_report(
 PROTOCOL_FIELDS = ("chsh_s", "chsh_s_stderr", "di_key_rate")
 """Report fields only some protocols fill (``Protocol.report_extras``)."""
 
+OPTIONAL_FIELDS = (*PROTOCOL_FIELDS, "blocks")
+"""Report fields left out of the JSON when None."""
+
 _NOT_IN_JSON = frozenset({"records", "sifted", "key_alice", "key_bob", "distillation"})
 
 
@@ -273,3 +283,239 @@ def _plain(value: Any) -> Any:
     if isinstance(value, np.ndarray):
         return _plain(value.tolist())
     return value
+
+
+RUN_LEVEL_FIELDS = frozenset(
+    {
+        "schema_version", "protocol", "seed", "reproducible", "backend", "backend_info",
+        "noise", "eve", "postprocessing", "qber_threshold", "versions",
+    }
+)  # fmt: skip
+"""Fields of a block's report that belong to the whole run, not in ``per_block``."""
+
+_MAX_TERMS = ("tolerance", "levels", "phase_error_bound", "log_eps")
+"""Key-length terms that are rates or levels: pooled as the largest over blocks."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BlockOutcome:
+    """What a streamed run keeps of one block once its arrays are freed.
+
+    Attributes:
+        figures: The block's JSON report without :data:`RUN_LEVEL_FIELDS`.
+        tally: ``SiftedKey.tally()`` of the block (counts for pooling).
+        keys: Alice's and Bob's block keys packed with ``np.packbits`` (uint8), or
+            None when the block emitted none.
+    """
+
+    figures: dict[str, Any]
+    tally: dict[str, Any]
+    keys: tuple[NDArray[np.uint8], NDArray[np.uint8]] | None
+
+
+    @classmethod
+    def of(cls, report: RunReport) -> BlockOutcome:
+        """Keep the figures, the counts and the packed keys of a block's report."""
+        assert report.sifted is not None
+        figures = {k: v for k, v in report.to_dict().items() if k not in RUN_LEVEL_FIELDS}
+        keys = None
+        if not report.aborted and report.key_alice is not None and report.key_bob is not None:
+            keys = np.packbits(report.key_alice), np.packbits(report.key_bob)
+        return cls(figures=figures, tally=report.sifted.tally(), keys=keys)
+
+
+def combine_blocks(
+    *,
+    config: RunConfig,
+    seed: int | None,
+    backend_info: dict[str, Any],
+    blocks: list[BlockOutcome],
+    timings: dict[str, float],
+) -> RunReport:
+    """The report of a run streamed in blocks: the blocks pooled, each one listed.
+
+    Each block is distilled to its own key under its own finite-key statement at
+    the run's ε's; the emitted key is their concatenation, ``(Σ ε_sec)``-secret and
+    ``(Σ ε_cor)``-correct by the composability of ε-security (Portmann & Renner,
+    arXiv:1409.3525, Sec. 4; Ben-Or, Horodecki, Leung, Mayers, Oppenheim, TCC 2005),
+    i.e. ``count · ε`` over all blocks, aborted ones included (they emit nothing).
+    Counts are summed; rates are recomputed from the summed counts.
+    """
+    figs = [b.figures for b in blocks]
+    pp = config.postprocessing
+    emitted = [b for b in blocks if b.keys is not None]
+    key_alice, key_bob = _concatenated_keys(emitted)
+    sample_bits = sum(f["sample_bits"] for f in figs)
+    sample_errors = sum(f["sample_errors"] for f in figs)
+    by_basis: dict[str, list[int]] = {}
+    for b in blocks:
+        for name, (bits, errors) in b.tally["by_basis"].items():
+            pooled = by_basis.setdefault(name, [0, 0])
+            pooled[0] += bits
+            pooled[1] += errors
+    sifted = sum(f["sifted_bits"] for f in figs)
+    attacked = sum(b.tally["eve"][0] for b in blocks)
+    agree = sum(b.tally["eve"][1] for b in blocks)
+    final = sum(f["final_key_bits"] for f in figs)
+    aborted = not emitted
+    first = figs[0]
+    return RunReport(
+        protocol=config.protocol,
+        qubits=config.qubits,
+        seed=seed,
+        reproducible=seed is not None,
+        backend=config.backend,
+        backend_info=backend_info,
+        noise=config.noise.to_dict(),
+        eve=config.eve.to_dict(),
+        postprocessing={
+            "sample_fraction": pp.sample_fraction,
+            "qber_threshold": pp.qber_threshold,
+            "reconciliation": pp.reconciliation,
+            "key_length": pp.key_length,
+            "eps_sec": pp.eps_sec,
+            "eps_cor": pp.eps_cor,
+            "eps_auth": pp.eps_auth,
+        },
+        sifted_bits=sifted,
+        sample_bits=sample_bits,
+        sample_errors=sample_errors,
+        qber=_ratio(sample_errors, sample_bits),
+        estimation=_pool_estimation(figs),
+        qber_actual=_ratio(sum(e for _, e in by_basis.values()), sifted),
+        qber_by_basis={name: _ratio(e, n) for name, (n, e) in by_basis.items()},
+        qber_threshold=pp.qber_threshold,
+        eve_agreement=agree / attacked if attacked else None,
+        reconciliation=_pool_reconciliation(figs),
+        verification=_pool_verification(figs),
+        key_length=_pool_key_length(figs),
+        leaked_bits=_sum_dicts(f["leaked_bits"] for f in figs),
+        final_key_bits=final,
+        secret_key_rate=final / config.qubits,
+        keys_match=all(f["keys_match"] for f in figs if f["keys_match"] is not None)
+        if emitted
+        else None,
+        auth_key_bits_used=sum(f["auth_key_bits_used"] for f in figs),
+        net_key_bits=sum(f["net_key_bits"] for f in figs),
+        aborted=aborted,
+        abort_reason=first["abort_reason"] if aborted else None,
+        abort_message=f"every one of the {len(figs)} blocks of ~{config.qubits // len(figs):,} "
+        f"qubits aborted; the first: {first['abort_message']}"
+        if aborted
+        else None,
+        timings_s=timings,
+        versions=package_versions(),
+        blocks={
+            "count": len(figs),
+            "emitted": len(emitted),
+            "eps_sec_total": len(figs) * pp.eps_sec,
+            "eps_cor_total": len(figs) * pp.eps_cor,
+            "per_block": figs,
+        },
+        key_alice=key_alice,
+        key_bob=key_bob,
+    )
+
+
+def _concatenated_keys(emitted: list[BlockOutcome]) -> tuple[Bits | None, Bits | None]:
+    """Alice's and Bob's keys, the emitted blocks' keys end to end, uint8 (m,) each.
+
+    Unpacked straight into the result, block by block; when the parties' keys are
+    equal (verification passed in every block) one read-only array serves both.
+    """
+    if not emitted:
+        return None, None
+    lengths = [int(b.figures["final_key_bits"]) for b in emitted]
+    same = all(b.keys is not None and np.array_equal(*b.keys) for b in emitted)
+    out = [np.empty(sum(lengths), dtype=np.uint8) for _ in range(1 if same else 2)]
+    start = 0
+    for block, n in zip(emitted, lengths, strict=True):
+        assert block.keys is not None
+        for key, packed in zip(out, block.keys, strict=False):
+            key[start : start + n] = np.unpackbits(packed, count=n)
+        start += n
+    if same:
+        out[0].flags.writeable = False
+        return out[0], out[0]
+    return out[0], out[1]
+
+
+def _ratio(numerator: int, denominator: int) -> float:
+    return numerator / denominator if denominator else float("nan")
+
+
+def _sum_dicts(dicts: Any) -> dict[str, Any]:
+    total: dict[str, Any] = {}
+    for d in dicts:
+        for key, value in d.items():
+            total[key] = total.get(key, 0) + value
+    return total
+
+
+def _pool_estimation(figs: list[dict[str, Any]]) -> dict[str, dict[str, Any]] | None:
+    reached = [f["estimation"] for f in figs if f["estimation"] is not None]
+    if not reached:
+        return None
+    pooled: dict[str, dict[str, Any]] = {}
+    for est in reached:
+        for name, sample in est.items():
+            into = pooled.setdefault(name, {})
+            for key in ("sifted_bits", "sample_bits", "sample_errors", "key_bits"):
+                into[key] = into.get(key, 0) + sample[key]
+    for sample in pooled.values():
+        sample["qber"] = _ratio(sample["sample_errors"], sample["sample_bits"])
+    return pooled
+
+
+def _pool_reconciliation(figs: list[dict[str, Any]]) -> dict[str, Any] | None:
+    reached = [f["reconciliation"] for f in figs if f["reconciliation"] is not None]
+    if not reached:
+        return None
+    # efficiency = leaked / (n h(e)) per block: pooled over the blocks where it is defined.
+    defined = [r for r in reached if r["efficiency"]]
+    denominator = sum(r["leaked_bits"] / r["efficiency"] for r in defined)
+    return {
+        "method": reached[0]["method"],
+        "efficiency": sum(r["leaked_bits"] for r in defined) / denominator if denominator else None,
+        "messages": sum(r["messages"] for r in reached),
+        "leaked_bits": sum(r["leaked_bits"] for r in reached),
+        "residual_errors": sum(r["residual_errors"] for r in reached),
+    }
+
+
+def _pool_verification(figs: list[dict[str, Any]]) -> dict[str, Any] | None:
+    reached = [f["verification"] for f in figs if f["verification"] is not None]
+    if not reached:
+        return None
+    return {
+        "tag_bits": sum(v["tag_bits"] for v in reached),
+        "collision_bound": min(1.0, sum(v["collision_bound"] for v in reached)),
+        "match": all(v["match"] for v in reached),
+    }
+
+
+def _pool_key_length(figs: list[dict[str, Any]]) -> dict[str, Any] | None:
+    reached = [f["key_length"] for f in figs if f["key_length"] is not None]
+    if not reached:
+        return None
+    terms: dict[str, float] = {}
+    bounds: dict[str, float] = {}
+    for kl in reached:
+        for name, value in kl["terms"].items():
+            if value is None:
+                continue
+            if name.startswith(_MAX_TERMS):
+                terms[name] = max(terms.get(name, value), value)
+            else:
+                terms[name] = terms.get(name, 0.0) + value
+        for basis, value in kl["phase_error_bound"].items():
+            if value is not None:
+                bounds[basis] = max(bounds.get(basis, value), value)
+    return {
+        "statement": reached[0]["statement"],
+        "theorem": f"{reached[0]['theorem']}; per block, the blocks' keys concatenated",
+        "length": sum(kl["length"] for kl in reached),
+        "asymptotic_bits": sum(kl["asymptotic_bits"] for kl in reached),
+        "phase_error_bound": bounds,
+        "terms": terms,
+    }

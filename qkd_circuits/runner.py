@@ -26,14 +26,26 @@ from qkd_circuits.postprocessing.security import SecurityAnalysis, sifted_bits_n
 from qkd_circuits.protocols.base import Protocol, run_exchanges
 from qkd_circuits.protocols.registry import DEFAULT_PROTOCOL, DEFAULT_QUBITS, get_protocol
 from qkd_circuits.randomness import RunRandomness
-from qkd_circuits.report import RunReport, build_report
+from qkd_circuits.report import BlockOutcome, RunReport, build_report, combine_blocks
 from qkd_circuits.specs import check_int
 from qkd_circuits.timing import StageCallback, Stopwatch
 
 AER_BACKENDS = ("aer", "aer-shots", "aer-literal")
+DEFAULT_BLOCK_QUBITS = 10**7
+"""Exchanges per block of a streamed run on Aer (``RunConfig.block_qubits``): a run of
+at most this many is one block, so every figure of such runs is that of one distillation."""
+MIN_BLOCK_QUBITS = 1000
+"""Smallest block: below ~10^3 exchanges a block cannot pay for its own finite-key terms."""
 BYTES_PER_QUBIT = 64
 """Peak memory of a run per exchange: 56 bytes measured at 10^7 (``qkd run``'s maximum
 resident set size less the interpreter's), rounded up."""
+STREAM_KEY_BYTES_PER_QUBIT = 1.25
+"""What a streamed run keeps per exchange, at most: the blocks' keys (at most one bit per
+exchange), packed for both parties (2/8 byte), then the key unpacked once (1 byte)."""
+
+
+BlockCallback = Callable[[int, int], None]
+"""Called with ``(index, count)`` as each block of a streamed run starts."""
 
 
 def _available_memory() -> int | None:
@@ -51,8 +63,19 @@ def _available_memory() -> int | None:
         return None
 
 
-def check_fits_in_memory(qubits: int) -> None:
+def memory_needed(qubits: int, block: int) -> int:
+    """Bytes a run of ``qubits`` exchanges in blocks of at most ``block`` needs at most:
+    one block's working memory, plus, when streamed, the key kept from every block."""
+    key = 0 if qubits <= block else math.ceil(qubits * STREAM_KEY_BYTES_PER_QUBIT)
+    return min(qubits, block) * BYTES_PER_QUBIT + key
+
+
+def check_fits_in_memory(qubits: int, block: int | None = None) -> None:
     """Refuse, before any work, a run that cannot fit in this machine's memory.
+
+    Args:
+        qubits: Exchanges of the run.
+        block: Largest block of a streamed run (None: one block of ``qubits``).
 
     Raises:
         ConfigError: with the estimate and the largest number of qubits that fits.
@@ -60,13 +83,23 @@ def check_fits_in_memory(qubits: int) -> None:
     available = _available_memory()
     if available is None:
         return
-    need = qubits * BYTES_PER_QUBIT
+    block = qubits if block is None else block
+    need = memory_needed(qubits, block)
     usable = int(0.9 * available)
     if need > usable:
+        if qubits <= block:
+            most, rule = usable // BYTES_PER_QUBIT, f"~{BYTES_PER_QUBIT} bytes per qubit"
+        else:
+            spare = max(usable - block * BYTES_PER_QUBIT, 0)
+            most = int(spare / STREAM_KEY_BYTES_PER_QUBIT)
+            rule = (
+                f"~{BYTES_PER_QUBIT} bytes per qubit of a {block:,}-qubit block, and up to "
+                f"{STREAM_KEY_BYTES_PER_QUBIT} bytes per qubit for the key it keeps"
+            )
         raise ConfigError(
-            f"{qubits:,} qubits need about {need / 2**30:.1f} GiB of memory "
-            f"(~{BYTES_PER_QUBIT} bytes per qubit) but {available / 2**30:.1f} GiB is available: "
-            f"at most {usable // BYTES_PER_QUBIT:,} qubits fit on this machine"
+            f"{qubits:,} qubits need about {need / 2**30:.1f} GiB of memory ({rule}) but "
+            f"{available / 2**30:.1f} GiB is available: at most {most:,} qubits fit on "
+            "this machine"
         )
 
 
@@ -91,6 +124,11 @@ class RunConfig:
         max_shots: On a device, refuse (before submitting) a run that needs more
             device shots than this (None: no limit).
         postprocessing: Parameters of the classical post-processing.
+        block_qubits: Aer backends: exchanges per block of a streamed run (None:
+            :data:`DEFAULT_BLOCK_QUBITS`). A run of more exchanges is cut into
+            blocks of equal size (:attr:`block_sizes`), each run and distilled to
+            its own finite-key secure key in turn, so memory depends on the block,
+            not on ``qubits``. Device runs are one block.
     """
 
     protocol: str = DEFAULT_PROTOCOL
@@ -102,6 +140,7 @@ class RunConfig:
     pack: bool = False
     max_shots: int | None = None
     postprocessing: PostprocessingConfig = field(default_factory=PostprocessingConfig)
+    block_qubits: int | None = None
 
     def __post_init__(self) -> None:
         for name, kind in (
@@ -124,17 +163,25 @@ class RunConfig:
             check_int(self.seed, name="seed", minimum=0)
         if self.max_shots is not None:
             check_int(self.max_shots, name="max_shots", minimum=1)
+        if self.block_qubits is not None:
+            check_int(self.block_qubits, name="block_qubits", minimum=MIN_BLOCK_QUBITS)
         if self.backend not in AER_BACKENDS:
             if ":" not in self.backend:
                 raise ConfigError(
                     f"unknown backend {self.backend!r}; allowed: {', '.join(AER_BACKENDS)}, "
                     "fake:NAME, ibm:NAME, ibm:least-busy"
                 )
-            _device_module().BackendSpec.parse(self.backend)
+            spec = _device_module().BackendSpec.parse(self.backend)
             if not self.noise.is_noiseless:
                 raise ConfigError(
                     f"noise {str(self.noise)!r} applies to Aer backends only; on "
                     f"{self.backend!r} the channel is the device itself"
+                )
+            self._check_fits_device(spec)
+            if self.block_qubits is not None:
+                raise ConfigError(
+                    f"block_qubits applies to Aer backends ({', '.join(AER_BACKENDS)}) only; "
+                    f"a run on {self.backend!r} is one block"
                 )
         else:
             for name in ("pack", "max_shots"):
@@ -143,6 +190,32 @@ class RunConfig:
                         f"{name} applies to device backends (fake:NAME, ibm:...) only, "
                         f"not {self.backend!r}"
                     )
+
+    def _check_fits_device(self, spec: Any) -> None:
+        """Refuse, before anything runs, a device run whose widest circuit (the protocol's
+        :meth:`~qkd_circuits.protocols.base.Protocol.max_circuit_qubits` with this Eve)
+        the device path cannot take or a ``fake:`` device cannot hold. An ``ibm:``
+        device's size is not known without connecting; its executor checks it."""
+        widest = _device_module().MAX_CIRCUIT_QUBITS
+        width = self.protocol_object.max_circuit_qubits(eve=self.eve)
+        what = f"{self.protocol} with Eve ({self.eve})" if self.eve.active else self.protocol
+        if width > widest:
+            fits_without_eve = self.eve.active and (
+                self.protocol_object.max_circuit_qubits(eve=None) <= widest
+            )
+            raise ConfigError(
+                f"{what} has exchange circuits of {width} qubits, but device backends run "
+                f"circuits of 1 or 2 qubits (signal, probe): run it on "
+                f"{', '.join(AER_BACKENDS)}, not {self.backend!r}"
+                + (", or without Eve" if fits_without_eve else "")
+            )
+        if width > 1 and spec.provider == "fake":
+            size = int(_device_module().load_fake_backend(spec.name).num_qubits)
+            if size < width:
+                raise ConfigError(
+                    f"{what} has exchange circuits of {width} qubits, more than the {size} "
+                    f"of {self.backend!r}: choose a larger device (e.g. fake:manila)"
+                )
 
     @property
     def protocol_object(self) -> Protocol:
@@ -153,6 +226,16 @@ class RunConfig:
     def on_device(self) -> bool:
         """True for ``fake:``/``ibm:`` backends."""
         return self.backend not in AER_BACKENDS
+
+    @property
+    def block_sizes(self) -> tuple[int, ...]:
+        """Exchanges of each block, in order: ``ceil(qubits / block_qubits)`` blocks whose
+        sizes differ by at most one (one block on devices and for short runs)."""
+        block = DEFAULT_BLOCK_QUBITS if self.block_qubits is None else self.block_qubits
+        count = 1 if self.on_device else -(-self.qubits // block)
+        return tuple(
+            (self.qubits * (i + 1)) // count - (self.qubits * i) // count for i in range(count)
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-JSON form (specs as strings), inverse of :meth:`from_dict`."""
@@ -167,6 +250,7 @@ class RunConfig:
             "pack": self.pack,
             "max_shots": self.max_shots,
             "postprocessing": {f.name: getattr(pp, f.name) for f in fields(pp)},
+            "block_qubits": self.block_qubits,
         }
 
     @classmethod
@@ -189,6 +273,7 @@ class RunConfig:
                 pack=data["pack"],
                 max_shots=data.get("max_shots"),  # absent from earlier releases' records
                 postprocessing=PostprocessingConfig(**post),
+                block_qubits=data.get("block_qubits"),  # absent from earlier releases' records
             )
         except (KeyError, TypeError) as exc:
             raise ConfigError(
@@ -251,6 +336,7 @@ def run(
     key_length: Statement = "variable",
     eps_sec: float = 1e-10,
     eps_cor: float = 1e-15,
+    block_qubits: int | None = None,
     progress: ProgressCallback | None = None,
 ) -> RunReport:
     """Run a QKD protocol end to end and return its report.
@@ -274,6 +360,9 @@ def run(
             :mod:`~qkd_circuits.postprocessing.key_length`.
         eps_sec: Secrecy parameter.
         eps_cor: Correctness parameter.
+        block_qubits: Aer: stream the run in blocks of about this many exchanges,
+            each distilled to its own key (None: :data:`DEFAULT_BLOCK_QUBITS`, so
+            shorter runs are one block); see :attr:`RunConfig.block_sizes`.
         progress: ``progress(done, total)`` callback for the quantum phase.
 
     Raises:
@@ -287,6 +376,7 @@ def run(
         seed=seed,
         backend=backend,
         pack=pack,
+        block_qubits=block_qubits,
         postprocessing=PostprocessingConfig(
             sample_fraction=sample_fraction,
             qber_threshold=qber_threshold,
@@ -306,19 +396,25 @@ def run_config(
     on_stage: StageCallback | None = None,
     run_dir: str | Path | None = None,
     on_budget: Callable[[Any], None] | None = None,
+    on_block: BlockCallback | None = None,
 ) -> RunReport:
-    """Run ``config`` end to end (see :func:`run`).
+    """Run ``config`` end to end (see :func:`run`), block after block when it has
+    several (:attr:`RunConfig.block_sizes`, :func:`_run_streamed`).
 
     Args:
         config: The run's configuration.
-        progress: ``progress(done, total)`` callback for the quantum phase.
-        on_stage: Called with each stage's name as it starts.
+        progress: ``progress(done, total)`` callback for the quantum phase, counting
+            the exchanges of the whole run.
+        on_stage: Called with each stage's name as it starts (in every block).
+        on_block: Called with ``(index, count)`` as each block starts (streamed runs).
         run_dir: Device backends: save the submitted job and the run's secrets
             here (mode 0600) before waiting for results, so that an interrupted
             run can be finished with :func:`resume_run`. Must not exist yet.
         on_budget: Device backends: called with the shot budget before submitting.
     """
-    check_fits_in_memory(config.qubits)
+    check_fits_in_memory(config.qubits, max(config.block_sizes))
+    if len(config.block_sizes) > 1:
+        return _run_streamed(config, progress=progress, on_stage=on_stage, on_block=on_block)
     streams = RunRandomness.for_run(config.seed)
     clock = Stopwatch(on_stage)
     with clock("quantum"):
@@ -349,13 +445,72 @@ def run_config(
     return _finish(config, streams, records, backend_info, clock, on_stage, run_dir=run_dir)
 
 
+def _run_streamed(
+    config: RunConfig,
+    *,
+    progress: ProgressCallback | None,
+    on_stage: StageCallback | None,
+    on_block: BlockCallback | None,
+) -> RunReport:
+    """Run ``config`` block after block: each block's exchanges are drawn, run, sifted
+    and distilled to its own key before the next block starts, and only the block's
+    figures and packed key are kept (:class:`~qkd_circuits.report.BlockOutcome`), so
+    memory is that of one block plus the key. The randomness streams run on from one
+    block to the next (a seeded run reproduces every block); the executor, and with it
+    every circuit's tabulated distribution, is built once."""
+    streams = RunRandomness.for_run(config.seed)
+    protocol = config.protocol_object
+    executor, literal = make_executor(config)
+    sizes = config.block_sizes
+    outcomes: list[BlockOutcome] = []
+    timings: dict[str, float] = {}
+    done = 0
+    for index, size in enumerate(sizes):
+        if on_block is not None:
+            on_block(index, len(sizes))
+        clock = Stopwatch(on_stage)
+        block_progress = progress and _offset_progress(progress, done, config.qubits)
+
+        with clock("quantum"):
+            choices = protocol.draw_choices(size, eve=config.eve, rng=streams.choices)
+            records = run_exchanges(
+                protocol, choices, executor, literal=literal, rng=streams.quantum,
+                progress=block_progress,
+            )  # fmt: skip
+        del choices
+        block = dataclasses.replace(config, qubits=size)
+        report = _finish(block, streams, records, executor.describe(), clock, on_stage)
+        del records
+        outcomes.append(BlockOutcome.of(report))
+        for stage, seconds in report.timings_s.items():
+            timings[stage] = timings.get(stage, 0.0) + seconds
+        del report
+        done += size
+    return combine_blocks(
+        config=config,
+        seed=streams.seed,
+        backend_info=executor.describe(),
+        blocks=outcomes,
+        timings=timings,
+    )
+
+
+def _offset_progress(progress: ProgressCallback, base: int, total: int) -> ProgressCallback:
+    """A block's progress callback reporting exchanges of the whole run."""
+
+    def report(done: int, _block_total: int) -> None:
+        progress(base + done, total)
+
+    return report
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RunPlan:
     """What a run would do and cost, computed without running or submitting it.
 
     Attributes:
         config: The run.
-        memory_bytes: Estimated peak memory (``qubits * BYTES_PER_QUBIT``).
+        memory_bytes: Estimated peak memory (:func:`memory_needed`).
         backend_info: The executor's description (device, sampler, route).
         budget: Device runs: the :class:`~qkd_circuits.execution.ibm.ShotBudget`
             (shots, QPU-time estimate, server-side cap); None on Aer.
@@ -376,6 +531,12 @@ class RunPlan:
             f"{self.backend_info.get('name', self.config.backend)}",
             f"memory: about {self.memory_bytes / 2**20:,.0f} MiB",
         ]
+        blocks = self.config.block_sizes
+        if len(blocks) > 1:
+            lines.append(
+                f"blocks: {len(blocks)} of ~{max(blocks):,} exchanges, each distilled to its "
+                "own key (memory: one block's, plus the key)"
+            )
         if self.budget is not None:
             lines.append(f"qubits used: {list(self.device_qubits)}")
             lines.append(f"shot budget: {self.budget.summary()}")
@@ -393,8 +554,8 @@ def plan_run(config: RunConfig) -> RunPlan:
         ConfigError: the run would be refused (memory, ``max_shots``, device).
         BackendError: the device cannot be reached.
     """
-    check_fits_in_memory(config.qubits)
-    memory = config.qubits * BYTES_PER_QUBIT
+    check_fits_in_memory(config.qubits, max(config.block_sizes))
+    memory = memory_needed(config.qubits, max(config.block_sizes))
     executor, _ = make_executor(config)
     if not config.on_device:
         return RunPlan(config=config, memory_bytes=memory, backend_info=executor.describe())

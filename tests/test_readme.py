@@ -29,6 +29,8 @@ TESTED = {
     "qkd compare --qubits 200000 --noise depolarizing=0.02 --plot compare.png",
     "qkd protocols",
     "qkd resume runs/x",
+    "qkd run --qubits 3000000 --block 1000000 --noise depolarizing=0.04 --keys keys.json "
+    "--json stream.json",
 }
 NOT_RUN = {
     "pip install -e .": "installs the package (CI does it)",
@@ -177,3 +179,14 @@ def test_hardware_commands_without_an_account(in_tmp, monkeypatch, capsys) -> No
     assert not (in_tmp / "runs" / "x").exists()
     assert qkd("qkd resume runs/x") == 2
     assert "nothing to resume" in capsys.readouterr().err
+
+
+def test_streamed_run_appends_the_blocks_keys(in_tmp, capsys):
+    assert qkd(next(c for c in TESTED if "--block 1000000" in c)) == 0
+    assert "3 blocks of ~1,000,000 qubits, 3 emitted a key" in capsys.readouterr().out
+    report = json.loads((in_tmp / "stream.json").read_text())
+    per_block = report["blocks"]["per_block"]
+    assert [b["qubits"] for b in per_block] == [1_000_000] * 3
+    assert report["final_key_bits"] == sum(b["final_key_bits"] for b in per_block) > 600_000
+    keys = json.loads((in_tmp / "keys.json").read_text())
+    assert keys["bits"] == report["final_key_bits"] and keys["alice"] == keys["bob"]

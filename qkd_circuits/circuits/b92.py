@@ -79,7 +79,7 @@ def config_codes(
     eve_bases: NDArray[np.integer],
 ) -> NDArray[np.int64]:
     """Elementwise :func:`config_code` over arrays of shape (n,); returns int64 (n,)."""
-    return encode_arrays((alice_bits, bob_bases, eve_bases.astype(np.int64) + 1), RADICES)
+    return encode_arrays((alice_bits, bob_bases, eve_bases + 1), RADICES)
 
 
 def b92_circuit(config: B92Config) -> QuantumCircuit:

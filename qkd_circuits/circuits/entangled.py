@@ -96,7 +96,7 @@ def config_codes(
     eve_bases: NDArray[np.integer],
 ) -> NDArray[np.int64]:
     """Elementwise :attr:`EntangledConfig.code` over arrays of shape (n,); returns int64 (n,)."""
-    eve = eve_bases.astype(np.int64) + 1
+    eve = eve_bases + 1  # NO_EVE (-1) -> 0
     return encode_arrays((alice_settings, bob_settings, eve), RADICES)
 
 

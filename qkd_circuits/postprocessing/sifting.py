@@ -8,6 +8,7 @@ values, so both are sent with ``leaked_bits=0``.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -79,6 +80,23 @@ class SiftedKey:
         if self.eve_bits is None or self.eve_attacked is None or not self.eve_attacked.any():
             return None
         return float(np.mean(self.eve_bits[self.eve_attacked] == self.alice[self.eve_attacked]))
+
+    def tally(self) -> dict[str, Any]:
+        """The counts behind :meth:`error_rate_by_basis` and :meth:`eve_agreement`, for
+        pooling several blocks of one run: ``{"by_basis": {name: [bits, errors]},
+        "eve": [attacked sifted bits, of them where Eve's guess equals Alice's bit]}``."""
+        diff = self.alice != self.bob
+        by_basis = {
+            name: [int(np.count_nonzero(self.bases == value)),
+                   int(np.count_nonzero(diff[self.bases == value]))]
+            for value, name in enumerate(self.basis_names)
+        }  # fmt: skip
+        eve = [0, 0]
+        if self.eve_bits is not None and self.eve_attacked is not None:
+            hit = self.eve_attacked
+            agree = self.eve_bits[hit] == self.alice[hit]
+            eve = [int(np.count_nonzero(hit)), int(np.count_nonzero(agree))]
+        return {"by_basis": by_basis, "eve": eve}
 
 
 def _error_rate(a: Bits, b: Bits) -> float:

@@ -503,7 +503,7 @@ def test_frame_bounds_cut_long_keys_into_near_equal_frames(n: int) -> None:
     assert sizes.size == max(1, n // FRAME_BITS)
     assert sizes.max() - sizes.min() <= 1
     if sizes.size > 1:
-        assert FRAME_BITS <= sizes.min() and sizes.max() < 2 * FRAME_BITS
+        assert sizes.min() >= FRAME_BITS and sizes.max() < 2 * FRAME_BITS
 
 
 def test_a_framed_key_is_reconciled_frame_by_frame() -> None:
@@ -531,5 +531,5 @@ def test_a_framed_key_is_reconciled_frame_by_frame() -> None:
 
 
 def test_frame_bits_are_checked() -> None:
-    with pytest.raises(ConfigError, match="frame_bits.*0"):
+    with pytest.raises(ConfigError, match=r"frame_bits.*0"):
         reconcile_cascade(_KEY, _KEY, qber=0.1, frame_bits=0)
