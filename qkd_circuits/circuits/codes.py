@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 import operator
 from collections.abc import Collection, Sequence
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -41,12 +42,12 @@ def encode_arrays(
     """
     total = math.prod(radices)
     small = next(t for t in (np.uint8, np.uint16, np.uint32, np.uint64) if total <= np.iinfo(t).max)
-    code = digits[0].astype(small)
+    code: NDArray[np.unsignedinteger[Any]] = digits[0].astype(small)
     weight = radices[0]
     for digit, radix in zip(digits[1:], radices[1:], strict=True):
-        term = digit.astype(small)
-        term *= small(weight)
-        code += term
+        term: NDArray[np.unsignedinteger[Any]] = digit.astype(small)
+        np.multiply(term, small(weight), out=term)
+        np.add(code, term, out=code)
         weight *= radix
     return code.astype(np.int64)
 

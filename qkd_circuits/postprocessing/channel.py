@@ -86,6 +86,10 @@ class PublicChannel:
             Message(stage=stage, sender=sender, payload=data, leaked_bits=int(leaked_bits))
         )
 
+    def extend(self, other: PublicChannel) -> None:
+        """Record every message of ``other`` after this channel's, in their order."""
+        self._messages.extend(other._messages)
+
     @property
     def messages(self) -> tuple[Message, ...]:
         """All messages in the order sent."""

@@ -533,3 +533,15 @@ def test_a_framed_key_is_reconciled_frame_by_frame() -> None:
 def test_frame_bits_are_checked() -> None:
     with pytest.raises(ConfigError, match=r"frame_bits.*0"):
         reconcile_cascade(_KEY, _KEY, qber=0.1, frame_bits=0)
+
+
+def test_concurrent_frames_give_the_sequential_transcript(monkeypatch: pytest.MonkeyPatch) -> None:
+    alice, bob, _ = noisy_pair(24_000, 0.04, 3)
+
+    def transcript(workers: int) -> tuple[bytes, bytes]:
+        monkeypatch.setattr(cascade_module, "_workers", lambda: workers)
+        channel = PublicChannel()
+        result = reconcile_cascade(alice, bob, qber=0.04, rng=9, channel=channel, frame_bits=4_000)
+        return channel.transcript(), result.corrected.tobytes()
+
+    assert transcript(1) == transcript(4)
