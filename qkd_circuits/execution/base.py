@@ -290,9 +290,9 @@ def _inverse_cdf_bytes(
 ) -> NDArray[np.uint8]:
     """``packed[code_i, j_i]``, ``j_i`` the exact inverse-CDF draw of exchange i's outcome.
 
-    ``j_i = #{k : u_i >= cdfs[code_i, k]}`` for ``u_i`` uniform on [0, 1): one 64-bit
-    word of ``rng`` per exchange. Its top ``b`` bits pick one of ``2**b`` equal buckets
-    of [0, 1) (edges exact in float64). A code's bucket holds the outcome of every
+    ``j_i = #{k : u_i >= cdfs[code_i, k]}`` for ``u_i`` uniform on [0, 1): one 16-bit
+    word of ``rng`` per exchange. Its top ``b <= 16`` bits pick one of ``2**b`` equal
+    buckets of [0, 1) (edges exact in float64). A code's bucket holds the outcome of every
     ``u`` in it unless one of the code's CDF steps falls strictly inside the bucket
     (at most ``k - 1`` buckets per code), so one gather from a small table does
     almost all the work. For the few exchanges in such a bucket (a fraction below
@@ -337,10 +337,11 @@ def _inverse_cdf_bytes(
     by_code[step_codes[inside], np.floor(steps[inside]).astype(np.intp)] = _UNRESOLVED
     table = np.ascontiguousarray(by_code.T)
     # In place, to touch each 8-byte word as few times as possible.
-    index = rng.bit_generator.random_raw(codes.size)
-    np.right_shift(index, np.uint64(64 - bits - code_bits), out=index)
-    index = index.view(np.intp)
-    np.bitwise_and(index, ~((1 << code_bits) - 1), out=index)
+    # One uniform 16-bit word per exchange (four per 64-bit output of the generator):
+    # its top ``bits`` (<= 16) bits are the bucket.
+    words = rng.bit_generator.random_raw((codes.size + 3) // 4).view(np.uint16)[: codes.size]
+    index = np.right_shift(words, 16 - bits, dtype=np.intp)
+    np.left_shift(index, code_bits, out=index)
     np.bitwise_or(index, codes, out=index)
     byte = np.take(table.reshape(-1), index, mode="clip")
     unresolved = np.flatnonzero(byte == _UNRESOLVED)

@@ -52,12 +52,28 @@ def draw_secret_choices(
     """
     n = check_int(n, name="number of qubits", minimum=1)
     gen = ensure_secret_rng(rng)
-    drawn = [gen.integers(0, k, size=n, dtype=np.uint8) for k in values]
+    drawn = [_uniform_choices(gen, k, n) for k in values]
     eve_basis = np.full(n, NO_EVE, dtype=np.int8)
     if eve is not None and eve.active:
-        attacked = gen.random(n) < eve.fraction
-        eve_basis[attacked] = gen.integers(0, eve_bases, size=int(attacked.sum()), dtype=np.int8)
+        if eve.fraction >= 1.0:  # every exchange: nothing to draw
+            eve_basis = _uniform_choices(gen, eve_bases, n).view(np.int8)
+        else:
+            attacked = gen.random(n) < eve.fraction
+            count = int(np.count_nonzero(attacked))
+            eve_basis[attacked] = _uniform_choices(gen, eve_bases, count).view(np.int8)
     return drawn, eve_basis
+
+
+def _uniform_choices(gen: np.random.Generator, k: int, n: int) -> NDArray[np.uint8]:
+    """``n`` independent uniform values in ``[0, k)``, uint8 (n,).
+
+    Two values (a bit, a basis of two): the bits of ``ceil(n/8)`` uniform bytes, an
+    eighth of a byte of the generator's stream per value where ``Generator.integers``
+    spends four; otherwise ``Generator.integers``.
+    """
+    if k == 2:
+        return np.unpackbits(np.frombuffer(gen.bytes((n + 7) // 8), dtype=np.uint8), count=n)
+    return gen.integers(0, k, size=n, dtype=np.uint8)
 
 
 def check_same_shape(
