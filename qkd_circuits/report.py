@@ -312,7 +312,6 @@ class BlockOutcome:
     tally: dict[str, Any]
     keys: tuple[NDArray[np.uint8], NDArray[np.uint8]] | None
 
-
     @classmethod
     def of(cls, report: RunReport) -> BlockOutcome:
         """Keep the figures, the counts and the packed keys of a block's report."""
