@@ -38,8 +38,7 @@ import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-from scipy.stats import binom
-
+from qkd_circuits.analysis.tails import binom_logcdf, binom_logpmf
 from qkd_circuits.errors import ConfigError
 from qkd_circuits.postprocessing.estimation import BasisSample, check_log_eps, check_sample_qber
 from qkd_circuits.postprocessing.key_length import (
@@ -61,17 +60,17 @@ _LOG_CDF_EXACT_FLOOR = -600.0
 def _binom_log_cdf_upper(errors: int, trials: int, p: float) -> float:
     """``ln Pr[Bin(trials, p) <= errors]``, or an upper bound on it deep in the tail.
 
-    Below e^-600 scipy's log-CDF may underflow; there ``CDF <= pmf(e) / (1 - r)`` with
+    Below e^-600 the log-CDF may underflow; there ``CDF <= pmf(e) / (1 - r)`` with
     ``r = e (1 - p) / ((trials - e + 1) p)`` (the ratio of consecutive terms, largest at
     x = e), computed from the exact log-pmf. An upper bound only accepts more p.
     """
-    value = float(binom.logcdf(errors, trials, p))
+    value = binom_logcdf(errors, trials, p)
     if math.isfinite(value) and value > _LOG_CDF_EXACT_FLOOR:
         return value
     ratio = errors * (1.0 - p) / ((trials - errors + 1) * p)
     if ratio >= 1.0:
         return 0.0
-    return float(binom.logpmf(errors, trials, p)) - math.log1p(-ratio)
+    return binom_logpmf(errors, trials, p) - math.log1p(-ratio)
 
 
 def error_probability_bound(sample_bits: int, sample_errors: int, *, log_eps: float) -> float:

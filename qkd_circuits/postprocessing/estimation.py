@@ -60,8 +60,8 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy.stats import hypergeom
 
+from qkd_circuits.analysis.tails import hypergeom_logcdf, hypergeom_logpmf
 from qkd_circuits.bits import as_bits
 from qkd_circuits.errors import ConfigError, ProtocolAbort
 from qkd_circuits.postprocessing.channel import PublicChannel
@@ -184,7 +184,7 @@ _EXACT_CDF_MAX_ERRORS = 10_000
 def _log_cdf_upper(e: int, total: int, w: int, k: int) -> float:
     """``ln Pr[Hyp(total, w, k) ≤ e]``, or an upper bound on it when ``e`` is large.
 
-    Up to :data:`_EXACT_CDF_MAX_ERRORS` errors scipy's log-CDF (a sum over
+    Up to :data:`_EXACT_CDF_MAX_ERRORS` errors the exact log-CDF (a sum over
     ``e + 1`` terms) is used as is. Beyond, the terms below ``e`` fall at
     least geometrically, with ratio ``r = pmf(e−1)/pmf(e) = e (total − w − k + e)
     / ((w − e + 1)(k − e + 1))`` (the ratio grows with x), so ``CDF ≤ pmf(e) /
@@ -193,11 +193,11 @@ def _log_cdf_upper(e: int, total: int, w: int, k: int) -> float:
     returns one below a count it certified as rejected.
     """
     if e <= _EXACT_CDF_MAX_ERRORS:
-        return float(hypergeom.logcdf(e, total, w, k))
+        return hypergeom_logcdf(e, total, w, k)
     ratio = e * (total - w - k + e) / ((w - e + 1) * (k - e + 1))
     if ratio >= 1.0:
         return 0.0
-    return float(hypergeom.logpmf(e, total, w, k)) - math.log1p(-ratio)
+    return float(hypergeom_logpmf(e, total, w, k)) - math.log1p(-ratio)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -1,0 +1,84 @@
+"""The special-function tails equal scipy.stats' (which the library no longer imports)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy.stats import binom, hypergeom
+
+from qkd_circuits.analysis.tails import (
+    binom_logcdf,
+    binom_logpmf,
+    hypergeom_logcdf,
+    hypergeom_logpmf,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    total=st.integers(1, 10**7),
+    good_frac=st.floats(0, 1),
+    draws_frac=st.floats(0, 0.3),
+    e_frac=st.floats(0, 1.2),
+)
+def test_hypergeometric_lower_tail_matches_scipy(
+    total: int, good_frac: float, draws_frac: float, e_frac: float
+) -> None:
+    good = round(good_frac * total)
+    draws = min(round(draws_frac * total), 200_000)
+    mean = draws * good / total
+    e = min(int(e_frac * mean), 10_000)
+    ours = hypergeom_logcdf(e, total, good, draws)
+    ref = float(hypergeom.logcdf(e, total, good, draws))
+    if math.isinf(ref):
+        assert ours == ref
+    elif ref < -20:
+        # The tail where the finite-key bounds decide (ln cdf near ln eps): scipy sums
+        # the same betaln terms by log-sum-exp.
+        assert ours == pytest.approx(ref, rel=1e-12)
+    else:
+        # Near the mean scipy takes log1p(-sf) from Boost; two float64 sums of
+        # thousands of terms agree to ~1e-9.
+        assert ours == pytest.approx(
+            math.log(float(hypergeom.cdf(e, total, good, draws))), rel=1e-8, abs=1e-8
+        )
+
+
+def test_hypergeometric_pmf_and_edges() -> None:
+    x = np.arange(0, 41)
+    np.testing.assert_allclose(
+        hypergeom_logpmf(x, 1000, 300, 40), hypergeom.logpmf(x, 1000, 300, 40), rtol=1e-12
+    )
+    assert hypergeom_logcdf(-1, 100, 50, 10) == -math.inf
+    assert hypergeom_logcdf(10, 100, 50, 10) == 0.0
+    assert hypergeom_logcdf(2, 100, 95, 10) == -math.inf  # support starts at 5
+
+
+@settings(max_examples=300, deadline=None)
+@given(n=st.integers(1, 10**6), p=st.floats(1e-6, 0.5), e_frac=st.floats(0, 1.2))
+def test_binomial_tail_matches_scipy_above_the_underflow_floor(
+    n: int, p: float, e_frac: float
+) -> None:
+    e = min(int(e_frac * n * p), n)
+    ref = float(binom.logcdf(e, n, p))
+    if ref < -600:  # the callers bound the tail from the pmf there (collective.py)
+        return
+    # bdtr (incomplete beta) against Boost: ~1e-10 relative in the tail, ~1e-9 near the mean.
+    assert binom_logcdf(e, n, p) == pytest.approx(ref, rel=1e-9 if ref < -20 else 1e-8, abs=1e-12)
+    assert binom_logpmf(e, n, p) == pytest.approx(float(binom.logpmf(e, n, p)), rel=1e-9)
+
+
+def test_the_library_does_not_import_scipy_stats() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, qkd_circuits.runner, qkd_circuits.postprocessing.collective; "
+        "print('scipy.stats' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
