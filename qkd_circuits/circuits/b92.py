@@ -22,7 +22,7 @@ import numpy as np
 from numpy.typing import NDArray
 from qiskit.circuit import QuantumCircuit
 
-from qkd_circuits.circuits.codes import check_choice, decode, encode, encode_arrays
+from qkd_circuits.circuits.codes import Codes, check_choice, decode, encode, encode_arrays
 from qkd_circuits.circuits.exchange import NO_EVE, prepare_and_measure
 
 BASIS_NAMES = ("Z", "X")
@@ -77,8 +77,9 @@ def config_codes(
     alice_bits: NDArray[np.integer],
     bob_bases: NDArray[np.integer],
     eve_bases: NDArray[np.integer],
-) -> NDArray[np.int64]:
-    """Elementwise :func:`config_code` over arrays of shape (n,); returns int64 (n,)."""
+) -> Codes:
+    """Elementwise :func:`config_code` over arrays of shape (n,); returns
+    :data:`~qkd_circuits.circuits.codes.Codes` (n,)."""
     return encode_arrays((alice_bits, bob_bases, eve_bases + 1), RADICES)
 
 

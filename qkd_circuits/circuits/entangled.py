@@ -29,7 +29,7 @@ import numpy as np
 from numpy.typing import NDArray
 from qiskit.circuit import ClassicalRegister, QuantumCircuit, QuantumRegister
 
-from qkd_circuits.circuits.codes import check_choice, decode, encode, encode_arrays
+from qkd_circuits.circuits.codes import Codes, check_choice, decode, encode, encode_arrays
 from qkd_circuits.circuits.exchange import NO_EVE, append_transit
 
 SETTING_NAMES = ("Z", "X", "W", "V")
@@ -94,8 +94,9 @@ def config_codes(
     alice_settings: NDArray[np.integer],
     bob_settings: NDArray[np.integer],
     eve_bases: NDArray[np.integer],
-) -> NDArray[np.int64]:
-    """Elementwise :attr:`EntangledConfig.code` over arrays of shape (n,); returns int64 (n,)."""
+) -> Codes:
+    """Elementwise :attr:`EntangledConfig.code` over arrays of shape (n,); returns
+    :data:`~qkd_circuits.circuits.codes.Codes` (n,)."""
     eve = eve_bases + 1  # NO_EVE (-1) -> 0
     return encode_arrays((alice_settings, bob_settings, eve), RADICES)
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 from numpy.typing import NDArray
@@ -242,11 +242,12 @@ def draw_from_distributions(
     out = {r: np.zeros(n, dtype=np.uint8) for r in registers}
     if n == 0:
         return out
-    index: NDArray[np.intp] = given.astype(np.intp, copy=False)
-    try:
-        present: NDArray[np.intp] = np.flatnonzero(np.bincount(index))
-    except ValueError as exc:  # bincount refuses negative values
-        raise ConfigError(f"codes must be non-negative, got {int(index.min())}") from exc
+    if not np.issubdtype(given.dtype, np.integer):
+        raise ConfigError(f"codes must be integers, got dtype {given.dtype}")
+    if np.issubdtype(given.dtype, np.signedinteger) and int(given.min()) < 0:
+        raise ConfigError(f"codes must be non-negative, got {int(given.min())}")
+    index: NDArray[np.integer[Any]] = given
+    present: NDArray[np.intp] = np.flatnonzero(_bincount(given))
     dists = executor.distributions([circuit_for_code(int(c)) for c in present], rng=rng)
     if len(dists) != present.size:
         raise ConfigError(f"got {len(dists)} distributions for {present.size} circuits")
@@ -280,8 +281,22 @@ _TABLE_BITS = 21
 """The bucket table has at most about 2**21 one-byte entries (2 MiB)."""
 
 
+def _bincount(codes: NDArray[np.integer[Any]], chunk: int = 1 << 20) -> NDArray[np.intp]:
+    """``np.bincount(codes)`` a chunk at a time (bincount widens its input to intp: 8
+    bytes per exchange at once otherwise)."""
+    counts = np.zeros(1, dtype=np.intp)
+    for start in range(0, codes.size, chunk):
+        part = np.bincount(codes[start : start + chunk])
+        if part.size > counts.size:
+            part[: counts.size] += counts
+            counts = part
+        else:
+            counts[: part.size] += part
+    return counts
+
+
 def _inverse_cdf_bytes(
-    codes: NDArray[np.intp],
+    codes: NDArray[np.integer[Any]],
     present: NDArray[np.intp],
     cdfs: NDArray[np.float64],
     packed: NDArray[np.uint8],
@@ -301,7 +316,7 @@ def _inverse_cdf_bytes(
     exactly (``v >= F * 2**b - bucket``, exact in float64).
 
     Args:
-        codes: Code of each exchange, intp (n,), ``0 <= codes < cdfs.shape[0]``.
+        codes: Code of each exchange, any integer dtype (n,), ``0 <= codes < cdfs.shape[0]``.
         present: The codes that occur, intp (g,).
         cdfs: ``cdfs[code, k] = P(outcome <= k)``, float64 (codes, k); 2.0 past a
             code's last outcome (and in its last column).
@@ -340,10 +355,12 @@ def _inverse_cdf_bytes(
     # One uniform 16-bit word per exchange (four per 64-bit output of the generator):
     # its top ``bits`` (<= 16) bits are the bucket.
     words = rng.bit_generator.random_raw((codes.size + 3) // 4).view(np.uint16)[: codes.size]
-    index = np.right_shift(words, 16 - bits, dtype=np.intp)
+    # uint32 indices (bits + code_bits <= 32): fancy indexing takes them as they are,
+    # where np.take would widen them to intp first.
+    index = np.right_shift(words, 16 - bits, dtype=np.uint32)
     np.left_shift(index, code_bits, out=index)
-    np.bitwise_or(index, codes, out=index)
-    byte = np.take(table.reshape(-1), index, mode="clip")
+    np.bitwise_or(index, codes, out=index, casting="unsafe")  # 0 <= codes < 2**code_bits
+    byte = table.reshape(-1)[index]
     unresolved = np.flatnonzero(byte == _UNRESOLVED)
     if unresolved.size:
         c = codes[unresolved]

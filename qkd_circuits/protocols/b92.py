@@ -97,6 +97,7 @@ from scipy.optimize import brentq
 from qkd_circuits.analysis.entropy import clipped_binary_entropy
 from qkd_circuits.attacks.intercept_resend import EveSpec
 from qkd_circuits.circuits.b92 import N_CONFIGS, B92Config, b92_circuit, config_codes
+from qkd_circuits.circuits.codes import Codes
 from qkd_circuits.errors import ConfigError
 from qkd_circuits.postprocessing.channel import PublicChannel
 from qkd_circuits.postprocessing.collective import CollectiveAttackAnalysis
@@ -164,7 +165,7 @@ class B92Choices:
         check_same_shape(self, names, self.alice_bits.shape, like="alice_bits")
 
     @property
-    def codes(self) -> NDArray[np.int64]:
+    def codes(self) -> Codes:
         """Configuration code of each exchange (:func:`~qkd_circuits.circuits.b92.
         config_codes`), int64 (n,) in [0, 12)."""
         return config_codes(self.alice_bits, self.bob_bases, self.eve_bases)

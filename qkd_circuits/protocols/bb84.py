@@ -23,6 +23,7 @@ from qiskit.circuit import QuantumCircuit
 
 from qkd_circuits.attacks.intercept_resend import EveSpec
 from qkd_circuits.circuits.bb84 import N_CONFIGS, BB84Config, bb84_circuit, config_codes
+from qkd_circuits.circuits.codes import Codes
 from qkd_circuits.execution.base import Executor, ProgressCallback
 from qkd_circuits.postprocessing.channel import PublicChannel
 from qkd_circuits.postprocessing.key_length import shor_preskill_rate
@@ -72,7 +73,7 @@ class ExchangeRecords:
         return int(self.alice_bits.size)
 
     @property
-    def codes(self) -> NDArray[np.int64]:
+    def codes(self) -> Codes:
         """Configuration code of each exchange (see :func:`config_codes`)."""
         return config_codes(self.alice_bits, self.alice_bases, self.bob_bases, self.eve_bases)
 
@@ -110,7 +111,7 @@ class BB84Choices:
     eve_bases: NDArray[np.int8]
 
     @property
-    def codes(self) -> NDArray[np.int64]:
+    def codes(self) -> Codes:
         """Configuration code of each exchange (see :func:`config_codes`)."""
         return config_codes(self.alice_bits, self.alice_bases, self.bob_bases, self.eve_bases)
 

@@ -38,6 +38,7 @@ from qiskit.circuit import QuantumCircuit
 
 from qkd_circuits.analysis.rates import bbm92_rate
 from qkd_circuits.attacks.intercept_resend import EveSpec
+from qkd_circuits.circuits.codes import Codes
 from qkd_circuits.circuits.entangled import (
     BOB_SETTINGS,
     N_CONFIGS,
@@ -91,7 +92,7 @@ class EntangledChoices:
     eve_bases: NDArray[np.int8]
 
     @property
-    def codes(self) -> NDArray[np.int64]:
+    def codes(self) -> Codes:
         """Configuration code of each exchange (see :func:`~qkd_circuits.circuits.
         entangled.config_codes`)."""
         return config_codes(self.alice_settings, self.bob_settings, self.eve_bases)
@@ -127,7 +128,7 @@ class EntangledRecords:
         return int(self.alice_settings.size)
 
     @property
-    def codes(self) -> NDArray[np.int64]:
+    def codes(self) -> Codes:
         """Configuration code of each exchange."""
         return config_codes(self.alice_settings, self.bob_settings, self.eve_bases)
 

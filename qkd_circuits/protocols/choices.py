@@ -22,6 +22,7 @@ from numpy.typing import NDArray
 from qiskit.circuit import QuantumCircuit
 
 from qkd_circuits.attacks.intercept_resend import EveSpec
+from qkd_circuits.circuits.codes import Codes
 from qkd_circuits.circuits.exchange import NO_EVE
 from qkd_circuits.errors import ConfigError
 from qkd_circuits.randomness import RNGLike, ensure_secret_rng
@@ -89,7 +90,7 @@ def check_same_shape(
 
 
 def circuit_of_exchange(
-    codes: NDArray[np.int64], index: int, circuit_for_code: Callable[[int], QuantumCircuit]
+    codes: Codes, index: int, circuit_for_code: Callable[[int], QuantumCircuit]
 ) -> QuantumCircuit:
     """The circuit that exchange ``index`` of a run with configuration ``codes`` ran.
 
@@ -138,7 +139,7 @@ class PreparedChoices(Protocol):
         ...
 
     @property
-    def codes(self) -> NDArray[np.int64]:
+    def codes(self) -> Codes:
         """Configuration code of each exchange, int64 (n,)."""
         ...
 
@@ -173,7 +174,7 @@ class ChoiceRecords(ABC, Generic[ChoicesT]):
         return int(self.bob_bits.size)
 
     @property
-    def codes(self) -> NDArray[np.int64]:
+    def codes(self) -> Codes:
         """Configuration code of each exchange, int64 (n,)."""
         return self.choices.codes
 

@@ -56,6 +56,7 @@ from qiskit.circuit import QuantumCircuit
 from qkd_circuits.analysis.entropy import binary_entropy
 from qkd_circuits.attacks.intercept_resend import EveSpec
 from qkd_circuits.circuits.bb84 import N_CONFIGS, BB84Config, bb84_circuit, config_codes
+from qkd_circuits.circuits.codes import Codes
 from qkd_circuits.errors import ConfigError
 from qkd_circuits.postprocessing.channel import PublicChannel
 from qkd_circuits.postprocessing.collective import CollectiveAttackAnalysis
@@ -131,7 +132,7 @@ class Sarg04Choices:
         check_same_shape(self, names, self.alice_signs.shape, like="alice_signs")
 
     @property
-    def codes(self) -> NDArray[np.int64]:
+    def codes(self) -> Codes:
         """Configuration code of each exchange: BB84's (the pair changes no circuit)."""
         return config_codes(self.alice_signs, self.alice_bases, self.bob_bases, self.eve_bases)
 

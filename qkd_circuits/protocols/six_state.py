@@ -46,6 +46,7 @@ from qiskit.circuit import QuantumCircuit
 
 from qkd_circuits.analysis.rates import six_state_rate
 from qkd_circuits.attacks.intercept_resend import EveSpec
+from qkd_circuits.circuits.codes import Codes
 from qkd_circuits.circuits.six_state import (
     BASIS_NAMES,
     N_CONFIGS,
@@ -113,7 +114,7 @@ class SixStateChoices:
         check_same_shape(self, names, self.alice_bits.shape, like="alice_bits")
 
     @property
-    def codes(self) -> NDArray[np.int64]:
+    def codes(self) -> Codes:
         """Configuration code of each exchange (:func:`~qkd_circuits.circuits.six_state.
         config_codes`), int64 (n,) in [0, 72)."""
         return config_codes(self.alice_bits, self.alice_bases, self.bob_bases, self.eve_bases)
