@@ -134,6 +134,7 @@ import itertools
 import math
 import numbers
 import os
+import queue
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Final
@@ -330,6 +331,36 @@ class ReconciliationResult:
         return self.messages // 2
 
 
+class _Workspace:
+    """Arrays one thread reuses from frame to frame (the frames of a key differ by at most
+    one bit in length): on a fresh process every new page costs a fault, as much as the
+    work done on it, so a frame's O(n) rows are views of buffers kept here.
+
+    Nothing is assumed about a buffer's contents except :meth:`arange`'s.
+    """
+
+    def __init__(self) -> None:
+        self._buffers: dict[str, NDArray[Any]] = {}
+
+    def array(self, name: str, shape: tuple[int, ...], dtype: type[np.generic]) -> NDArray[Any]:
+        """An uninitialised C-contiguous array of ``shape``, reusing buffer ``name``."""
+        size = math.prod(shape)
+        buf = self._buffers.get(name)
+        if buf is None or buf.dtype != np.dtype(dtype) or buf.size < size:
+            buf = np.empty(size, dtype=dtype)
+            self._buffers[name] = buf
+        return buf[:size].reshape(shape)
+
+    def arange(self, n: int) -> I32:
+        """``0, 1, …, n − 1`` as int32 (read-only; a prefix of the longest one made)."""
+        buf = self._buffers.get("arange")
+        if buf is None or buf.size < n:
+            buf = np.arange(n, dtype=np.int32)
+            buf.flags.writeable = False
+            self._buffers["arange"] = buf
+        return buf[:n]
+
+
 class _PublicShuffles:
     """The public map from a pass's shuffle seed to its permutation, run by both parties.
 
@@ -347,9 +378,11 @@ class _PublicShuffles:
     subset's parity without building its order.
     """
 
-    def __init__(self, n: int) -> None:
+    def __init__(self, n: int, workspace: _Workspace | None = None) -> None:
         self._n = n
-        self._order = np.empty(n, dtype=np.int32)  # reused: fresh memory costs as much as a shuffle
+        self._workspace = _Workspace() if workspace is None else workspace
+        # Reused: fresh memory costs as much as a shuffle.
+        self._order: I32 = self._workspace.array("order", (n,), np.int32)
         self._last: tuple[int, bool, I32, int] | None = None
         self._last_mask: tuple[int, U8, int] | None = None
 
@@ -386,7 +419,7 @@ class _PublicShuffles:
                 order[size:] = np.flatnonzero(~inside)
             else:
                 # The same permutation as Generator.permutation(n), without its fresh array.
-                order[:] = np.arange(self._n, dtype=np.int32)
+                order[:] = self._workspace.arange(self._n)
                 np.random.default_rng(seed).shuffle(order)
                 size = self._n
             order.flags.writeable = False
@@ -418,15 +451,23 @@ class _AliceParityOracle:
     """
 
     def __init__(
-        self, key: U8, *, shuffles: _PublicShuffles, channel: PublicChannel, stage: str
+        self,
+        key: U8,
+        *,
+        shuffles: _PublicShuffles,
+        channel: PublicChannel,
+        stage: str,
+        workspace: _Workspace | None = None,
+        passes: int = 4,
     ) -> None:
+        ws = _Workspace() if workspace is None else workspace
         self._key = key
         self._packed = np.packbits(key)
         self._shuffles = shuffles
         self._channel = channel
         self._stage = stage
-        self._px = np.empty((4, key.size + 1), dtype=np.uint8)
-        self._gathered = np.empty(key.size, dtype=np.uint8)
+        self._px = ws.array("alice_px", (max(passes, 1), key.size + 1), np.uint8)
+        self._gathered = ws.array("alice_gathered", (key.size,), np.uint8)
         self._pending: dict[int, int] = {}  # confirmation pass -> seed, prefix XOR not built
         self._passes = 0
         self.disclosed = 0
@@ -513,11 +554,14 @@ class _BobCascade:
         channel: PublicChannel,
         stage: str,
         confirm: int = 0,
+        workspace: _Workspace | None = None,
     ) -> None:
+        ws = _Workspace() if workspace is None else workspace
         n = key.size
         self._n = n
         self._stride = n + 1
-        self._cur = key.copy()
+        self._cur = ws.array("bob_key", (n,), np.uint8)
+        self._cur[:] = key
         self._oracle = oracle
         self._shuffles = shuffles
         self._variant = variant
@@ -539,10 +583,10 @@ class _BobCascade:
         cap = passes + 2 * self.streak + 2  # BICONF passes: grown further if needed
         self._npass = 0
         # Per-pass rows; int32 positions (half the memory of int64).
-        self._perm = np.empty((cap, n), dtype=np.int32)
-        self._inv = np.empty((cap, n), dtype=np.int32)
-        self._leaf_of = np.empty((cap, n), dtype=np.int32)
-        self._bpx = np.zeros((cap, n + 1), dtype=np.uint8)
+        self._perm = ws.array("perm", (cap, n), np.int32)
+        self._inv = ws.array("inv", (cap, n), np.int32)
+        self._leaf_of = ws.array("leaf_of", (cap, n), np.int32)
+        self._bpx = ws.array("bob_px", (cap, n + 1), np.uint8)
         self._top_off = np.zeros(cap, dtype=np.int64)
         self._top_k = np.ones(cap, dtype=np.int64)
         self._top_lim = np.zeros(cap, dtype=np.int64)
@@ -559,10 +603,11 @@ class _BobCascade:
 
         self._g = np.empty(0, dtype=np.int64)
         self._tl = np.empty(0, dtype=np.int64)
-        self._taken = np.zeros(n, dtype=bool)
-        self._arange_n = np.arange(n, dtype=np.int32)
+        self._taken = ws.array("taken", (n,), np.bool_)
+        self._taken.fill(False)
+        self._arange_n = ws.arange(n)
         self._cur_packed = np.packbits(self._cur)
-        self._gathered = np.empty(n, dtype=np.uint8)
+        self._gathered = ws.array("bob_gathered", (n,), np.uint8)
         self._active = np.zeros(cap, dtype=bool)  # rows built (every pass but pending ones)
         self._first_leaf = np.zeros(cap, dtype=np.int64)
         self._pending: dict[int, tuple[int, U8]] = {}  # pending confirmation pass -> seed, mask
@@ -853,6 +898,29 @@ class _BobCascade:
                 self._build_pending(p)
 
 
+@dataclass(frozen=True, slots=True)
+class _FrameStats:
+    """What :func:`reconcile_cascade` keeps of one frame's run (its arrays are reused)."""
+
+    block_sizes: tuple[int, ...]
+    biconf_passes: int
+    streak: int
+    rounds: int
+    flipped: int
+    variant_leaked: int
+    variant_flipped: int
+    disclosed: int
+    messages: int
+
+    @classmethod
+    def of(cls, bob: _BobCascade, alice: _AliceParityOracle) -> _FrameStats:
+        return cls(
+            tuple(bob.block_sizes), bob.biconf_passes, bob.streak, bob.rounds, bob.flipped,
+            bob.variant_leaked, bob.variant_flipped, alice.disclosed,
+            bob.messages + alice.messages,
+        )  # fmt: skip
+
+
 def _check_qber(qber: object) -> float:
     if isinstance(qber, bool) or not isinstance(qber, numbers.Real):
         raise ConfigError(f"qber must be a real number in [0, 0.5), got {qber!r}")
@@ -961,11 +1029,18 @@ def reconcile_cascade(
     corrected = np.empty(n, dtype=np.uint8)
     bounds = list(itertools.pairwise(frames))
 
+    passes_cap = (
+        (spec.passes if n_passes is None else n_passes) + 2 * max(spec.biconf_streak, n_confirm) + 2
+    )
+
     def reconcile_frame(
-        lo: int, hi: int, rng: np.random.Generator, frame_channel: PublicChannel
-    ) -> tuple[_BobCascade, _AliceParityOracle]:
-        shuffles = _PublicShuffles(hi - lo)
-        oracle = _AliceParityOracle(a[lo:hi], shuffles=shuffles, channel=frame_channel, stage=stage)
+        lo: int, hi: int, rng: np.random.Generator, frame_channel: PublicChannel, ws: _Workspace
+    ) -> _FrameStats:
+        shuffles = _PublicShuffles(hi - lo, ws)
+        oracle = _AliceParityOracle(
+            a[lo:hi], shuffles=shuffles, channel=frame_channel, stage=stage, workspace=ws,
+            passes=passes_cap,
+        )  # fmt: skip
         bob_side = _BobCascade(
             b[lo:hi],
             oracle=oracle,
@@ -977,44 +1052,56 @@ def reconcile_cascade(
             channel=frame_channel,
             stage=stage,
             confirm=n_confirm,
+            workspace=ws,
         )
         corrected[lo:hi] = bob_side.run()
-        return bob_side, oracle
+        return _FrameStats.of(bob_side, oracle)
 
     if len(bounds) == 1:
-        runs = [reconcile_frame(0, n, generator, chan)]
+        runs = [reconcile_frame(0, n, generator, chan, _Workspace())]
     else:
         # Independent frames run concurrently (numpy releases the GIL in the O(n) work):
         # each draws its shuffles from its own public seed and speaks on its own channel,
         # recorded on ``chan`` frame after frame, so the transcript does not depend on
-        # the scheduling.
+        # the scheduling. Each thread reuses one workspace for its frames.
         seeds = [draw_seed(generator) for _ in bounds]
         channels = [PublicChannel() for _ in bounds]
-        with ThreadPoolExecutor(max_workers=min(len(bounds), _workers())) as pool:
+        workers = min(len(bounds), _workers())
+        spaces: queue.SimpleQueue[_Workspace] = queue.SimpleQueue()
+        for _ in range(workers):
+            spaces.put(_Workspace())
+
+        def frame_task(lo: int, hi: int, seed: int, frame_chan: PublicChannel) -> _FrameStats:
+            ws = spaces.get()
+            try:
+                return reconcile_frame(lo, hi, np.random.default_rng(seed), frame_chan, ws)
+            finally:
+                spaces.put(ws)
+
+        with ThreadPoolExecutor(max_workers=workers) as pool:
             futures = [
-                pool.submit(reconcile_frame, lo, hi, np.random.default_rng(seed), frame_chan)
+                pool.submit(frame_task, lo, hi, seed, frame_chan)
                 for (lo, hi), seed, frame_chan in zip(bounds, seeds, channels, strict=True)
             ]
             runs = [f.result() for f in futures]
         for frame_chan in channels:
             chan.extend(frame_chan)
-    sides = [bob_side for bob_side, _ in runs]
-    leaked = sum(oracle.disclosed for _, oracle in runs)
-    messages = sum(bob_side.messages + oracle.messages for bob_side, oracle in runs)
+    leaked = sum(r.disclosed for r in runs)
+    messages = sum(r.messages for r in runs)
 
     h = float(binary_entropy(q))
     efficiency = leaked / (n * h) if h > 0 else math.nan
     stats = CascadeStats(
         variant=spec.name,
         qber_used=q_used,
-        block_sizes=tuple(sides[0].block_sizes),
-        biconf_passes=sum(s.biconf_passes for s in sides),
-        confirm=max(s.streak for s in sides),
-        rounds=sum(s.rounds for s in sides),
-        flipped_bits=sum(s.flipped for s in sides),
-        confirmation_bits=leaked - sum(s.variant_leaked for s in sides),
-        confirmation_flips=sum(s.flipped - s.variant_flipped for s in sides),
-        frames=len(sides),
+        block_sizes=runs[0].block_sizes,
+        biconf_passes=sum(r.biconf_passes for r in runs),
+        confirm=max(r.streak for r in runs),
+        rounds=sum(r.rounds for r in runs),
+        flipped_bits=sum(r.flipped for r in runs),
+        confirmation_bits=leaked - sum(r.variant_leaked for r in runs),
+        confirmation_flips=sum(r.flipped - r.variant_flipped for r in runs),
+        frames=len(runs),
     )
     return ReconciliationResult(
         corrected=corrected,
