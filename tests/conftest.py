@@ -1,10 +1,16 @@
-"""Shared test helpers: binomial tolerances."""
+"""Shared test helpers: binomial tolerances; every property test derandomized."""
 
 from __future__ import annotations
 
 import math
 
 import pytest
+from hypothesis import settings
+
+# Tests are deterministic: hypothesis draws its examples from a fixed seed (per test),
+# so a run fails or passes the same way on every machine.
+settings.register_profile("deterministic", derandomize=True, print_blob=True)
+settings.load_profile("deterministic")
 
 Z_SIGMA = 5.0
 """Tolerance of statistical checks, in binomial standard errors (two-sided p ~ 6e-7)."""
