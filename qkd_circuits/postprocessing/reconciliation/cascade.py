@@ -27,7 +27,8 @@ How this implementation runs
   seed, block size]``, Alice replies with all top-level block parities. One
   bisection *round* is one round trip: Bob sends the list of ranges
   ``(pass, start, end)`` he wants (the left halves of every range being
-  bisected, across all passes), Alice replies with their parities. So
+  bisected, across all passes; int32, int64 only for frames of 2^31 bits or
+  more), Alice replies with their parities. So
   ``messages = 2 × (passes + rounds)`` and ``round_trips = messages / 2``.
 * **Vectorised bisection.** All ranges under bisection advance one level per
   round together. Ranges bisected at the same time are disjoint as sets of key
@@ -608,6 +609,8 @@ class _BobCascade:
         self._arange_n = ws.arange(n)
         self._cur_packed = np.packbits(self._cur)
         self._gathered = ws.array("bob_gathered", (n,), np.uint8)
+        # Bisection requests carry pass numbers and positions: int32 below 2^31 bits.
+        self._wire: type[np.signedinteger[Any]] = np.int32 if n < 2**31 else np.int64
         self._active = np.zeros(cap, dtype=bool)  # rows built (every pass but pending ones)
         self._first_leaf = np.zeros(cap, dtype=np.int64)
         self._pending: dict[int, tuple[int, U8]] = {}  # pending confirmation pass -> seed, mask
@@ -656,7 +659,7 @@ class _BobCascade:
         self.variant_leaked = self._oracle.disclosed
         self.variant_flipped = self.flipped
 
-    def _send(self, payload: I64) -> None:
+    def _send(self, payload: NDArray[np.integer[Any]]) -> None:
         self._channel.send(self._stage, "bob", payload, leaked_bits=0)
         self.messages += 1
 
@@ -847,7 +850,7 @@ class _BobCascade:
             t, p, s, e = t[~single], p[~single], s[~single], e[~single]
         if t.size:
             m = s + (e - s + 1) // 2
-            self._send(np.concatenate([p, s, m]))
+            self._send(np.concatenate([p, s, m]).astype(self._wire))
             alice_left = self._oracle.parities(p, s, m)
             left_err = alice_left ^ self._bob_parity(p, s, m)
             self.rounds += 1
