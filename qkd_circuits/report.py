@@ -189,24 +189,9 @@ def build_report(
         result.key_length,
     )
     pp = config.postprocessing
+    protocol_fields: dict[str, Any] = {name: more.get(name) for name in PROTOCOL_FIELDS}
     return RunReport(
-        protocol=config.protocol,
-        qubits=config.qubits,
-        seed=seed,
-        reproducible=seed is not None,
-        backend=config.backend,
-        backend_info=backend_info,
-        noise=config.noise.to_dict(),
-        eve=config.eve.to_dict(),
-        postprocessing={
-            "sample_fraction": pp.sample_fraction,
-            "qber_threshold": pp.qber_threshold,
-            "reconciliation": pp.reconciliation,
-            "key_length": pp.key_length,
-            "eps_sec": pp.eps_sec,
-            "eps_cor": pp.eps_cor,
-            "eps_auth": pp.eps_auth,
-        },
+        **_run_fields(config, seed, backend_info),
         sifted_bits=sifted.size,
         sample_bits=est.sample_size if est else 0,
         sample_errors=est.sample_errors if est else 0,
@@ -251,13 +236,39 @@ def build_report(
         abort_message=result.abort_message,
         timings_s=timings,
         versions=package_versions(),
-        **{name: more.get(name) for name in PROTOCOL_FIELDS},
+        **protocol_fields,
         records=records,
         sifted=sifted,
         key_alice=result.key_alice,
         key_bob=result.key_bob,
         distillation=result,
     )
+
+
+def _run_fields(
+    config: RunConfig, seed: int | None, backend_info: dict[str, Any]
+) -> dict[str, Any]:
+    """The report fields that describe the run itself (one block or many)."""
+    pp = config.postprocessing
+    return {
+        "protocol": config.protocol,
+        "qubits": config.qubits,
+        "seed": seed,
+        "reproducible": seed is not None,
+        "backend": config.backend,
+        "backend_info": backend_info,
+        "noise": config.noise.to_dict(),
+        "eve": config.eve.to_dict(),
+        "postprocessing": {
+            "sample_fraction": pp.sample_fraction,
+            "qber_threshold": pp.qber_threshold,
+            "reconciliation": pp.reconciliation,
+            "key_length": pp.key_length,
+            "eps_sec": pp.eps_sec,
+            "eps_cor": pp.eps_cor,
+            "eps_auth": pp.eps_auth,
+        },
+    }
 
 
 PROTOCOL_FIELDS = ("chsh_s", "chsh_s_stderr", "di_key_rate")
@@ -359,23 +370,7 @@ def combine_blocks(
     aborted = not emitted
     first = figs[0]
     return RunReport(
-        protocol=config.protocol,
-        qubits=config.qubits,
-        seed=seed,
-        reproducible=seed is not None,
-        backend=config.backend,
-        backend_info=backend_info,
-        noise=config.noise.to_dict(),
-        eve=config.eve.to_dict(),
-        postprocessing={
-            "sample_fraction": pp.sample_fraction,
-            "qber_threshold": pp.qber_threshold,
-            "reconciliation": pp.reconciliation,
-            "key_length": pp.key_length,
-            "eps_sec": pp.eps_sec,
-            "eps_cor": pp.eps_cor,
-            "eps_auth": pp.eps_auth,
-        },
+        **_run_fields(config, seed, backend_info),
         sifted_bits=sifted,
         sample_bits=sample_bits,
         sample_errors=sample_errors,
