@@ -163,12 +163,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--block",
-        type=_int_at_least(1000, "an integer >= 1000"),
+        type=_int_at_least(10_000, "an integer >= 10000"),
         default=None,
         metavar="N",
-        help="on Aer, stream the run in blocks of about N exchanges, each distilled to its "
-        "own finite-key secure key and appended to the key (memory: one block's); "
-        "default 10,000,000, so shorter runs are one block",
+        help="on Aer, stream the run in blocks of about N exchanges (>= 10,000), each "
+        "distilled at eps / blocks to its own finite-key secure key and appended, so the "
+        "whole key keeps --eps-sec (memory: one block's); default 10,000,000, so shorter "
+        "runs are one block",
     )
     p.add_argument(
         "--max-shots",
@@ -754,9 +755,10 @@ def print_summary(report: RunReport, *, file: TextIO) -> None:
         line(
             "blocks",
             f"{blocks['count']} blocks of ~{report.qubits // blocks['count']:,} qubits, "
-            f"{blocks['emitted']} emitted a key, each with its own finite-key length; "
-            f"the key is their concatenation, eps_sec {blocks['eps_sec_total']:.1e} and "
-            f"eps_cor {blocks['eps_cor_total']:.1e} in all",
+            f"{blocks['emitted']} emitted a key, each with its own finite-key length at "
+            f"eps_sec {blocks['eps_sec_block']:.1e}; the key is their concatenation, "
+            f"eps_sec {blocks['eps_sec_total']:.1e} and eps_cor "
+            f"{blocks['eps_cor_total']:.1e} in all",
         )
     leaked = ", ".join(f"{k} {v:,}" for k, v in report.leaked_bits.items() if v)
     line("leaked bits", leaked or "none")

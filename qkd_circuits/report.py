@@ -90,8 +90,9 @@ class RunReport:
         di_key_rate: E91: the asymptotic device-independent rate of Acín et al.,
             PRL 98, 230501 (2007), at the measured S and QBER (reported, never emitted).
         blocks: A run streamed in several blocks (:func:`combine_blocks`): ``count``,
-            ``eps_sec_total`` and ``eps_cor_total`` (the ε's of the concatenated key)
-            and ``per_block``, each block's own figures; absent for one block. The
+            ``emitted``, the ε's of each block (``eps_sec_block``, ...: the run's
+            divided by ``count``) and of the concatenated key (``eps_sec_total``, ...:
+            the run's), and ``per_block``, each block's own figures; absent for one block. The
             other fields then pool the blocks (sums of counts, rates from the pooled
             counts); protocol fields (``chsh_s``) are per block only.
 
@@ -345,11 +346,14 @@ def combine_blocks(
     """The report of a run streamed in blocks: the blocks pooled, each one listed.
 
     Each block is distilled to its own key under its own finite-key statement at
-    the run's ε's; the emitted key is their concatenation, ``(Σ ε_sec)``-secret and
-    ``(Σ ε_cor)``-correct by the composability of ε-security (Portmann & Renner,
-    arXiv:1409.3525, Sec. 4; Ben-Or, Horodecki, Leung, Mayers, Oppenheim, TCC 2005),
-    i.e. ``count · ε`` over all blocks, aborted ones included (they emit nothing).
-    Counts are summed; rates are recomputed from the summed counts.
+    ``ε / count`` for each of the run's ε's (``runner._run_streamed``); the emitted
+    key is their concatenation, ``(Σ ε_sec)``-secret and ``(Σ ε_cor)``-correct by the
+    composability of ε-security (Portmann & Renner, arXiv:1409.3525, Sec. 4; Ben-Or,
+    Horodecki, Leung, Mayers, Oppenheim, TCC 2005), i.e. at the ε's the run asked for
+    (``postprocessing``), aborted blocks included (they emit nothing). Counts are
+    summed; rates are recomputed from the summed counts; the key-length terms pool
+    the blocks that emitted a key; ``abort_reason`` (all blocks aborted) is the most
+    common one.
     """
     figs = [b.figures for b in blocks]
     pp = config.postprocessing
@@ -368,7 +372,8 @@ def combine_blocks(
     agree = sum(b.tally["eve"][1] for b in blocks)
     final = sum(f["final_key_bits"] for f in figs)
     aborted = not emitted
-    first = figs[0]
+    reason = _most_common([f["abort_reason"] for f in figs]) if aborted else None
+    first = next(f for f in figs if f["abort_reason"] == reason) if aborted else figs[0]
     return RunReport(
         **_run_fields(config, seed, backend_info),
         sifted_bits=sifted,
@@ -382,7 +387,7 @@ def combine_blocks(
         eve_agreement=agree / attacked if attacked else None,
         reconciliation=_pool_reconciliation(figs),
         verification=_pool_verification(figs),
-        key_length=_pool_key_length(figs),
+        key_length=_pool_key_length([f for f in figs if not f["aborted"]] or figs),
         leaked_bits=_sum_dicts(f["leaked_bits"] for f in figs),
         final_key_bits=final,
         secret_key_rate=final / config.qubits,
@@ -392,9 +397,9 @@ def combine_blocks(
         auth_key_bits_used=sum(f["auth_key_bits_used"] for f in figs),
         net_key_bits=sum(f["net_key_bits"] for f in figs),
         aborted=aborted,
-        abort_reason=first["abort_reason"] if aborted else None,
+        abort_reason=reason,
         abort_message=f"every one of the {len(figs)} blocks of ~{config.qubits // len(figs):,} "
-        f"qubits aborted; the first: {first['abort_message']}"
+        f"qubits aborted, most for {reason}; the first of those: {first['abort_message']}"
         if aborted
         else None,
         timings_s=timings,
@@ -402,8 +407,12 @@ def combine_blocks(
         blocks={
             "count": len(figs),
             "emitted": len(emitted),
-            "eps_sec_total": len(figs) * pp.eps_sec,
-            "eps_cor_total": len(figs) * pp.eps_cor,
+            "eps_sec_block": pp.eps_sec / len(figs),
+            "eps_cor_block": pp.eps_cor / len(figs),
+            "eps_auth_block": pp.eps_auth / len(figs),
+            "eps_sec_total": pp.eps_sec,
+            "eps_cor_total": pp.eps_cor,
+            "eps_auth_total": pp.eps_auth,
             "per_block": figs,
         },
         key_alice=key_alice,
@@ -432,6 +441,12 @@ def _concatenated_keys(emitted: list[BlockOutcome]) -> tuple[Bits | None, Bits |
         out[0].flags.writeable = False
         return out[0], out[0]
     return out[0], out[1]
+
+
+def _most_common(values: list[Any]) -> Any:
+    """The most frequent value (the first to reach that count on ties)."""
+    counts = {v: values.count(v) for v in values}
+    return max(counts, key=lambda v: counts[v])
 
 
 def _ratio(numerator: int, denominator: int) -> float:

@@ -34,14 +34,18 @@ AER_BACKENDS = ("aer", "aer-shots", "aer-literal")
 DEFAULT_BLOCK_QUBITS = 10**7
 """Exchanges per block of a streamed run on Aer (``RunConfig.block_qubits``): a run of
 at most this many is one block, so every figure of such runs is that of one distillation."""
-MIN_BLOCK_QUBITS = 1000
-"""Smallest block: below ~10^3 exchanges a block cannot pay for its own finite-key terms."""
+MIN_BLOCK_QUBITS = 10_000
+"""Smallest block: a BB84 block of 5,000 noiseless exchanges still cannot pay for its own
+finite-key and authentication terms (measured); 10,000 is the smallest that emits."""
 BYTES_PER_QUBIT = 64
 """Peak memory of a run per exchange: 56 bytes measured at 10^7 (``qkd run``'s maximum
 resident set size less the interpreter's), rounded up."""
 STREAM_KEY_BYTES_PER_QUBIT = 1.25
 """What a streamed run keeps per exchange, at most: the blocks' keys (at most one bit per
 exchange), packed for both parties (2/8 byte), then the key unpacked once (1 byte)."""
+STREAM_BYTES_PER_BLOCK = 16_384
+"""What a streamed run keeps per block besides its key: its figures (~9 KB measured) and
+their JSON (~4 KB), rounded up."""
 
 
 BlockCallback = Callable[[int, int], None]
@@ -66,8 +70,11 @@ def _available_memory() -> int | None:
 def memory_needed(qubits: int, block: int) -> int:
     """Bytes a run of ``qubits`` exchanges in blocks of at most ``block`` needs at most:
     one block's working memory, plus, when streamed, the key kept from every block."""
-    key = 0 if qubits <= block else math.ceil(qubits * STREAM_KEY_BYTES_PER_QUBIT)
-    return min(qubits, block) * BYTES_PER_QUBIT + key
+    if qubits <= block:
+        return qubits * BYTES_PER_QUBIT
+    blocks = -(-qubits // block)
+    key = math.ceil(qubits * STREAM_KEY_BYTES_PER_QUBIT) + blocks * STREAM_BYTES_PER_BLOCK
+    return block * BYTES_PER_QUBIT + key
 
 
 def check_fits_in_memory(qubits: int, block: int | None = None) -> None:
@@ -89,9 +96,16 @@ def check_fits_in_memory(qubits: int, block: int | None = None) -> None:
     if need > usable:
         if qubits <= block:
             most, rule = usable // BYTES_PER_QUBIT, f"~{BYTES_PER_QUBIT} bytes per qubit"
+        elif block * BYTES_PER_QUBIT > usable:
+            raise ConfigError(
+                f"a block of {block:,} qubits needs about "
+                f"{block * BYTES_PER_QUBIT / 2**30:.1f} GiB (~{BYTES_PER_QUBIT} bytes per "
+                f"qubit) but {available / 2**30:.1f} GiB is available: use --block "
+                f"{max(usable // (2 * BYTES_PER_QUBIT), MIN_BLOCK_QUBITS):,} or less"
+            )
         else:
-            spare = max(usable - block * BYTES_PER_QUBIT, 0)
-            most = int(spare / STREAM_KEY_BYTES_PER_QUBIT)
+            spare = usable - block * BYTES_PER_QUBIT
+            most = int(spare / (STREAM_KEY_BYTES_PER_QUBIT + STREAM_BYTES_PER_BLOCK / block))
             rule = (
                 f"~{BYTES_PER_QUBIT} bytes per qubit of a {block:,}-qubit block, and up to "
                 f"{STREAM_KEY_BYTES_PER_QUBIT} bytes per qubit for the key it keeps"
@@ -413,6 +427,8 @@ def run_config(
         on_budget: Device backends: called with the shot budget before submitting.
     """
     check_fits_in_memory(config.qubits, max(config.block_sizes))
+    if run_dir is not None and not config.on_device:
+        raise ConfigError("run_dir applies to device backends (fake:NAME, ibm:...) only")
     if len(config.block_sizes) > 1:
         return _run_streamed(config, progress=progress, on_stage=on_stage, on_block=on_block)
     streams = RunRandomness.for_run(config.seed)
@@ -422,8 +438,6 @@ def run_config(
         choices = protocol.draw_choices(config.qubits, eve=config.eve, rng=streams.choices)
         on_submit = None
         if run_dir is not None:
-            if not config.on_device:
-                raise ConfigError("run_dir applies to device backends (fake:NAME, ibm:...) only")
             store = _run_store()
             store.check_new_run_dir(run_dir)
             saved = config.to_dict()
@@ -457,11 +471,22 @@ def _run_streamed(
     figures and packed key are kept (:class:`~qkd_circuits.report.BlockOutcome`), so
     memory is that of one block plus the key. The randomness streams run on from one
     block to the next (a seeded run reproduces every block); the executor, and with it
-    every circuit's tabulated distribution, is built once."""
+    every circuit's tabulated distribution, is built once.
+
+    Each block is distilled at ``ε / blocks`` for each of the run's ε's (secrecy,
+    correctness, authentication), so the concatenated key meets the ε's asked for
+    (composability: :func:`~qkd_circuits.report.combine_blocks`)."""
     streams = RunRandomness.for_run(config.seed)
     protocol = config.protocol_object
     executor, literal = make_executor(config)
     sizes = config.block_sizes
+    pp = config.postprocessing
+    per_block = dataclasses.replace(
+        pp,
+        eps_sec=pp.eps_sec / len(sizes),
+        eps_cor=pp.eps_cor / len(sizes),
+        eps_auth=pp.eps_auth / len(sizes),
+    )
     outcomes: list[BlockOutcome] = []
     timings: dict[str, float] = {}
     done = 0
@@ -478,8 +503,10 @@ def _run_streamed(
                 progress=block_progress,
             )  # fmt: skip
         del choices
-        block = dataclasses.replace(config, qubits=size)
-        report = _finish(block, streams, records, executor.describe(), clock, on_stage)
+        block = dataclasses.replace(config, qubits=size, postprocessing=per_block)
+        report = _finish(
+            block, streams, records, executor.describe(), clock, on_stage, run_qubits=config.qubits
+        )
         del records
         outcomes.append(BlockOutcome.of(report))
         for stage, seconds in report.timings_s.items():
@@ -672,8 +699,10 @@ def _finish(
     on_stage: StageCallback | None,
     *,
     run_dir: str | Path | None = None,
+    run_qubits: int | None = None,
 ) -> RunReport:
-    """Sifting, post-processing and the report: the classical half of every run.
+    """Sifting, post-processing and the report: the classical half of every run (or of
+    one block of a streamed run of ``run_qubits`` exchanges).
 
     A saved run (``run_dir``) is marked distilled before its key is returned, so
     it can never be distilled a second time (see
@@ -702,7 +731,7 @@ def _finish(
         result = dataclasses.replace(
             result,
             abort_message=f"{result.abort_message}; "
-            f"{_length_hint(config, analysis, result, sifted.size)}",
+            f"{_length_hint(config, analysis, result, sifted.size, run_qubits=run_qubits)}",
         )
     return build_report(
         config=config,
@@ -717,7 +746,12 @@ def _finish(
 
 
 def _length_hint(
-    config: RunConfig, analysis: SecurityAnalysis, result: DistillationResult, sifted_bits: int
+    config: RunConfig,
+    analysis: SecurityAnalysis,
+    result: DistillationResult,
+    sifted_bits: int,
+    *,
+    run_qubits: int | None = None,
 ) -> str:
     """How many qubits a key would need at this run's QBER (for a ``key_too_short`` abort)."""
     assert result.estimate is not None
@@ -737,6 +771,12 @@ def _length_hint(
     if needed is None:
         return f"at the observed QBER of {qber:.2%} no number of qubits gives a key"
     qubits = math.ceil(needed * config.qubits / sifted_bits)
+    if run_qubits is not None:
+        return (
+            f"at the observed QBER of {qber:.2%} a block's key needs about {qubits:,} "
+            f"qubits (this block had {config.qubits:,} of the run's {run_qubits:,}: "
+            f"a larger --block)"
+        )
     return (
         f"at the observed QBER of {qber:.2%} a key needs about {qubits:,} qubits "
         f"(this run had {config.qubits:,})"

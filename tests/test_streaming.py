@@ -28,7 +28,7 @@ def without_timings(figures: dict) -> dict:
 @pytest.mark.parametrize(
     ("qubits", "block", "count"),
     [(10, None, 1), (DEFAULT_BLOCK_QUBITS, None, 1), (DEFAULT_BLOCK_QUBITS + 1, None, 2),
-     (5000, 1000, 5), (5001, 1000, 6), (2999, 3000, 1)],
+     (50_000, 10_000, 5), (50_001, 10_000, 6), (29_999, 30_000, 1)],
 )  # fmt: skip
 def test_block_sizes_split_the_run_evenly(qubits: int, block: int | None, count: int) -> None:
     sizes = RunConfig(qubits=qubits, block_qubits=block).block_sizes
@@ -54,8 +54,12 @@ def test_a_streamed_run_is_its_blocks_pooled() -> None:
         b["reconciliation"]["leaked_bits"] for b in per
     )
     assert report.leaked_bits["estimation"] == sum(b["leaked_bits"]["estimation"] for b in per)
-    assert blocks["eps_sec_total"] == pytest.approx(3 * report.postprocessing["eps_sec"])
-    assert blocks["eps_cor_total"] == pytest.approx(3 * report.postprocessing["eps_cor"])
+    # Each block at eps / 3, so the concatenated key keeps the eps the run asked for.
+    pp = report.postprocessing
+    for name in ("eps_sec", "eps_cor", "eps_auth"):
+        assert blocks[f"{name}_total"] == pp[name]
+        assert blocks[f"{name}_block"] == pytest.approx(pp[name] / 3)
+    assert all(b["key_length"]["terms"]["log_eps_pe"] < -57.2 for b in per)
     # The key is the blocks' keys, concatenated, and both parties hold it.
     assert report.key_alice is not None and report.key_bob is not None
     assert report.key_alice.size == report.final_key_bits
@@ -68,8 +72,16 @@ def test_a_streamed_run_is_its_blocks_pooled() -> None:
 
 
 def test_the_first_block_is_the_run_of_that_many_exchanges() -> None:
+    from qkd_circuits.channel.noise import NoiseSpec
+    from qkd_circuits.postprocessing.pipeline import PostprocessingConfig
+    from qkd_circuits.runner import run_config
+
     streamed = run(qubits=60_000, block_qubits=30_000, noise=NOISE, seed=5)
-    alone = run(qubits=30_000, noise=NOISE, seed=5)
+    # ... at half of each eps, as every block of two is distilled.
+    halves = PostprocessingConfig(eps_sec=0.5e-10, eps_cor=0.5e-15, eps_auth=0.5e-15)
+    alone = run_config(
+        RunConfig(qubits=30_000, noise=NoiseSpec.parse(NOISE), seed=5, postprocessing=halves)
+    )
     assert streamed.blocks is not None
     first = without_timings(streamed.blocks["per_block"][0])
     expected = {k: v for k, v in alone.to_dict().items() if k in first}
@@ -153,8 +165,8 @@ def test_block_size_is_checked_before_any_work() -> None:
     with pytest.raises(ConfigError, match=f"block_qubits.*{MIN_BLOCK_QUBITS - 1}"):
         RunConfig(qubits=5000, block_qubits=MIN_BLOCK_QUBITS - 1)
     with pytest.raises(ConfigError, match="block_qubits applies to Aer"):
-        RunConfig(qubits=5000, block_qubits=5000, backend="fake:manila")
-    saved = RunConfig(qubits=5000, block_qubits=2000)
+        RunConfig(qubits=50_000, block_qubits=50_000, backend="fake:manila")
+    saved = RunConfig(qubits=50_000, block_qubits=20_000)
     assert RunConfig.from_dict(saved.to_dict()) == saved
 
 
@@ -169,5 +181,38 @@ def test_cli_block_option(tmp_path, capsys) -> None:
     report = json.loads(out.read_text())
     assert report["blocks"]["count"] == 2
     assert json.loads(keys.read_text())["bits"] == report["final_key_bits"] > 0
-    assert main(["run", "--block", "10", "--quiet"]) == 2
-    assert "'10' is not an integer >= 1000" in capsys.readouterr().err
+    assert main(["run", "--block", "9999", "--quiet"]) == 2
+    assert "'9999' is not an integer >= 10000" in capsys.readouterr().err
+
+
+def test_a_block_too_large_for_memory_names_a_block_that_fits(monkeypatch) -> None:
+    from qkd_circuits import runner
+
+    monkeypatch.setattr(runner, "_available_memory", lambda: 300 * 2**20)
+    with pytest.raises(ConfigError, match=r"use --block [\d,]+ or less"):
+        runner.check_fits_in_memory(10**8, 10**7)
+    with pytest.raises(ConfigError, match=r"at most [1-9]"):
+        runner.check_fits_in_memory(10**9, 10**5)
+
+
+def test_mixed_blocks_pool_only_the_emitting_blocks_key_length() -> None:
+    report = run(qubits=300_000, block_qubits=15_000, noise="depolarizing=0.06", seed=3)
+    assert report.blocks is not None
+    per = report.blocks["per_block"]
+    emitted = [b for b in per if not b["aborted"]]
+    assert 0 < len(emitted) < len(per)
+    kl = report.key_length
+    assert kl is not None and kl["length"] == report.final_key_bits
+    assert kl["terms"]["tolerance"] == max(b["key_length"]["terms"]["tolerance"] for b in emitted)
+    assert kl["terms"]["bound"] == pytest.approx(
+        sum(b["key_length"]["terms"]["bound"] for b in emitted)
+    )
+
+
+def test_all_aborted_blocks_report_their_most_common_reason() -> None:
+    report = run(
+        protocol="six-state", qubits=120_000, block_qubits=20_000, noise="depolarizing=0.2", seed=3
+    )
+    reasons = [b["abort_reason"] for b in report.blocks["per_block"]]  # type: ignore[index]
+    assert report.aborted
+    assert report.abort_reason == max(set(reasons), key=reasons.count)
