@@ -346,7 +346,7 @@ def combine_blocks(
     """The report of a run streamed in blocks: the blocks pooled, each one listed.
 
     Each block is distilled to its own key under its own finite-key statement at
-    ``ε / count`` for each of the run's ε's (``runner._run_streamed``); the emitted
+    ``ε / count`` for each of the run's ε's (``PostprocessingConfig.for_one_of``); the emitted
     key is their concatenation, ``(Σ ε_sec)``-secret and ``(Σ ε_cor)``-correct by the
     composability of ε-security (Portmann & Renner, arXiv:1409.3525, Sec. 4; Ben-Or,
     Horodecki, Leung, Mayers, Oppenheim, TCC 2005), i.e. at the ε's the run asked for
@@ -372,8 +372,15 @@ def combine_blocks(
     agree = sum(b.tally["eve"][1] for b in blocks)
     final = sum(f["final_key_bits"] for f in figs)
     aborted = not emitted
+    per_block = pp.for_one_of(len(figs))
     reason = _most_common([f["abort_reason"] for f in figs]) if aborted else None
-    first = next(f for f in figs if f["abort_reason"] == reason) if aborted else figs[0]
+    message = None
+    if aborted:
+        first = next(f for f in figs if f["abort_reason"] == reason)
+        message = (
+            f"every one of the {len(figs)} blocks of ~{config.qubits // len(figs):,} qubits "
+            f"aborted, most for {reason}; the first of those: {first['abort_message']}"
+        )
     return RunReport(
         **_run_fields(config, seed, backend_info),
         sifted_bits=sifted,
@@ -398,18 +405,15 @@ def combine_blocks(
         net_key_bits=sum(f["net_key_bits"] for f in figs),
         aborted=aborted,
         abort_reason=reason,
-        abort_message=f"every one of the {len(figs)} blocks of ~{config.qubits // len(figs):,} "
-        f"qubits aborted, most for {reason}; the first of those: {first['abort_message']}"
-        if aborted
-        else None,
+        abort_message=message,
         timings_s=timings,
         versions=package_versions(),
         blocks={
             "count": len(figs),
             "emitted": len(emitted),
-            "eps_sec_block": pp.eps_sec / len(figs),
-            "eps_cor_block": pp.eps_cor / len(figs),
-            "eps_auth_block": pp.eps_auth / len(figs),
+            "eps_sec_block": per_block.eps_sec,
+            "eps_cor_block": per_block.eps_cor,
+            "eps_auth_block": per_block.eps_auth,
             "eps_sec_total": pp.eps_sec,
             "eps_cor_total": pp.eps_cor,
             "eps_auth_total": pp.eps_auth,

@@ -480,13 +480,7 @@ def _run_streamed(
     protocol = config.protocol_object
     executor, literal = make_executor(config)
     sizes = config.block_sizes
-    pp = config.postprocessing
-    per_block = dataclasses.replace(
-        pp,
-        eps_sec=pp.eps_sec / len(sizes),
-        eps_cor=pp.eps_cor / len(sizes),
-        eps_auth=pp.eps_auth / len(sizes),
-    )
+    per_block = config.postprocessing.for_one_of(len(sizes))
     outcomes: list[BlockOutcome] = []
     timings: dict[str, float] = {}
     done = 0

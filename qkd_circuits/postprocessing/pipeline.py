@@ -20,7 +20,7 @@ secret and comes from ``secret_rng`` (the OS CSPRNG by default).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -130,6 +130,18 @@ class PostprocessingConfig:
                     f"{name} must be >= {MIN_HASH_EPS:g} (a hash tag that long is never "
                     f"needed), got {getattr(self, name)!r}"
                 )
+
+    def for_one_of(self, blocks: int) -> PostprocessingConfig:
+        """The parameters of each of ``blocks`` keys distilled one after the other and
+        concatenated: every ε divided by ``blocks``, so that by composability the
+        concatenation is ε_sec-secret, ε_cor-correct and ε_auth-authenticated
+        (Portmann & Renner, arXiv:1409.3525, Sec. 4)."""
+        return replace(
+            self,
+            eps_sec=self.eps_sec / blocks,
+            eps_cor=self.eps_cor / blocks,
+            eps_auth=self.eps_auth / blocks,
+        )
 
 
 Reconciler = Callable[..., ReconciliationResult]
