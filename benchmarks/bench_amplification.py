@@ -30,13 +30,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import time
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import scipy.fft
+from bench_postprocessing import timed  # the same best-and-median timer (same folder)
 
 from qkd_circuits.postprocessing import amplification
 from qkd_circuits.postprocessing.amplification import amplify, toeplitz_hash
@@ -74,17 +74,6 @@ def new_standard_amplify(key: np.ndarray, out_len: int, rng: np.random.Generator
     """The standard family on the new engine, seed drawn the new way."""
     seed = amplification._draw_seed(key.size + out_len - 1, rng)
     return toeplitz_hash(key, seed, out_len)
-
-
-def timed(fn: Callable[[], object], repeats: int) -> tuple[float, float]:
-    """Best and median wall time of ``repeats`` calls after one warm-up call."""
-    fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times), statistics.median(times)
 
 
 def check(n: int, rng: np.random.Generator) -> None:
