@@ -57,8 +57,8 @@ class SiftedKey:
     def error_rate_by_basis(self) -> dict[str, float]:
         """Actual error rate among the sifted bits of each basis (nan for an empty basis)."""
         return {
-            name: _error_rate(self.alice[self.bases == value], self.bob[self.bases == value])
-            for value, name in enumerate(self.basis_names)
+            name: errors / bits if bits else float("nan")
+            for name, (bits, errors) in self.tally()["by_basis"].items()
         }
 
     def with_eve(self, *, attacked: NDArray[np.bool_], eve_bits: NDArray[np.uint8]) -> SiftedKey:
@@ -77,20 +77,20 @@ class SiftedKey:
     def eve_agreement(self) -> float | None:
         """Fraction of sifted, attacked exchanges where Eve's guess equals Alice's bit
         (None if Eve attacked none). Intercept-resend in BB84 gives 3/4."""
-        if self.eve_bits is None or self.eve_attacked is None or not self.eve_attacked.any():
-            return None
-        return float(np.mean(self.eve_bits[self.eve_attacked] == self.alice[self.eve_attacked]))
+        attacked, agree = self.tally()["eve"]
+        return agree / attacked if attacked else None
 
     def tally(self) -> dict[str, Any]:
         """The counts behind :meth:`error_rate_by_basis` and :meth:`eve_agreement`, for
         pooling several blocks of one run: ``{"by_basis": {name: [bits, errors]},
         "eve": [attacked sifted bits, of them where Eve's guess equals Alice's bit]}``."""
-        diff = self.alice != self.bob
+        k = len(self.basis_names)
+        bits = np.bincount(self.bases, minlength=k)
+        errors = np.bincount(self.bases[self.alice != self.bob], minlength=k)
         by_basis = {
-            name: [int(np.count_nonzero(self.bases == value)),
-                   int(np.count_nonzero(diff[self.bases == value]))]
+            name: [int(bits[value]), int(errors[value])]
             for value, name in enumerate(self.basis_names)
-        }  # fmt: skip
+        }
         eve = [0, 0]
         if self.eve_bits is not None and self.eve_attacked is not None:
             hit = self.eve_attacked

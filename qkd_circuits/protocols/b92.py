@@ -167,7 +167,7 @@ class B92Choices:
     @property
     def codes(self) -> Codes:
         """Configuration code of each exchange (:func:`~qkd_circuits.circuits.b92.
-        config_codes`), int64 (n,) in [0, 12)."""
+        config_codes`), uint8 (n,) in [0, 12)."""
         return config_codes(self.alice_bits, self.bob_bases, self.eve_bases)
 
 

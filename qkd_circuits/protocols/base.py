@@ -69,8 +69,8 @@ class Protocol(TypingProtocol):
 
         Returns a frozen dataclass of numpy arrays of shape (n,) (saved as the run's
         secrets on a device) with a ``codes`` property: the configuration code of
-        each exchange, non-negative int64 (n,). ``rng`` is a secret generator
-        (None: the OS CSPRNG).
+        each exchange, :data:`~qkd_circuits.circuits.codes.Codes` (n,). ``rng`` is a
+        secret generator (None: the OS CSPRNG).
         """
         ...
 

@@ -131,7 +131,7 @@ def widest_circuit(
 
 class PreparedChoices(Protocol):
     """What :class:`ChoiceRecords` needs of a protocol's choices: Alice's bits, uint8 (n,),
-    and the configuration code of each exchange, int64 (n,)."""
+    and the configuration code of each exchange (:data:`~qkd_circuits.circuits.codes.Codes`)."""
 
     @property
     def alice_bits(self) -> NDArray[np.uint8]:
@@ -140,7 +140,7 @@ class PreparedChoices(Protocol):
 
     @property
     def codes(self) -> Codes:
-        """Configuration code of each exchange, int64 (n,)."""
+        """Configuration code of each exchange (:data:`~qkd_circuits.circuits.codes.Codes`)."""
         ...
 
 
@@ -175,7 +175,7 @@ class ChoiceRecords(ABC, Generic[ChoicesT]):
 
     @property
     def codes(self) -> Codes:
-        """Configuration code of each exchange, int64 (n,)."""
+        """Configuration code of each exchange (:data:`~qkd_circuits.circuits.codes.Codes`)."""
         return self.choices.codes
 
     @abstractmethod

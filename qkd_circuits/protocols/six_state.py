@@ -116,7 +116,7 @@ class SixStateChoices:
     @property
     def codes(self) -> Codes:
         """Configuration code of each exchange (:func:`~qkd_circuits.circuits.six_state.
-        config_codes`), int64 (n,) in [0, 72)."""
+        config_codes`), uint8 (n,) in [0, 72)."""
         return config_codes(self.alice_bits, self.alice_bases, self.bob_bases, self.eve_bases)
 
 

@@ -365,7 +365,7 @@ class _Workspace:
 class _PublicShuffles:
     """The public map from a pass's shuffle seed to its permutation, run by both parties.
 
-    ``order(seed)[i]`` is the key index at pass position ``i`` (int64, shape
+    ``order(seed)[i]`` is the key index at pass position ``i`` (int32, shape
     ``(n,)``, read-only). The last permutation is memoised, so that the
     simulation draws it once although Bob and Alice each derive it.
 
