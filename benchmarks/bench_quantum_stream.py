@@ -27,7 +27,7 @@ from collections.abc import Sequence
 import numpy as np
 from qiskit.circuit import QuantumCircuit
 
-from qkd_circuits.attacks.intercept_resend import EveSpec
+from qkd_circuits.attacks.spec import EveSpec
 from qkd_circuits.channel.noise import NoiseSpec, build_noise_model
 from qkd_circuits.execution.aer import AerExecutor
 from qkd_circuits.execution.base import Outcomes, run_grouped

@@ -35,9 +35,7 @@ def run_summary_figure(report: RunReport, *, window: int = 1000, barcode_bits: i
     ax_bits = fig.add_subplot(grid[2, :])
 
     noise = ",".join(f"{k}={v:g}" for k, v in report.noise.items()) or "no noise"
-    eve = report.eve["kind"]
-    if eve != "none" and report.eve["fraction"] != 1.0:
-        eve += f"={report.eve['fraction']:g}"
+    eve = report.eve["attack"]
     outcome = (
         f"aborted: {report.abort_reason}"
         if report.aborted

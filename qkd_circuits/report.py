@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from numpy.typing import NDArray
 
+from qkd_circuits.attacks.knowledge import eve_knowledge, key_agreement, pool_agreement, pool_joint
 from qkd_circuits.bits import Bits
 from qkd_circuits.postprocessing.pipeline import DistillationResult
 from qkd_circuits.postprocessing.sifting import SiftedKey
@@ -49,7 +50,11 @@ class RunReport:
         backend: Backend spec, e.g. ``"aer"``.
         backend_info: What the executor reports about itself.
         noise: Non-zero noise parameters by spec name.
-        eve: Attack kind and fraction.
+        eve: The attack (``kind``, ``fraction``, ``basis`` or ``disturbance``, and
+            ``attack``, its ``--eve`` spelling) and what Eve knows, measured from her own
+            outcomes: ``attacked``, ``eve_error_rate``, ``mutual_information_ae``,
+            ``mutual_information_ab``, ``key_agreement_before_amplification``,
+            ``final_key_agreement`` (:mod:`~qkd_circuits.attacks.knowledge`).
         postprocessing: The post-processing parameters (sample fraction, threshold,
             reconciliation, key-length method, ε's).
         sifted_bits: Length of the sifted key.
@@ -103,6 +108,9 @@ class RunReport:
         key_alice: Alice's final key, uint8 (m,) (not in the JSON).
         key_bob: Bob's final key, uint8 (m,) (not in the JSON).
         distillation: The post-processing result with its transcript (not in the JSON).
+        eve_key_agreement: The counts behind the ``eve`` agreements
+            (:func:`~qkd_circuits.attacks.knowledge.key_agreement`; not in the JSON), for
+            pooling blocks.
     """
 
     protocol: str
@@ -146,6 +154,7 @@ class RunReport:
     key_alice: Bits | None = field(default=None, repr=False, compare=False)
     key_bob: Bits | None = field(default=None, repr=False, compare=False)
     distillation: DistillationResult | None = field(default=None, repr=False, compare=False)
+    eve_key_agreement: dict[str, list[int]] = field(default_factory=dict, repr=False, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON report as plain Python values (nan becomes None)."""
@@ -191,8 +200,16 @@ def build_report(
     )
     pp = config.postprocessing
     protocol_fields: dict[str, Any] = {name: more.get(name) for name in PROTOCOL_FIELDS}
+    agreement = key_agreement(sifted, result)
     return RunReport(
         **_run_fields(config, seed, backend_info),
+        eve=_eve_object(
+            config,
+            joint=sifted.tally()["eve_joint"],
+            sifted_bits=sifted.size,
+            qber_actual=sifted.error_rate(),
+            agreement=agreement,
+        ),
         sifted_bits=sifted.size,
         sample_bits=est.sample_size if est else 0,
         sample_errors=est.sample_errors if est else 0,
@@ -243,6 +260,7 @@ def build_report(
         key_alice=result.key_alice,
         key_bob=result.key_bob,
         distillation=result,
+        eve_key_agreement=agreement,
     )
 
 
@@ -259,7 +277,6 @@ def _run_fields(
         "backend": config.backend,
         "backend_info": backend_info,
         "noise": config.noise.to_dict(),
-        "eve": config.eve.to_dict(),
         "postprocessing": {
             "sample_fraction": pp.sample_fraction,
             "qber_threshold": pp.qber_threshold,
@@ -272,13 +289,21 @@ def _run_fields(
     }
 
 
+def _eve_object(config: RunConfig, **measured: Any) -> dict[str, Any]:
+    """The report's ``eve``: the attack (``EveSpec.to_dict`` and its ``--eve`` spelling)
+    and what Eve knows (:func:`~qkd_circuits.attacks.knowledge.eve_knowledge`)."""
+    return {**config.eve.to_dict(), "attack": str(config.eve), **eve_knowledge(**measured)}
+
+
 PROTOCOL_FIELDS = ("chsh_s", "chsh_s_stderr", "di_key_rate")
 """Report fields only some protocols fill (``Protocol.report_extras``)."""
 
 OPTIONAL_FIELDS = (*PROTOCOL_FIELDS, "blocks")
 """Report fields left out of the JSON when None."""
 
-_NOT_IN_JSON = frozenset({"records", "sifted", "key_alice", "key_bob", "distillation"})
+_NOT_IN_JSON = frozenset(
+    {"records", "sifted", "key_alice", "key_bob", "distillation", "eve_key_agreement"}
+)
 
 
 def _plain(value: Any) -> Any:
@@ -316,12 +341,15 @@ class BlockOutcome:
     Attributes:
         figures: The block's JSON report without :data:`RUN_LEVEL_FIELDS`.
         tally: ``SiftedKey.tally()`` of the block (counts for pooling).
+        agreement: Eve's guess of the block's key against it
+            (:func:`~qkd_circuits.attacks.knowledge.key_agreement`).
         keys: Alice's and Bob's block keys packed with ``np.packbits`` (uint8), or
             None when the block emitted none.
     """
 
     figures: dict[str, Any]
     tally: dict[str, Any]
+    agreement: dict[str, list[int]]
     keys: tuple[NDArray[np.uint8], NDArray[np.uint8]] | None
 
     @classmethod
@@ -332,7 +360,12 @@ class BlockOutcome:
         keys = None
         if not report.aborted and report.key_alice is not None and report.key_bob is not None:
             keys = np.packbits(report.key_alice), np.packbits(report.key_bob)
-        return cls(figures=figures, tally=report.sifted.tally(), keys=keys)
+        return cls(
+            figures=figures,
+            tally=report.sifted.tally(),
+            agreement=report.eve_key_agreement,
+            keys=keys,
+        )
 
 
 def combine_blocks(
@@ -383,6 +416,13 @@ def combine_blocks(
         )
     return RunReport(
         **_run_fields(config, seed, backend_info),
+        eve=_eve_object(
+            config,
+            joint=pool_joint(b.tally["eve_joint"] for b in blocks),
+            sifted_bits=sifted,
+            qber_actual=_ratio(sum(e for _, e in by_basis.values()), sifted),
+            agreement=pool_agreement(b.agreement for b in blocks),
+        ),
         sifted_bits=sifted,
         sample_bits=sample_bits,
         sample_errors=sample_errors,

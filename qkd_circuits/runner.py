@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import os
 from collections.abc import Callable
@@ -10,7 +11,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from qkd_circuits.attacks.intercept_resend import EveSpec
+from qkd_circuits.attacks.spec import EveSpec
 from qkd_circuits.channel.noise import NoiseSpec, build_noise_model
 from qkd_circuits.errors import ConfigError
 from qkd_circuits.execution.aer import AerExecutor
@@ -448,8 +449,9 @@ def run_config(
 
         executor, literal = make_executor(config, on_budget=on_budget, on_submit=on_submit)
         records = run_exchanges(
-            protocol, choices, executor, literal=literal, rng=streams.quantum, progress=progress
-        )
+            protocol, choices, executor, eve=config.eve, literal=literal, rng=streams.quantum,
+            progress=progress,
+        )  # fmt: skip
     backend_info = executor.describe()
     if config.on_device:
         job = getattr(executor, "last_job", None)
@@ -493,8 +495,8 @@ def _run_streamed(
         with clock("quantum"):
             choices = protocol.draw_choices(size, eve=config.eve, rng=streams.choices)
             records = run_exchanges(
-                protocol, choices, executor, literal=literal, rng=streams.quantum,
-                progress=block_progress,
+                protocol, choices, executor, eve=config.eve, literal=literal,
+                rng=streams.quantum, progress=block_progress,
             )  # fmt: skip
         del choices
         block = dataclasses.replace(config, qubits=size, postprocessing=per_block)
@@ -586,7 +588,7 @@ def plan_run(config: RunConfig) -> RunPlan:
     protocol = config.protocol_object
     choices = protocol.draw_choices(config.qubits, eve=config.eve, rng=streams.choices)
     groups = GroupPlan.from_codes(choices.codes)
-    circuits = [protocol.circuit_for_code(int(c)) for c in groups.codes]
+    circuits = [protocol.circuit_for_code(int(c), eve=config.eve) for c in groups.codes]
     device: Any = executor
     budget, slots, _, _ = device.plan(circuits, [int(s) for s in groups.shots])
     device.check_budget(budget)
@@ -627,7 +629,10 @@ def submit_run(
     choices = protocol.draw_choices(config.qubits, eve=config.eve, rng=streams.choices)
     executor, _ = make_executor(config, on_budget=_creating_run_dir(directory, on_budget))
     job = device.submit_grouped(
-        choices.codes, protocol.circuit_for_code, executor, rng=streams.quantum
+        choices.codes,
+        functools.partial(protocol.circuit_for_code, eve=config.eve),
+        executor,
+        rng=streams.quantum,
     )
     store.save_pending_run(directory, choices=choices, job=job, config=config.to_dict())
     return Path(directory)

@@ -82,7 +82,7 @@ def test_summary_plot_and_json_file(tmp_path, capsys):
     ]
     assert main(argv) == 0
     text = capsys.readouterr().out
-    assert "ABORTED (qber_above_threshold)" in text and "Eve knows" in text
+    assert "ABORTED (qber_above_threshold)" in text and "Eve knows       I(A;E)" in text
     report = json.loads(out_json.read_text())
     assert report["aborted"] is True and report["abort_reason"] == "qber_above_threshold"
     assert out_png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -33,6 +33,10 @@ RUN_CASES: list[tuple[list[str], str]] = [
     (["--eve", "intercept-resend=1.5"], "1.5"),
     (["--eve", "intercept-resend=x"], "'x'"),
     (["--eve", ""], "''"),
+    (["--eve", "cloner"], "cloner=D"),
+    (["--eve", "cloner=0.7"], "0.7"),
+    (["--eve", "intercept-resend:basis=y"], "'y'"),
+    (["--eve", "cloner=0.1:basis=z"], "'basis=z'"),
     (["--seed", "-1"], "'-1'"),
     (["--seed", "x"], "'x'"),
     (["--backend", "magic"], "'magic'"),
@@ -135,6 +139,28 @@ COMPARE_CASES: list[tuple[list[str], str]] = [
 @pytest.mark.parametrize(("argv", "fragment"), COMPARE_CASES)
 def test_compare_refuses_bad_input(argv, fragment, in_empty_dir, capsys) -> None:
     assert main(["compare", "--qubits", "2000", "--quiet", *argv]) == 2
+    assert fragment in _one_error_line(capsys)
+    assert list(in_empty_dir.iterdir()) == []
+
+
+ATTACK_CURVE_CASES: list[tuple[list[str], str]] = [
+    (["--attack", "magic"], "'magic'"),
+    (["--attack", "cloner=0.1"], "'cloner=0.1'"),
+    (["--attack", "intercept-resend:basis=y"], "'y'"),
+    (["--attack", "cloner:fraction=0.5"], "takes no options"),
+    (["--protocol", "bb85"], "'bb85'"),
+    (["--points", "1"], "'1'"),
+    (["--qubits", "0"], "'0'"),
+    (["--noise", "depolarizing=2"], "2"),
+    (["--plot", "c.gif"], "'.gif'"),
+    (["--json", "/proc/x.json"], "'/proc/x.json'"),
+    (["--qubits", "1000000000000"], "1,000,000,000,000 qubits"),
+]
+
+
+@pytest.mark.parametrize(("argv", "fragment"), ATTACK_CURVE_CASES)
+def test_attack_curve_refuses_bad_input(argv, fragment, in_empty_dir, capsys) -> None:
+    assert main(["attack-curve", "--qubits", "2000", "--quiet", *argv]) == 2
     assert fragment in _one_error_line(capsys)
     assert list(in_empty_dir.iterdir()) == []
 

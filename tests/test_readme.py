@@ -19,6 +19,10 @@ TESTED = {
     "qkd run bb84 --qubits 100000 --noise depolarizing=0.02 --json report.json --plot report.png",
     "qkd run --qubits 1000000 --noise depolarizing=0.04 --keys keys.json",
     "qkd run --eve intercept-resend",
+    "qkd run --qubits 1000000 --noise depolarizing=0.02 --eve cloner=0.02 --seed 7",
+    "qkd attack-curve --attack cloner --plot attack.png",
+    "qkd attack-curve --attack intercept-resend:basis=breidbart --protocol six-state "
+    "--json curve.json",
     "qkd keyrate --protocol decoy-bb84 --params gys --distances 0:200:5 "
     "--analysis infinite-decoy,vacuum-weak,gllp,finite:1e6,plob --plot rates.png",
     "qkd keyrate --params gys --max-distance",
@@ -112,9 +116,38 @@ def test_full_intercept_resend_aborts_and_eve_knows_three_quarters(in_tmp, capsy
     assert qkd("qkd run --eve intercept-resend") == 0
     out = capsys.readouterr().out
     assert "ABORTED (qber_above_threshold)" in out
-    knows = float(re.search(r"Eve knows\s+([\d.]+)% of the sifted bits she attacked", out)[1])  # type: ignore[index]
+    found = re.search(
+        r"Eve knows\s+I\(A;E\) ([\d.]+) vs I\(A;B\) ([\d.]+) .* her error ([\d.]+)%", out
+    )
+    assert found is not None, out
+    info, ab, error = (float(v) for v in found.groups())
     se = math.sqrt(0.75 * 0.25 / 50_000)  # ~50,000 sifted bits, all attacked
-    assert abs(knows / 100 - 0.75) < 5 * se
+    assert abs(error / 100 - 0.25) < 5 * se
+    assert abs(info - 0.5) < 5 * 0.5 / math.sqrt(50_000) + 1e-3
+    assert ab < 0.2  # 1 − h(1/4) = 0.189
+
+
+def test_cloner_example_leaves_eve_a_coin_toss(capsys) -> None:
+    command = next(c for c in TESTED if "--eve cloner=0.02" in c)
+    assert qkd(command) == 0
+    out = capsys.readouterr().out
+    readme = README.read_text()
+    for label in ("QBER actual", "Eve knows", "Eve's guess", "result"):
+        shown = next(line for line in out.splitlines() if line.strip().startswith(label))
+        assert shown in readme, shown  # seeded: the README shows this very output
+
+
+def test_attack_curve_examples(in_tmp, capsys) -> None:
+    cloner = next(c for c in TESTED if "--plot attack.png" in c)
+    assert qkd(cloner) == 0
+    assert (in_tmp / "attack.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "I_AE" in capsys.readouterr().out
+    breidbart = next(c for c in TESTED if "--json curve.json" in c)
+    assert qkd(breidbart) == 0
+    doc = json.loads((in_tmp / "curve.json").read_text())
+    assert doc["protocol"] == "six-state" and len(doc["points"]) == 11
+    last = doc["points"][-1]  # every exchange attacked: QBER 1/3 in the six-state protocol
+    assert abs(last["qber"] - 1 / 3) < 5 * math.sqrt(2 / 9 / 60_000)
 
 
 def test_keyrate_examples(in_tmp, capsys) -> None:

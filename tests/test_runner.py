@@ -118,6 +118,8 @@ def test_stage_callback_sees_every_stage_in_order():
         {"qubits": 20_000, "noise": "depolarizing=0.02"},
         {"qubits": 20_000, "noise": "depolarizing=0.02", "seed": 3, "key_length": "fixed"},
         {"qubits": 4_000, "eve": "intercept-resend"},
+        {"qubits": 60_000, "eve": "cloner=0.02", "seed": 4},
+        {"qubits": 4_000, "eve": "intercept-resend=0.5:basis=breidbart", "protocol": "bbm92"},
         {"qubits": 10},
     ],
 )
@@ -164,7 +166,7 @@ def test_run_config_refuses_circuits_wider_than_the_device(protocol, eve, backen
 )
 def test_run_config_accepts_what_the_device_path_can_run(protocol, eve, backend):
     pytest.importorskip("qiskit_ibm_runtime")
-    from qkd_circuits.attacks.intercept_resend import EveSpec
+    from qkd_circuits.attacks.spec import EveSpec
 
     RunConfig(protocol=protocol, qubits=2000, eve=EveSpec.parse(eve), backend=backend)
 

@@ -24,7 +24,7 @@ import pytest
 from scipy.stats import hypergeom
 
 from qkd_circuits.analysis.entropy import binary_entropy
-from qkd_circuits.attacks.intercept_resend import EveSpec
+from qkd_circuits.attacks.spec import EveSpec
 from qkd_circuits.cli import main
 from qkd_circuits.postprocessing.amplification import amplify
 from qkd_circuits.postprocessing.estimation import estimate_qber

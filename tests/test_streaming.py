@@ -121,6 +121,23 @@ def test_streamed_report_follows_the_schema_and_its_key_file_is_the_key() -> Non
     assert key["bits"] == report.final_key_bits
 
 
+def test_what_eve_knows_is_pooled_over_the_blocks() -> None:
+    """The pooled ``eve`` object counts every block's attacked bits, and her guess of the
+    concatenated key is still a coin toss."""
+    jsonschema = pytest.importorskip("jsonschema")
+    from qkd_circuits.report import report_schema
+
+    report = run(qubits=90_000, block_qubits=30_000, eve="cloner=0.02", noise=NOISE, seed=9)
+    jsonschema.Draft202012Validator(report_schema()).validate(json.loads(report.to_json()))
+    assert report.blocks is not None and report.blocks["emitted"] == 3
+    eve = report.eve
+    assert eve["attacked"] == report.sifted_bits  # the cloner touches every exchange
+    m = report.final_key_bits
+    assert abs(eve["final_key_agreement"] - 0.5) < 5 * 0.5 / m**0.5
+    assert eve["key_agreement_before_amplification"] > 0.6  # 1 − 0.36 on attacked bits
+    assert "eve" not in report.blocks["per_block"][0]  # a run-level field
+
+
 def test_every_block_aborting_aborts_the_run() -> None:
     report = run(qubits=30_000, block_qubits=10_000, eve="intercept-resend", seed=4)
     assert report.aborted and report.final_key_bits == 0 and report.key_alice is None

@@ -1,5 +1,7 @@
-"""Eavesdropper models."""
+"""Eavesdropper models: one module per attack behind :class:`~qkd_circuits.attacks.base.Attack`,
+the user's :class:`~qkd_circuits.attacks.spec.EveSpec`, and what Eve knows
+(:mod:`~qkd_circuits.attacks.knowledge`)."""
 
-from qkd_circuits.attacks.intercept_resend import EveSpec, append_intercept_resend
+from qkd_circuits.attacks.spec import EveSpec
 
-__all__ = ["EveSpec", "append_intercept_resend"]
+__all__ = ["EveSpec"]

@@ -22,8 +22,9 @@ import numpy as np
 from numpy.typing import NDArray
 from qiskit.circuit import QuantumCircuit
 
+from qkd_circuits.attacks.spec import EveSpec
 from qkd_circuits.circuits.codes import Codes, check_choice, decode, encode, encode_arrays
-from qkd_circuits.circuits.exchange import NO_EVE, prepare_and_measure
+from qkd_circuits.circuits.exchange import NO_EVE, eve_label, prepare_and_measure
 
 BASIS_NAMES = ("Z", "X")
 """Bob's measurement bases (and Eve's): value 0 is Z, 1 is X."""
@@ -42,7 +43,9 @@ class B92Config:
     Attributes:
         alice_bit: 0 (Alice sends |0>) or 1 (|+>).
         bob_basis: 0 (Z) or 1 (X).
-        eve_basis: 0 (Z) or 1 (X) when Eve intercepts, ``NO_EVE`` (-1) otherwise.
+        eve_basis: Eve's choice where she attacks: her basis, 0 (Z) or 1 (X), for a
+            random or fixed-basis intercept-resend, 0 for any other attack
+            (:mod:`~qkd_circuits.attacks.base`); ``NO_EVE`` (-1) otherwise.
     """
 
     alice_bit: int
@@ -83,20 +86,26 @@ def config_codes(
     return encode_arrays((alice_bits, bob_bases, eve_bases + 1), RADICES)
 
 
-def b92_circuit(config: B92Config) -> QuantumCircuit:
+def b92_circuit(config: B92Config, *, eve: EveSpec | None = None) -> QuantumCircuit:
     """Build the circuit of one B92 exchange
     (:func:`~qkd_circuits.circuits.exchange.prepare_and_measure`): Alice's |0> is bit 0
     in Z and her |+> bit 0 in X.
 
     The channel is ``IGate(label="channel")`` on the signal qubit, placed after
     Eve (she sits at Alice's output, before the channel noise) and before Bob.
-    ``circuit.metadata`` records the configuration.
+    ``circuit.metadata`` records the configuration. Bob announces only whether his
+    result was conclusive (his basis is his key bit), so Eve reads her probe in Z.
     """
     qc = prepare_and_measure(
-        bit=0, basis=config.alice_bit, bob_basis=config.bob_basis, eve_basis=config.eve_basis
+        bit=0,
+        basis=config.alice_bit,
+        bob_basis=config.bob_basis,
+        eve_basis=config.eve_basis,
+        eve=eve,
+        eve_readout="Z",
     )
     b = BASIS_NAMES[config.bob_basis]
-    e = BASIS_NAMES[config.eve_basis] if config.eve_basis != NO_EVE else "-"
+    e = eve_label(config.eve_basis, eve)
     qc.name = f"b92_a{config.alice_bit}_e{e}_b{b}"
     qc.metadata = {
         "protocol": "b92",

@@ -17,8 +17,9 @@ import numpy as np
 from numpy.typing import NDArray
 from qiskit.circuit import QuantumCircuit
 
+from qkd_circuits.attacks.spec import EveSpec
 from qkd_circuits.circuits.codes import Codes, check_choice, decode, encode, encode_arrays
-from qkd_circuits.circuits.exchange import NO_EVE, prepare_and_measure
+from qkd_circuits.circuits.exchange import NO_EVE, eve_label, prepare_and_measure
 
 BASIS_NAMES = ("Z", "X")
 RADICES = (2, 2, 2, 3)
@@ -33,7 +34,9 @@ class BB84Config:
         alice_bit: 0 or 1.
         alice_basis: 0 (Z) or 1 (X).
         bob_basis: 0 (Z) or 1 (X).
-        eve_basis: 0 (Z) or 1 (X) when Eve intercepts, ``NO_EVE`` (-1) otherwise.
+        eve_basis: Eve's choice where she attacks: her basis, 0 (Z) or 1 (X), for a
+            random or fixed-basis intercept-resend, 0 for any other attack
+            (:mod:`~qkd_circuits.attacks.base`); ``NO_EVE`` (-1) otherwise.
     """
 
     alice_bit: int
@@ -80,22 +83,28 @@ def config_codes(
     return encode_arrays((alice_bits, alice_bases, bob_bases, eve), RADICES)
 
 
-def bb84_circuit(config: BB84Config) -> QuantumCircuit:
+def bb84_circuit(
+    config: BB84Config, *, eve: EveSpec | None = None, eve_readout: str | None = None
+) -> QuantumCircuit:
     """Build the circuit of one BB84 exchange
     (:func:`~qkd_circuits.circuits.exchange.prepare_and_measure`).
 
     The channel is ``IGate(label="channel")`` on the signal qubit, placed after
     Eve (she sits at Alice's output, before the channel noise) and before Bob.
-    ``circuit.metadata`` records the configuration.
+    ``circuit.metadata`` records the configuration. ``eve`` is Eve's attack (None:
+    random-basis intercept-resend where the code has Eve) and ``eve_readout`` the
+    direction she reads her probe along (None: Bob's announced basis).
     """
     qc = prepare_and_measure(
         bit=config.alice_bit,
         basis=config.alice_basis,
         bob_basis=config.bob_basis,
         eve_basis=config.eve_basis,
+        eve=eve,
+        eve_readout=eve_readout,
     )
     a, b = BASIS_NAMES[config.alice_basis], BASIS_NAMES[config.bob_basis]
-    e = BASIS_NAMES[config.eve_basis] if config.eve_basis != NO_EVE else "-"
+    e = eve_label(config.eve_basis, eve)
     qc.name = f"bb84_a{config.alice_bit}{a}_e{e}_b{b}"
     qc.metadata = {
         "protocol": "bb84",

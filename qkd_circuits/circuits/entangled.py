@@ -29,8 +29,9 @@ import numpy as np
 from numpy.typing import NDArray
 from qiskit.circuit import ClassicalRegister, QuantumCircuit, QuantumRegister
 
+from qkd_circuits.attacks.spec import EveSpec
 from qkd_circuits.circuits.codes import Codes, check_choice, decode, encode, encode_arrays
-from qkd_circuits.circuits.exchange import NO_EVE, append_transit
+from qkd_circuits.circuits.exchange import NO_EVE, append_eve_readout, append_transit, eve_label
 
 SETTING_NAMES = ("Z", "X", "W", "V")
 """Name of each setting value: Alice uses 0 (Z) and 1 (X); Bob any of the four."""
@@ -54,7 +55,9 @@ class EntangledConfig:
     Attributes:
         alice_setting: 0 (Z) or 1 (X).
         bob_setting: 0 (Z), 1 (X), 2 (W, π/4) or 3 (V, −π/4).
-        eve_basis: 0 (Z) or 1 (X) when Eve intercepts Bob's half, ``NO_EVE`` (-1) otherwise.
+        eve_basis: Eve's choice where she attacks Bob's half: her basis, 0 (Z) or 1 (X), for a
+            random or fixed-basis intercept-resend, 0 for any other attack
+            (:mod:`~qkd_circuits.attacks.base`); ``NO_EVE`` (-1) otherwise.
     """
 
     alice_setting: int
@@ -108,13 +111,17 @@ def _measure_in(qc: QuantumCircuit, qubit: int, setting: int) -> None:
         qc.ry(-theta, qubit)
 
 
-def entangled_circuit(config: EntangledConfig, *, protocol: str) -> QuantumCircuit:
+def entangled_circuit(
+    config: EntangledConfig, *, protocol: str, eve: EveSpec | None = None
+) -> QuantumCircuit:
     """Build the circuit of one entanglement-based exchange (module docstring).
 
     Args:
         config: The settings and Eve's basis.
         protocol: Name recorded in ``circuit.metadata`` and the circuit name
             (``"bbm92"``, ``"e91"``).
+        eve: Eve's attack on Bob's half (None: random-basis intercept-resend); she reads
+            her probe along Bob's announced setting.
 
     Returns:
         A circuit of 2 qubits (3 with Eve's probe), measurements terminal;
@@ -125,24 +132,27 @@ def entangled_circuit(config: EntangledConfig, *, protocol: str) -> QuantumCircu
     alice, bob = ClassicalRegister(1, "alice"), ClassicalRegister(1, "bob")
     eve_acts = config.eve_basis != NO_EVE
     if eve_acts:
-        probe, eve = QuantumRegister(1, "probe"), ClassicalRegister(1, "eve")
-        qc = QuantumCircuit(bob_half, alice_half, probe, alice, bob, eve)
+        probe, eve_register = QuantumRegister(1, "probe"), ClassicalRegister(1, "eve")
+        qc = QuantumCircuit(bob_half, alice_half, probe, alice, bob, eve_register)
     else:
         qc = QuantumCircuit(bob_half, alice_half, alice, bob)
     a, b = SETTING_NAMES[config.alice_setting], SETTING_NAMES[config.bob_setting]
-    e = SETTING_NAMES[config.eve_basis] if eve_acts else "-"
+    e = eve_label(config.eve_basis, eve)
     qc.name = f"{protocol}_a{a}_e{e}_b{b}"
     qc.h(alice_half[0])
     qc.cx(alice_half[0], bob_half[0])
     qc.barrier(label="source")
-    append_transit(qc, bob_half[0], probe[0] if eve_acts else None, eve_basis=config.eve_basis)
+    append_transit(
+        qc, bob_half[0], probe[0] if eve_acts else None, eve_basis=config.eve_basis, eve=eve
+    )
     qc.barrier(label="measure")
     _measure_in(qc, 1, config.alice_setting)
     _measure_in(qc, 0, config.bob_setting)
     qc.measure(alice_half[0], alice[0])
     qc.measure(bob_half[0], bob[0])
     if eve_acts:
-        qc.measure(probe[0], eve[0])
+        append_eve_readout(qc, probe[0], announced=b, eve=eve)
+        qc.measure(probe[0], eve_register[0])
     qc.metadata = {
         "protocol": protocol,
         "alice_setting": a,

@@ -1,9 +1,11 @@
 """What every exchange circuit shares: the qubit's transit, and the prepare-and-measure exchange.
 
 The transit (every protocol): the qubit that travels to Bob first meets Eve, when she
-attacks, at the sender's output (her intercept-resend as a probe interaction,
-:func:`~qkd_circuits.attacks.intercept_resend.append_intercept_resend`), then the
-channel, ``IGate(label="channel")``, where the noise model acts.
+attacks, at the sender's output (the attack of her :class:`~qkd_circuits.attacks.spec.
+EveSpec` as a probe interaction, :mod:`qkd_circuits.attacks.base`; without a spec the
+random-basis intercept-resend), then the channel, ``IGate(label="channel")``, where the
+noise model acts. Eve reads her probe at the end of the circuit, after Bob's basis is
+announced (:func:`append_eve_readout`).
 
 The prepare-and-measure exchange (BB84, six-state, B92 and SARG04 circuits): qubit 0
 (register ``signal``) is the photon; qubit 1 (register ``probe``, present only when Eve
@@ -19,15 +21,25 @@ from __future__ import annotations
 from qiskit.circuit import ClassicalRegister, QuantumCircuit, QuantumRegister, Qubit
 from qiskit.circuit.library import IGate
 
-from qkd_circuits.attacks.intercept_resend import append_intercept_resend
+from qkd_circuits.attacks.base import attack_for
+from qkd_circuits.attacks.spec import EveSpec
 from qkd_circuits.channel.noise import CHANNEL_LABEL
 
 NO_EVE = -1
 """Value of ``eve_basis`` for an exchange Eve leaves alone."""
 
 
+BASIS_DIRECTIONS = ("Z", "X", "Y")
+"""Basis value -> its direction (:mod:`~qkd_circuits.attacks.directions`)."""
+
+
 def append_transit(
-    qc: QuantumCircuit, qubit: Qubit, probe: Qubit | None, *, eve_basis: int
+    qc: QuantumCircuit,
+    qubit: Qubit,
+    probe: Qubit | None,
+    *,
+    eve_basis: int,
+    eve: EveSpec | None = None,
 ) -> None:
     """Append the travelling ``qubit``'s transit (module docstring).
 
@@ -35,22 +47,53 @@ def append_transit(
         qc: The exchange circuit.
         qubit: The qubit that travels to Bob.
         probe: Eve's probe qubit (fresh, in |0>), or None when she leaves the exchange alone.
-        eve_basis: Eve's basis, 0 (Z), 1 (X) or 2 (Y), used when ``probe`` is given.
+        eve_basis: Eve's choice in this exchange (:mod:`~qkd_circuits.attacks.base`; for
+            an intercept-resend in a random or fixed basis, 0 Z, 1 X or 2 Y), used when
+            ``probe`` is given.
+        eve: Eve's attack (None: random-basis intercept-resend).
+        eve_readout: The direction Eve reads her probe along once the bases are public
+            (:func:`append_eve_readout`): None, Bob's basis, announced in BB84 and the
+            six-state protocol; a protocol whose Bob keeps his basis secret (B92,
+            SARG04: it is his key bit) passes a fixed one.
     """
     if probe is not None:
-        append_intercept_resend(qc, qubit, probe, basis=eve_basis)
+        attack_for(eve).append(qc, qubit, probe, choice=eve_basis)
         qc.barrier(label="eve")
     qc.append(IGate(label=CHANNEL_LABEL), [qubit])
 
 
-def prepare_and_measure(*, bit: int, basis: int, bob_basis: int, eve_basis: int) -> QuantumCircuit:
+def append_eve_readout(
+    qc: QuantumCircuit, probe: Qubit, *, announced: str, eve: EveSpec | None = None
+) -> None:
+    """Append what Eve does to her probe once Bob's basis ``announced`` (a direction name)
+    is public, before the probe's terminal measurement (the cloner turns it to that basis;
+    intercept-resend does nothing)."""
+    attack_for(eve).append_readout(qc, probe, announced=announced)
+
+
+def eve_label(eve_basis: int, eve: EveSpec | None = None) -> str:
+    """Eve's part of a circuit's name and metadata: ``"-"`` without her, else her basis
+    (Z, X, Y; W for Breidbart) or ``"C"`` for the cloner."""
+    return "-" if eve_basis == NO_EVE else attack_for(eve).label(eve_basis)
+
+
+def prepare_and_measure(
+    *,
+    bit: int,
+    basis: int,
+    bob_basis: int,
+    eve_basis: int,
+    eve: EveSpec | None = None,
+    eve_readout: str | None = None,
+) -> QuantumCircuit:
     """The gates and registers of one prepare-and-measure exchange (module docstring).
 
     Args:
         bit: Alice's bit, 0 or 1.
         basis: Alice's basis, 0 (Z), 1 (X) or 2 (Y).
         bob_basis: Bob's basis, 0 (Z), 1 (X) or 2 (Y).
-        eve_basis: Eve's basis, 0 (Z), 1 (X) or 2 (Y), or :data:`NO_EVE`.
+        eve_basis: Eve's choice (:func:`append_transit`), or :data:`NO_EVE`.
+        eve: Eve's attack (None: random-basis intercept-resend).
 
     Returns:
         The circuit, not yet named and without metadata.
@@ -60,8 +103,8 @@ def prepare_and_measure(*, bit: int, basis: int, bob_basis: int, eve_basis: int)
     eve_acts = eve_basis != NO_EVE
     if eve_acts:
         probe = QuantumRegister(1, "probe")
-        eve = ClassicalRegister(1, "eve")
-        qc = QuantumCircuit(signal, probe, bob, eve)
+        eve_register = ClassicalRegister(1, "eve")
+        qc = QuantumCircuit(signal, probe, bob, eve_register)
     else:
         qc = QuantumCircuit(signal, bob)
     if bit:
@@ -71,7 +114,7 @@ def prepare_and_measure(*, bit: int, basis: int, bob_basis: int, eve_basis: int)
     if basis == 2:
         qc.s(signal[0])
     qc.barrier(label="alice")
-    append_transit(qc, signal[0], probe[0] if eve_acts else None, eve_basis=eve_basis)
+    append_transit(qc, signal[0], probe[0] if eve_acts else None, eve_basis=eve_basis, eve=eve)
     qc.barrier(label="bob")
     if bob_basis == 2:
         qc.sdg(signal[0])
@@ -79,8 +122,17 @@ def prepare_and_measure(*, bit: int, basis: int, bob_basis: int, eve_basis: int)
         qc.h(signal[0])
     qc.measure(signal[0], bob[0])
     if eve_acts:
-        qc.measure(probe[0], eve[0])
+        announced = eve_readout or BASIS_DIRECTIONS[bob_basis]
+        append_eve_readout(qc, probe[0], announced=announced, eve=eve)
+        qc.measure(probe[0], eve_register[0])
     return qc
 
 
-__all__ = ["NO_EVE", "append_transit", "prepare_and_measure"]
+__all__ = [
+    "BASIS_DIRECTIONS",
+    "NO_EVE",
+    "append_eve_readout",
+    "append_transit",
+    "eve_label",
+    "prepare_and_measure",
+]

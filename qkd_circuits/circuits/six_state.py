@@ -27,8 +27,9 @@ import numpy as np
 from numpy.typing import NDArray
 from qiskit.circuit import QuantumCircuit
 
+from qkd_circuits.attacks.spec import EveSpec
 from qkd_circuits.circuits.codes import Codes, check_choice, decode, encode, encode_arrays
-from qkd_circuits.circuits.exchange import NO_EVE, prepare_and_measure
+from qkd_circuits.circuits.exchange import NO_EVE, eve_label, prepare_and_measure
 
 BASIS_NAMES = ("Z", "X", "Y")
 """Name of each basis value (0, 1, 2)."""
@@ -46,7 +47,9 @@ class SixStateConfig:
         alice_bit: 0 or 1.
         alice_basis: 0 (Z), 1 (X) or 2 (Y).
         bob_basis: 0 (Z), 1 (X) or 2 (Y).
-        eve_basis: 0 (Z), 1 (X) or 2 (Y) when Eve intercepts, ``NO_EVE`` (-1) otherwise.
+        eve_basis: Eve's choice where she attacks: her basis, 0 (Z), 1 (X) or 2 (Y), for a
+            random or fixed-basis intercept-resend, 0 for any other attack
+            (:mod:`~qkd_circuits.attacks.base`); ``NO_EVE`` (-1) otherwise.
     """
 
     alice_bit: int
@@ -96,7 +99,7 @@ def config_codes(
     return encode_arrays((alice_bits, alice_bases, bob_bases, eve), RADICES)
 
 
-def six_state_circuit(config: SixStateConfig) -> QuantumCircuit:
+def six_state_circuit(config: SixStateConfig, *, eve: EveSpec | None = None) -> QuantumCircuit:
     """Build the circuit of one six-state exchange
     (:func:`~qkd_circuits.circuits.exchange.prepare_and_measure`).
 
@@ -109,9 +112,10 @@ def six_state_circuit(config: SixStateConfig) -> QuantumCircuit:
         basis=config.alice_basis,
         bob_basis=config.bob_basis,
         eve_basis=config.eve_basis,
+        eve=eve,
     )
     a, b = BASIS_NAMES[config.alice_basis], BASIS_NAMES[config.bob_basis]
-    e = BASIS_NAMES[config.eve_basis] if config.eve_basis != NO_EVE else "-"
+    e = eve_label(config.eve_basis, eve)
     qc.name = f"six_state_a{config.alice_bit}{a}_e{e}_b{b}"
     qc.metadata = {
         "protocol": "six-state",

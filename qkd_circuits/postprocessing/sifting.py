@@ -32,6 +32,9 @@ class SiftedKey:
         eve_bits: Eve's guess of each sifted bit (simulator only, for the report), uint8
             (m,), or None without Eve.
         eve_attacked: Which sifted exchanges Eve attacked, bool (m,), or None without Eve.
+        eve_choice: Eve's choice in each sifted exchange (her basis for a random-basis
+            intercept-resend, :mod:`~qkd_circuits.attacks.base`), int8 (m,), -1 where
+            she did not attack, or None without Eve.
     """
 
     alice: Bits
@@ -41,6 +44,7 @@ class SiftedKey:
     basis_names: tuple[str, ...] = ("Z", "X")
     eve_bits: NDArray[np.uint8] | None = None
     eve_attacked: NDArray[np.bool_] | None = None
+    eve_choice: NDArray[np.int8] | None = None
 
     @property
     def size(self) -> int:
@@ -61,17 +65,22 @@ class SiftedKey:
             for name, (bits, errors) in self.tally()["by_basis"].items()
         }
 
-    def with_eve(self, *, attacked: NDArray[np.bool_], eve_bits: NDArray[np.uint8]) -> SiftedKey:
+    def with_eve(
+        self, *, eve_choice: NDArray[np.integer], eve_bits: NDArray[np.uint8]
+    ) -> SiftedKey:
         """This key with Eve's results at its positions, for the report (simulator only).
 
         Args:
-            attacked: Which exchanges Eve attacked, bool (n,) over all exchanges.
+            eve_choice: Eve's choice in each exchange, int (n,) over all exchanges, -1
+                where she did not attack (the protocols' ``eve_bases``).
             eve_bits: Eve's guess of Alice's bit in each exchange, uint8 (n,).
         """
+        choice = np.asarray(eve_choice)[self.positions].astype(np.int8)
         return replace(
             self,
             eve_bits=np.asarray(eve_bits, dtype=np.uint8)[self.positions],
-            eve_attacked=np.asarray(attacked, dtype=bool)[self.positions],
+            eve_attacked=choice >= 0,
+            eve_choice=choice,
         )
 
     def eve_agreement(self) -> float | None:
@@ -81,9 +90,12 @@ class SiftedKey:
         return agree / attacked if attacked else None
 
     def tally(self) -> dict[str, Any]:
-        """The counts behind :meth:`error_rate_by_basis` and :meth:`eve_agreement`, for
-        pooling several blocks of one run: ``{"by_basis": {name: [bits, errors]},
-        "eve": [attacked sifted bits, of them where Eve's guess equals Alice's bit]}``."""
+        """The counts behind :meth:`error_rate_by_basis`, :meth:`eve_agreement` and Eve's
+        knowledge (:mod:`~qkd_circuits.attacks.knowledge`), for pooling several blocks of
+        one run: ``{"by_basis": {name: [bits, errors]}, "eve": [attacked sifted bits, of
+        them where Eve's guess equals Alice's bit], "eve_joint": {"CHOICE,BASIS": [n00,
+        n01, n10, n11]}}``, the last the sifted bits Eve attacked counted by her choice,
+        their basis value and (Alice's bit, Eve's guess)."""
         k = len(self.basis_names)
         bits = np.bincount(self.bases, minlength=k)
         errors = np.bincount(self.bases[self.alice != self.bob], minlength=k)
@@ -96,7 +108,21 @@ class SiftedKey:
             hit = self.eve_attacked
             agree = self.eve_bits[hit] == self.alice[hit]
             eve = [int(np.count_nonzero(hit)), int(np.count_nonzero(agree))]
-        return {"by_basis": by_basis, "eve": eve}
+        return {"by_basis": by_basis, "eve": eve, "eve_joint": self._eve_joint()}
+
+    def _eve_joint(self) -> dict[str, list[int]]:
+        if self.eve_bits is None or self.eve_choice is None:
+            return {}
+        hit = self.eve_choice >= 0
+        k = len(self.basis_names)
+        choice = self.eve_choice[hit].astype(np.int64)
+        cell = (choice * k + self.bases[hit]) * 4 + 2 * self.alice[hit] + self.eve_bits[hit]
+        counts = np.bincount(cell, minlength=4 * k * (int(choice.max(initial=0)) + 1))
+        return {
+            f"{group // k},{group % k}": [int(c) for c in counts[4 * group : 4 * group + 4]]
+            for group in range(counts.size // 4)
+            if counts[4 * group : 4 * group + 4].any()
+        }
 
 
 def _error_rate(a: Bits, b: Bits) -> float:

@@ -95,7 +95,7 @@ from qiskit.circuit import QuantumCircuit
 from scipy.optimize import brentq
 
 from qkd_circuits.analysis.entropy import clipped_binary_entropy
-from qkd_circuits.attacks.intercept_resend import EveSpec
+from qkd_circuits.attacks.spec import EveSpec
 from qkd_circuits.circuits.b92 import N_CONFIGS, B92Config, b92_circuit, config_codes
 from qkd_circuits.circuits.codes import Codes
 from qkd_circuits.errors import ConfigError
@@ -182,10 +182,10 @@ class B92Records(ChoiceRecords[B92Choices]):
         eve_bits: uint8 0/1, Eve's results (0 where she did not intercept).
     """
 
-    def circuit_for_code(self, code: int) -> QuantumCircuit:
+    def circuit_for_code(self, code: int, *, eve: EveSpec | None = None) -> QuantumCircuit:
         """The B92 circuit of a configuration code (:class:`~qkd_circuits.circuits.b92.
         B92Config`)."""
-        return B92.circuit_for_code(code)
+        return B92.circuit_for_code(code, eve=eve)
 
     @property
     def conclusive(self) -> NDArray[np.bool_]:
@@ -212,7 +212,8 @@ def draw_choices(n: int, *, eve: EveSpec | None = None, rng: RNGLike = None) -> 
     Args:
         n: Number of exchanges (>= 1).
         eve: Which exchanges Eve attacks (each independently with probability
-            ``eve.fraction``), in a uniformly random basis Z or X; None: no Eve.
+            ``eve.fraction``) with her attack (a random-basis
+            intercept-resend picks Z or X uniformly); None: no Eve.
         rng: Secret generator or seed (None: a fresh generator keyed from the OS CSPRNG,
             see :mod:`qkd_circuits.randomness`).
     """
@@ -241,7 +242,7 @@ def sift_records(records: B92Records, *, channel: PublicChannel | None = None) -
         bases=np.zeros(positions.size, dtype=np.uint8),
         basis_names=SIFTED_BASIS_NAMES,
     )
-    return sifted.with_eve(attacked=records.choices.eve_bases >= 0, eve_bits=records.eve_guesses)
+    return sifted.with_eve(eve_choice=records.choices.eve_bases, eve_bits=records.eve_guesses)
 
 
 # -- the phase-error bound and the asymptotic rate ------------------------------------------
@@ -408,9 +409,11 @@ class B92Protocol:
         """See :func:`draw_choices`."""
         return draw_choices(n, eve=eve, rng=rng)
 
-    def circuit_for_code(self, code: int) -> QuantumCircuit:
-        """The circuit of a configuration code (:class:`~qkd_circuits.circuits.b92.B92Config`)."""
-        return b92_circuit(B92Config.from_code(code))
+    def circuit_for_code(self, code: int, *, eve: EveSpec | None = None) -> QuantumCircuit:
+        """The circuit of a configuration code (:class:`~qkd_circuits.circuits.b92.B92Config`)
+        under Eve's attack ``eve`` (None: random-basis intercept-resend where the code has
+        Eve)."""
+        return b92_circuit(B92Config.from_code(code), eve=eve)
 
     def records(self, choices: B92Choices, outcomes: Mapping[str, NDArray[np.uint8]]) -> B92Records:
         """``choices`` with the ``bob`` and ``eve`` registers' results, uint8 (n,)."""

@@ -27,6 +27,7 @@ terminal; the classical registers are 1-bit and named as in
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from typing import Any, runtime_checkable
 from typing import Protocol as TypingProtocol
@@ -35,7 +36,7 @@ import numpy as np
 from numpy.typing import NDArray
 from qiskit.circuit import QuantumCircuit
 
-from qkd_circuits.attacks.intercept_resend import EveSpec
+from qkd_circuits.attacks.spec import EveSpec
 from qkd_circuits.execution.base import Executor, ProgressCallback, run_grouped, run_literal
 from qkd_circuits.postprocessing.channel import PublicChannel
 from qkd_circuits.postprocessing.security import SecurityAnalysis
@@ -74,8 +75,10 @@ class Protocol(TypingProtocol):
         """
         ...
 
-    def circuit_for_code(self, code: int) -> QuantumCircuit:
-        """The circuit of one configuration code (conventions in the module docstring)."""
+    def circuit_for_code(self, code: int, *, eve: EveSpec | None = None) -> QuantumCircuit:
+        """The circuit of one configuration code (conventions in the module docstring)
+        under Eve's attack ``eve`` (:mod:`qkd_circuits.attacks`; the code holds her
+        choice in the exchange; None: random-basis intercept-resend)."""
         ...
 
     def max_circuit_qubits(self, *, eve: EveSpec | None = None) -> int:
@@ -113,6 +116,7 @@ def run_exchanges(
     choices: Any,
     executor: Executor,
     *,
+    eve: EveSpec | None = None,
     literal: bool = False,
     rng: RNGLike = None,
     progress: ProgressCallback | None = None,
@@ -123,6 +127,7 @@ def run_exchanges(
         protocol: The protocol whose circuits and records these are.
         choices: What ``protocol.draw_choices`` returned.
         executor: Where the circuits run.
+        eve: The attack ``choices`` were drawn for (what a code with Eve's choice means).
         literal: One circuit per exchange instead of one per configuration.
         rng: Secret generator or seed for the outcome draws, scatter permutations and
             simulator seeds (None: OS CSPRNG).
@@ -131,12 +136,11 @@ def run_exchanges(
     gen = ensure_secret_rng(rng)
     codes = choices.codes
     registers = protocol.registers
+    circuit_for_code = functools.partial(protocol.circuit_for_code, eve=eve)
     if literal:
-        out = run_literal(
-            codes, protocol.circuit_for_code, registers, executor, rng=gen, progress=progress
-        )
+        out = run_literal(codes, circuit_for_code, registers, executor, rng=gen, progress=progress)
     else:
-        out = run_grouped(codes, protocol.circuit_for_code, registers, executor, rng=gen)
+        out = run_grouped(codes, circuit_for_code, registers, executor, rng=gen)
         if progress is not None:
             progress(codes.size, codes.size)
     return protocol.records(choices, out)

@@ -2,9 +2,9 @@
 
 Bennett & Brassard 1984 (arXiv:2003.06557). For each exchange Alice draws a
 bit and a basis, Bob draws a basis, and (with probability ``eve.fraction``)
-Eve intercepts in a basis of her own. Exchanges are run as real circuits
-(:mod:`qkd_circuits.circuits.bb84`) through an executor, grouped by
-configuration (fast) or one circuit per exchange (literal).
+Eve attacks, as her :class:`~qkd_circuits.attacks.spec.EveSpec` says. Exchanges
+are run as real circuits (:mod:`qkd_circuits.circuits.bb84`) through an executor,
+grouped by configuration (fast) or one circuit per exchange (literal).
 
 :data:`BB84` is the protocol object the runner uses
 (:class:`~qkd_circuits.protocols.base.Protocol`); the functions below are its
@@ -15,13 +15,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 from qiskit.circuit import QuantumCircuit
 
-from qkd_circuits.attacks.intercept_resend import EveSpec
+from qkd_circuits.attacks.spec import EveSpec
 from qkd_circuits.circuits.bb84 import N_CONFIGS, BB84Config, bb84_circuit, config_codes
 from qkd_circuits.circuits.codes import Codes
 from qkd_circuits.execution.base import Executor, ProgressCallback
@@ -96,9 +97,10 @@ class ExchangeRecords:
             eve_bits=outcomes["eve"],
         )
 
-    def circuit(self, index: int) -> QuantumCircuit:
-        """The circuit that exchange ``index`` ran (for inspection and drawing)."""
-        return circuit_of_exchange(self.codes, index, circuit_for_code)
+    def circuit(self, index: int, *, eve: EveSpec | None = None) -> QuantumCircuit:
+        """The circuit that exchange ``index`` ran under attack ``eve`` (for inspection
+        and drawing)."""
+        return circuit_of_exchange(self.codes, index, partial(circuit_for_code, eve=eve))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -122,7 +124,8 @@ def draw_choices(n: int, *, eve: EveSpec | None = None, rng: RNGLike = None) -> 
     Args:
         n: Number of exchanges (>= 1).
         eve: Which exchanges Eve attacks (each independently with probability
-            ``eve.fraction``), in a uniformly random basis; None means no Eve.
+            ``eve.fraction``) with her attack (a random-basis
+            intercept-resend picks uniformly); None means no Eve.
         rng: Secret generator or seed (None: a fresh generator keyed from the OS CSPRNG,
             see :mod:`qkd_circuits.randomness`).
     """
@@ -134,15 +137,17 @@ def draw_choices(n: int, *, eve: EveSpec | None = None, rng: RNGLike = None) -> 
     )
 
 
-def circuit_for_code(code: int) -> QuantumCircuit:
-    """The BB84 circuit of a configuration code (see :func:`config_codes`)."""
-    return bb84_circuit(BB84Config.from_code(code))
+def circuit_for_code(code: int, *, eve: EveSpec | None = None) -> QuantumCircuit:
+    """The BB84 circuit of a configuration code (see :func:`config_codes`) under Eve's
+    attack ``eve`` (None: random-basis intercept-resend where the code has Eve)."""
+    return bb84_circuit(BB84Config.from_code(code), eve=eve)
 
 
 def run_quantum_phase(
     choices: BB84Choices,
     executor: Executor,
     *,
+    eve: EveSpec | None = None,
     literal: bool = False,
     rng: RNGLike = None,
     progress: ProgressCallback | None = None,
@@ -152,13 +157,14 @@ def run_quantum_phase(
     Args:
         choices: The run's random choices (:func:`draw_choices`).
         executor: Where the circuits run (e.g. :class:`~qkd_circuits.execution.AerExecutor`).
+        eve: The attack ``choices`` were drawn for (None: random-basis intercept-resend).
         literal: One circuit per exchange instead of one per configuration.
         rng: Secret generator or seed for the outcome draws, scatter permutations and
             simulator seeds (None: OS CSPRNG).
         progress: ``progress(done, total)`` callback (literal path reports per chunk).
     """
     records: ExchangeRecords = run_exchanges(
-        BB84, choices, executor, literal=literal, rng=rng, progress=progress
+        BB84, choices, executor, eve=eve, literal=literal, rng=rng, progress=progress
     )
     return records
 
@@ -180,9 +186,9 @@ class BB84Protocol:
         """See :func:`draw_choices`."""
         return draw_choices(n, eve=eve, rng=rng)
 
-    def circuit_for_code(self, code: int) -> QuantumCircuit:
+    def circuit_for_code(self, code: int, *, eve: EveSpec | None = None) -> QuantumCircuit:
         """See :func:`circuit_for_code`."""
-        return circuit_for_code(code)
+        return circuit_for_code(code, eve=eve)
 
     def records(
         self, choices: BB84Choices, outcomes: Mapping[str, NDArray[np.uint8]]
@@ -201,7 +207,7 @@ class BB84Protocol:
             records.bob_bases,
             channel=channel,
         )
-        return sifted.with_eve(attacked=records.eve_bases >= 0, eve_bits=records.eve_bits)
+        return sifted.with_eve(eve_choice=records.eve_bases, eve_bits=records.eve_bits)
 
     def analysis(self, sifted: SiftedKey) -> PhaseErrorAnalysis:
         """Both bases carry key; Z's phase error from X's sample and vice versa."""

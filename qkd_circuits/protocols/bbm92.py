@@ -37,7 +37,7 @@ from numpy.typing import NDArray
 from qiskit.circuit import QuantumCircuit
 
 from qkd_circuits.analysis.rates import bbm92_rate
-from qkd_circuits.attacks.intercept_resend import EveSpec
+from qkd_circuits.attacks.spec import EveSpec
 from qkd_circuits.circuits.codes import Codes
 from qkd_circuits.circuits.entangled import (
     BOB_SETTINGS,
@@ -152,12 +152,16 @@ class EntangledRecords:
             protocol=protocol,
         )
 
-    def circuit(self, index: int) -> QuantumCircuit:
-        """The circuit that exchange ``index`` ran (for inspection and drawing)."""
-        return circuit_of_exchange(self.codes, index, self._circuit_for_code)
-
-    def _circuit_for_code(self, code: int) -> QuantumCircuit:
-        return entangled_circuit(EntangledConfig.from_code(code), protocol=self.protocol)
+    def circuit(self, index: int, *, eve: EveSpec | None = None) -> QuantumCircuit:
+        """The circuit that exchange ``index`` ran under attack ``eve`` (for inspection
+        and drawing)."""
+        return circuit_of_exchange(
+            self.codes,
+            index,
+            lambda code: entangled_circuit(
+                EntangledConfig.from_code(code), protocol=self.protocol, eve=eve
+            ),
+        )
 
 
 def draw_entangled_choices(
@@ -169,7 +173,8 @@ def draw_entangled_choices(
         n: Number of exchanges (>= 1).
         bob_settings: 2 (Z, X: BBM92) or 4 (Z, X, W, V: E91).
         eve: Which exchanges Eve attacks (each independently with probability
-            ``eve.fraction``), in a uniformly random basis Z or X; None means no Eve.
+            ``eve.fraction``) with her attack (a random-basis
+            intercept-resend picks Z or X uniformly); None means no Eve.
         rng: Secret generator or seed (None: the OS CSPRNG, see
             :mod:`qkd_circuits.randomness`).
     """
@@ -211,10 +216,11 @@ class BBM92Protocol:
         """See :func:`draw_entangled_choices` (Bob in Z or X)."""
         return draw_entangled_choices(n, bob_settings=2, eve=eve, rng=rng)
 
-    def circuit_for_code(self, code: int) -> QuantumCircuit:
-        """The BBM92 circuit of a configuration code (Bob's setting Z or X)."""
+    def circuit_for_code(self, code: int, *, eve: EveSpec | None = None) -> QuantumCircuit:
+        """The BBM92 circuit of a configuration code (Bob's setting Z or X) under Eve's
+        attack ``eve`` (None: random-basis intercept-resend where the code has Eve)."""
         return entangled_circuit(
-            check_code(code, bob_settings=2, protocol="bbm92"), protocol="bbm92"
+            check_code(code, bob_settings=2, protocol="bbm92"), protocol="bbm92", eve=eve
         )
 
     def records(
@@ -234,7 +240,7 @@ class BBM92Protocol:
             records.bob_settings,
             channel=channel,
         )
-        return sifted.with_eve(attacked=records.eve_bases >= 0, eve_bits=records.eve_bits)
+        return sifted.with_eve(eve_choice=records.eve_bases, eve_bits=records.eve_bits)
 
     def analysis(self, sifted: SiftedKey) -> PhaseErrorAnalysis:
         """BB84's analysis, both bases carrying key, citing the BBM92 reduction."""

@@ -15,13 +15,14 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from functools import partial
 from typing import Generic, Protocol, TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
 from qiskit.circuit import QuantumCircuit
 
-from qkd_circuits.attacks.intercept_resend import EveSpec
+from qkd_circuits.attacks.spec import EveSpec
 from qkd_circuits.circuits.codes import Codes
 from qkd_circuits.circuits.exchange import NO_EVE
 from qkd_circuits.errors import ConfigError
@@ -43,25 +44,35 @@ def draw_secret_choices(
         n: Number of exchanges (>= 1).
         values: How many values each choice takes, in the order drawn (BB84's bit,
             Alice's basis and Bob's: ``(2, 2, 2)``).
-        eve: Which exchanges Eve attacks (each with probability ``eve.fraction``); None: none.
-        eve_bases: How many bases Eve picks from, uniformly, where she attacks.
+        eve: Which exchanges Eve attacks (each with probability ``eve.fraction``) and how;
+            None: none.
+        eve_bases: How many bases Eve picks from, uniformly, where she attacks in a random
+            basis (any other attack makes the same choice, ``eve.fixed_choice()``, in
+            every exchange it attacks).
         rng: Secret generator or seed (None: the OS CSPRNG, :mod:`qkd_circuits.randomness`).
 
     Returns:
-        One uint8 (n,) array per entry of ``values``, then Eve's bases, int8 (n,),
-        ``NO_EVE`` (-1) where she does not attack (drawn last).
+        One uint8 (n,) array per entry of ``values``, then Eve's choices (her bases for
+        a random or fixed-basis intercept-resend), int8 (n,), ``NO_EVE`` (-1) where she
+        does not attack (drawn last).
     """
     n = check_int(n, name="number of qubits", minimum=1)
     gen = ensure_secret_rng(rng)
     drawn = [_uniform_choices(gen, k, n) for k in values]
     eve_basis = np.full(n, NO_EVE, dtype=np.int8)
     if eve is not None and eve.active:
+        fixed = eve.fixed_choice()
         if eve.fraction >= 1.0:  # every exchange: nothing to draw
-            eve_basis = _uniform_choices(gen, eve_bases, n).view(np.int8)
+            if fixed is None:
+                eve_basis = _uniform_choices(gen, eve_bases, n).view(np.int8)
+            else:
+                eve_basis.fill(fixed)
         else:
             attacked = gen.random(n) < eve.fraction
             count = int(np.count_nonzero(attacked))
-            eve_basis[attacked] = _uniform_choices(gen, eve_bases, count).view(np.int8)
+            eve_basis[attacked] = (
+                _uniform_choices(gen, eve_bases, count).view(np.int8) if fixed is None else fixed
+            )
     return drawn, eve_basis
 
 
@@ -179,16 +190,17 @@ class ChoiceRecords(ABC, Generic[ChoicesT]):
         return self.choices.codes
 
     @abstractmethod
-    def circuit_for_code(self, code: int) -> QuantumCircuit:
-        """The protocol's circuit of one configuration code."""
+    def circuit_for_code(self, code: int, *, eve: EveSpec | None = None) -> QuantumCircuit:
+        """The protocol's circuit of one configuration code under Eve's attack ``eve``."""
 
-    def circuit(self, index: int) -> QuantumCircuit:
-        """The circuit that exchange ``index`` ran (for inspection and drawing).
+    def circuit(self, index: int, *, eve: EveSpec | None = None) -> QuantumCircuit:
+        """The circuit that exchange ``index`` ran under attack ``eve`` (for inspection
+        and drawing).
 
         Raises:
             ConfigError: ``index`` is outside ``[-n, n)``.
         """
-        return circuit_of_exchange(self.codes, index, self.circuit_for_code)
+        return circuit_of_exchange(self.codes, index, partial(self.circuit_for_code, eve=eve))
 
 
 __all__ = [

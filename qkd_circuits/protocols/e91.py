@@ -61,7 +61,7 @@ from numpy.typing import NDArray
 from qiskit.circuit import QuantumCircuit
 
 from qkd_circuits.analysis.rates import chsh_di_rate
-from qkd_circuits.attacks.intercept_resend import EveSpec
+from qkd_circuits.attacks.spec import EveSpec
 from qkd_circuits.circuits.entangled import (
     BOB_SETTINGS,
     N_CONFIGS,
@@ -289,10 +289,11 @@ class E91Protocol:
         :func:`~qkd_circuits.protocols.bbm92.draw_entangled_choices`)."""
         return draw_entangled_choices(n, bob_settings=BOB_SETTINGS, eve=eve, rng=rng)
 
-    def circuit_for_code(self, code: int) -> QuantumCircuit:
-        """The E91 circuit of a configuration code."""
+    def circuit_for_code(self, code: int, *, eve: EveSpec | None = None) -> QuantumCircuit:
+        """The E91 circuit of a configuration code under Eve's attack ``eve`` (None:
+        random-basis intercept-resend where the code has Eve)."""
         config = check_code(code, bob_settings=BOB_SETTINGS, protocol="e91")
-        return entangled_circuit(config, protocol="e91")
+        return entangled_circuit(config, protocol="e91", eve=eve)
 
     def records(
         self, choices: EntangledChoices, outcomes: Mapping[str, NDArray[np.uint8]]
@@ -331,7 +332,7 @@ class E91Protocol:
         # dataclasses.replace (inside with_eve) keeps the subclass and its CHSH tallies.
         return cast(
             E91SiftedKey,
-            sifted.with_eve(attacked=records.eve_bases >= 0, eve_bits=records.eve_bits),
+            sifted.with_eve(eve_choice=records.eve_bases, eve_bits=records.eve_bits),
         )
 
     def analysis(self, sifted: SiftedKey) -> E91Analysis:

@@ -47,6 +47,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -54,7 +55,7 @@ from numpy.typing import NDArray
 from qiskit.circuit import QuantumCircuit
 
 from qkd_circuits.analysis.entropy import binary_entropy
-from qkd_circuits.attacks.intercept_resend import EveSpec
+from qkd_circuits.attacks.spec import EveSpec
 from qkd_circuits.circuits.bb84 import N_CONFIGS, BB84Config, bb84_circuit, config_codes
 from qkd_circuits.circuits.codes import Codes
 from qkd_circuits.errors import ConfigError
@@ -160,9 +161,10 @@ class Sarg04Records:
         """Number of exchanges."""
         return int(self.bob_signs.size)
 
-    def circuit(self, index: int) -> QuantumCircuit:
-        """The circuit that exchange ``index`` ran (for inspection and drawing)."""
-        return circuit_of_exchange(self.choices.codes, index, circuit_for_code)
+    def circuit(self, index: int, *, eve: EveSpec | None = None) -> QuantumCircuit:
+        """The circuit that exchange ``index`` ran under attack ``eve`` (for inspection
+        and drawing)."""
+        return circuit_of_exchange(self.choices.codes, index, partial(circuit_for_code, eve=eve))
 
     def pairs(self) -> tuple[NDArray[np.uint8], NDArray[np.uint8]]:
         """Alice's announced pair A(ω, ω') of each exchange: (ω, ω'), uint8 (n,) each."""
@@ -207,8 +209,8 @@ def draw_choices(n: int, *, eve: EveSpec | None = None, rng: RNGLike = None) -> 
 
     Args:
         n: Number of exchanges (>= 1).
-        eve: Which exchanges Eve attacks (each with probability ``eve.fraction``), in a
-            uniformly random basis; None means no Eve.
+        eve: Which exchanges Eve attacks (each with probability ``eve.fraction``) and how
+            (:mod:`qkd_circuits.attacks`); None means no Eve.
         rng: Secret generator or seed (None: the OS CSPRNG).
     """
     (signs, bases, other, bob), eve_bases = draw_secret_choices(
@@ -219,9 +221,11 @@ def draw_choices(n: int, *, eve: EveSpec | None = None, rng: RNGLike = None) -> 
     )
 
 
-def circuit_for_code(code: int) -> QuantumCircuit:
-    """The circuit of a configuration code: BB84's exchange circuit, relabelled."""
-    qc = bb84_circuit(BB84Config.from_code(code))
+def circuit_for_code(code: int, *, eve: EveSpec | None = None) -> QuantumCircuit:
+    """The circuit of a configuration code: BB84's exchange circuit, relabelled. Bob's
+    basis is his key bit and stays secret, so Eve reads her probe in Z
+    (:func:`~qkd_circuits.circuits.exchange.prepare_and_measure`'s ``eve_readout``)."""
+    qc = bb84_circuit(BB84Config.from_code(code), eve=eve, eve_readout="Z")
     qc.name = "sarg04_" + qc.name.split("_", 1)[1]
     qc.metadata = {**qc.metadata, "protocol": "sarg04"}
     return qc
@@ -253,7 +257,7 @@ def sift(
     if not (c.eve_bases >= 0).any():
         return sifted
     guesses = _eve_guesses(records, omega_x, omega_z)
-    return sifted.with_eve(attacked=c.eve_bases >= 0, eve_bits=guesses)
+    return sifted.with_eve(eve_choice=c.eve_bases, eve_bits=guesses)
 
 
 def sarg04_entropy_bound(error_rate: float) -> float:
@@ -335,9 +339,9 @@ class Sarg04Protocol:
         """See :func:`draw_choices`."""
         return draw_choices(n, eve=eve, rng=rng)
 
-    def circuit_for_code(self, code: int) -> QuantumCircuit:
+    def circuit_for_code(self, code: int, *, eve: EveSpec | None = None) -> QuantumCircuit:
         """See :func:`circuit_for_code`."""
-        return circuit_for_code(code)
+        return circuit_for_code(code, eve=eve)
 
     def records(
         self, choices: Sarg04Choices, outcomes: Mapping[str, NDArray[np.uint8]]

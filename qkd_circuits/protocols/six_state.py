@@ -45,7 +45,7 @@ from numpy.typing import NDArray
 from qiskit.circuit import QuantumCircuit
 
 from qkd_circuits.analysis.rates import six_state_rate
-from qkd_circuits.attacks.intercept_resend import EveSpec
+from qkd_circuits.attacks.spec import EveSpec
 from qkd_circuits.circuits.codes import Codes
 from qkd_circuits.circuits.six_state import (
     BASIS_NAMES,
@@ -131,9 +131,9 @@ class SixStateRecords(ChoiceRecords[SixStateChoices]):
         eve_bits: uint8 0/1, Eve's results (0 where she did not intercept).
     """
 
-    def circuit_for_code(self, code: int) -> QuantumCircuit:
+    def circuit_for_code(self, code: int, *, eve: EveSpec | None = None) -> QuantumCircuit:
         """The six-state circuit of a configuration code (:class:`SixStateConfig`)."""
-        return SIX_STATE.circuit_for_code(code)
+        return SIX_STATE.circuit_for_code(code, eve=eve)
 
 
 def draw_choices(n: int, *, eve: EveSpec | None = None, rng: RNGLike = None) -> SixStateChoices:
@@ -175,7 +175,7 @@ def sift_records(records: SixStateRecords, *, channel: PublicChannel | None = No
         bases=c.alice_bases[positions].astype(np.uint8),
         basis_names=BASIS_NAMES,
     )
-    return sifted.with_eve(attacked=c.eve_bases >= 0, eve_bits=records.eve_bits)
+    return sifted.with_eve(eve_choice=c.eve_bases, eve_bits=records.eve_bits)
 
 
 class SixStateProtocol:
@@ -195,9 +195,10 @@ class SixStateProtocol:
         """See :func:`draw_choices`."""
         return draw_choices(n, eve=eve, rng=rng)
 
-    def circuit_for_code(self, code: int) -> QuantumCircuit:
-        """The circuit of a configuration code (:class:`SixStateConfig`)."""
-        return six_state_circuit(SixStateConfig.from_code(code))
+    def circuit_for_code(self, code: int, *, eve: EveSpec | None = None) -> QuantumCircuit:
+        """The circuit of a configuration code (:class:`SixStateConfig`) under Eve's
+        attack ``eve`` (None: random-basis intercept-resend where the code has Eve)."""
+        return six_state_circuit(SixStateConfig.from_code(code), eve=eve)
 
     def records(
         self, choices: SixStateChoices, outcomes: Mapping[str, NDArray[np.uint8]]

@@ -3,7 +3,8 @@ import pytest
 from qiskit.circuit import QuantumCircuit
 from qiskit.quantum_info import Statevector, partial_trace
 
-from qkd_circuits.attacks.intercept_resend import EveSpec, append_intercept_resend
+from qkd_circuits.attacks.intercept_resend import append_intercept_resend
+from qkd_circuits.attacks.spec import EveSpec
 from qkd_circuits.errors import ConfigError
 
 
@@ -66,7 +67,7 @@ def test_probe_on_an_unbiased_state_reads_a_coin_and_decoheres_the_signal(basis,
     assert np.allclose(partial_trace(state, [1]).data, np.eye(2) / 2, atol=1e-12)
 
 
-@pytest.mark.parametrize("basis", [3, -1, "Y"])
+@pytest.mark.parametrize("basis", [3, -1, True, 1.0])
 def test_bad_probe_basis_lists_the_three_bases(basis):
-    with pytest.raises(ConfigError, match=r"0 \(Z\), 1 \(X\) or 2 \(Y\), got"):
+    with pytest.raises(ConfigError, match=r"0 \(Z\), 1 \(X\) or 2 \(Y\) or a direction name, got"):
         _probe_circuit("", basis)

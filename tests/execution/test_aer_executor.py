@@ -96,7 +96,7 @@ def test_run_grouped_noise_free_bb84_is_deterministic_where_bases_match():
 
 def _group_error_zscores(executor_mode: str, *, seeds: int, n: int) -> np.ndarray:
     """z-scores of the error rate of each sifted Eve configuration, one row per seed."""
-    from qkd_circuits.attacks.intercept_resend import EveSpec
+    from qkd_circuits.attacks.spec import EveSpec
     from qkd_circuits.protocols.bb84 import draw_choices, run_quantum_phase
 
     model = build_noise_model(NoiseSpec(depolarizing=0.02, readout=0.01))

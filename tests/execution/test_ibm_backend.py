@@ -22,7 +22,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from qiskit.circuit import ClassicalRegister, QuantumCircuit
 
-from qkd_circuits.attacks.intercept_resend import EveSpec
+from qkd_circuits.attacks.spec import EveSpec
 from qkd_circuits.circuits.bb84 import BB84Config, bb84_circuit
 from qkd_circuits.errors import BackendError, ConfigError
 from qkd_circuits.execution import ibm

@@ -11,7 +11,7 @@ import sys
 import numpy as np
 import pytest
 
-from qkd_circuits.attacks.intercept_resend import EveSpec
+from qkd_circuits.attacks.spec import EveSpec
 from qkd_circuits.circuits.bb84 import BB84Config, bb84_circuit
 from qkd_circuits.errors import BackendError, ConfigError
 from qkd_circuits.execution import run_store

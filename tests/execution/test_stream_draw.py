@@ -13,7 +13,7 @@ import pytest
 from qiskit import QuantumCircuit
 from scipy.stats import chi2
 
-from qkd_circuits.attacks.intercept_resend import EveSpec
+from qkd_circuits.attacks.spec import EveSpec
 from qkd_circuits.channel.noise import NoiseSpec, build_noise_model
 from qkd_circuits.errors import ConfigError
 from qkd_circuits.execution.aer import AerExecutor

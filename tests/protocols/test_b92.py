@@ -22,7 +22,7 @@ from scipy.stats import unitary_group
 
 from qkd_circuits import run
 from qkd_circuits.analysis.rates import bb84_rate
-from qkd_circuits.attacks.intercept_resend import EveSpec
+from qkd_circuits.attacks.spec import EveSpec
 from qkd_circuits.circuits.b92 import N_CONFIGS, NO_EVE, B92Config, b92_circuit, config_code
 from qkd_circuits.errors import ConfigError, ProtocolAbort
 from qkd_circuits.postprocessing.channel import PublicChannel

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from scipy.stats import chi2_contingency
 
-from qkd_circuits.attacks.intercept_resend import EveSpec
+from qkd_circuits.attacks.spec import EveSpec
 from qkd_circuits.channel.noise import NoiseSpec, build_noise_model
 from qkd_circuits.execution.aer import AerExecutor
 from qkd_circuits.postprocessing.sifting import sift

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from qkd_circuits import run
-from qkd_circuits.attacks.intercept_resend import EveSpec
+from qkd_circuits.attacks.spec import EveSpec
 from qkd_circuits.cli import main
 from qkd_circuits.compare import ComparisonRow, compare_protocols
 from qkd_circuits.errors import ConfigError

@@ -24,7 +24,7 @@ import pytest
 from scipy.optimize import brentq
 
 from qkd_circuits import run
-from qkd_circuits.attacks.intercept_resend import EveSpec
+from qkd_circuits.attacks.spec import EveSpec
 from qkd_circuits.channel.noise import NoiseSpec, build_noise_model
 from qkd_circuits.circuits.bb84 import N_CONFIGS, BB84Config, bb84_circuit
 from qkd_circuits.errors import ConfigError, ProtocolAbort

@@ -18,7 +18,7 @@ from scipy.optimize import brentq
 
 from qkd_circuits import run
 from qkd_circuits.analysis.rates import bb84_rate, qber_threshold, six_state_rate
-from qkd_circuits.attacks.intercept_resend import EveSpec
+from qkd_circuits.attacks.spec import EveSpec
 from qkd_circuits.circuits.six_state import (
     N_CONFIGS,
     NO_EVE,
