@@ -510,21 +510,13 @@ def _cmd_compare(args: argparse.Namespace) -> int:
         f"{base.qubits:,} qubits per protocol on {base.backend} · noise {noise} · eve {base.eve}"
         + (f" · seed {base.seed} (reproducible)" if base.seed is not None else "")
     )
-    files: list[tuple[Path, bytes, int]] = []
-    if args.json and args.json != "-":
-        files.append((Path(args.json), (comparison_json(rows, base) + "\n").encode(), 0o644))
-    if args.plot:
-        fmt = Path(args.plot).suffix.lower().removeprefix(".")
-        files.append((Path(args.plot), render_comparison(rows, title=title, fmt=fmt), 0o644))
-    written = write_all(files)
-    if args.json == "-":
-        print(comparison_json(rows, base))
-    if not args.quiet:
-        out = sys.stderr if args.json == "-" else sys.stdout
-        print(title, file=out)
-        print(comparison_table(rows), file=out)
-        if written:
-            print(f"wrote {', '.join(str(p) for p in written)}", file=out)
+    _write_outputs(
+        args,
+        title=title,
+        table=comparison_table(rows),
+        document=comparison_json(rows, base),
+        render=lambda fmt: render_comparison(rows, title=title, fmt=fmt),
+    )
     return 0
 
 
@@ -566,31 +558,44 @@ def _cmd_attack_curve(args: argparse.Namespace) -> int:
         + (f" · noise {base.noise}" if not base.noise.is_noiseless else "")
         + (f" · seed {base.seed} (reproducible)" if base.seed is not None else "")
     )
+    _write_outputs(
+        args,
+        title=title,
+        table=curve_table(points),
+        document=curve_json(points, base, args.attack),
+        render=lambda fmt: render_curve(
+            points, attack=args.attack, protocol=args.protocol, title=title, fmt=fmt
+        ),
+    )
+    return 0
+
+
+def _write_outputs(
+    args: argparse.Namespace,
+    *,
+    title: str,
+    table: str,
+    document: str,
+    render: Callable[[str], bytes],
+) -> None:
+    """The outputs of a sweep (``compare``, ``attack-curve``): ``--json`` (``-``: stdout)
+    and ``--plot`` (``render(fmt)``, its bytes) written all-or-nothing, then the title
+    and the table unless ``--quiet`` (on stderr when the JSON goes to stdout)."""
     files: list[tuple[Path, bytes, int]] = []
-    doc = curve_json(points, base, args.attack)
     if args.json and args.json != "-":
-        files.append((Path(args.json), (doc + "\n").encode(), 0o644))
+        files.append((Path(args.json), (document + "\n").encode(), 0o644))
     if args.plot:
         fmt = Path(args.plot).suffix.lower().removeprefix(".")
-        files.append(
-            (
-                Path(args.plot),
-                render_curve(
-                    points, attack=args.attack, protocol=args.protocol, title=title, fmt=fmt
-                ),
-                0o644,
-            )
-        )
+        files.append((Path(args.plot), render(fmt), 0o644))
     written = write_all(files)
     if args.json == "-":
-        print(doc)
+        print(document)
     if not args.quiet:
         out = sys.stderr if args.json == "-" else sys.stdout
         print(title, file=out)
-        print(curve_table(points), file=out)
+        print(table, file=out)
         if written:
             print(f"wrote {', '.join(str(p) for p in written)}", file=out)
-    return 0
 
 
 def _check_outputs(args: argparse.Namespace) -> None:
