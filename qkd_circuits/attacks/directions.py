@@ -31,6 +31,9 @@ if TYPE_CHECKING:
 DIRECTIONS = ("Z", "X", "Y", "W", "V")
 """The directions a measurement or an intercept-resend in these circuits can take."""
 
+BASIS_DIRECTIONS = ("Z", "X", "Y")
+"""The protocols' basis values (0 Z, 1 X, 2 Y) -> their directions."""
+
 _XZ_ANGLE = {"W": math.pi / 4, "V": -math.pi / 4}
 
 
@@ -63,4 +66,4 @@ def rotate_from_z(qc: QuantumCircuit, qubit: Qubit, direction: str) -> None:
         qc.ry(_XZ_ANGLE[direction], qubit)
 
 
-__all__ = ["DIRECTIONS", "check_direction", "rotate_from_z", "rotate_to_z"]
+__all__ = ["BASIS_DIRECTIONS", "DIRECTIONS", "check_direction", "rotate_from_z", "rotate_to_z"]

@@ -27,14 +27,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from qkd_circuits.attacks.directions import check_direction, rotate_from_z, rotate_to_z
+from qkd_circuits.attacks.directions import (
+    BASIS_DIRECTIONS,
+    check_direction,
+    rotate_from_z,
+    rotate_to_z,
+)
 from qkd_circuits.errors import ConfigError
 
 if TYPE_CHECKING:  # only annotations: parsing an EveSpec does not import qiskit
     from qiskit.circuit import QuantumCircuit, Qubit
-
-_BASIS_DIRECTIONS = ("Z", "X", "Y")
-"""Eve's choice value in a random or fixed basis -> direction (the protocols' basis values)."""
 
 
 def append_intercept_resend(
@@ -53,7 +55,7 @@ def append_intercept_resend(
     if isinstance(basis, str):
         direction = check_direction(basis)
     elif isinstance(basis, int) and not isinstance(basis, bool) and basis in (0, 1, 2):
-        direction = _BASIS_DIRECTIONS[basis]
+        direction = BASIS_DIRECTIONS[basis]
     else:
         raise ConfigError(
             f"Eve's basis must be 0 (Z), 1 (X) or 2 (Y) or a direction name, got {basis!r}"
@@ -85,7 +87,7 @@ class InterceptResend:
 
     def label(self, choice: int) -> str:
         """Eve's basis in a circuit's name and metadata: Z, X, Y or W (Breidbart)."""
-        return "W" if self.basis == "breidbart" else _BASIS_DIRECTIONS[choice]
+        return "W" if self.basis == "breidbart" else BASIS_DIRECTIONS[choice]
 
 
 __all__ = ["InterceptResend", "append_intercept_resend"]

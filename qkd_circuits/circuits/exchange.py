@@ -22,15 +22,12 @@ from qiskit.circuit import ClassicalRegister, QuantumCircuit, QuantumRegister, Q
 from qiskit.circuit.library import IGate
 
 from qkd_circuits.attacks.base import attack_for
+from qkd_circuits.attacks.directions import BASIS_DIRECTIONS
 from qkd_circuits.attacks.spec import EveSpec
 from qkd_circuits.channel.noise import CHANNEL_LABEL
 
 NO_EVE = -1
 """Value of ``eve_basis`` for an exchange Eve leaves alone."""
-
-
-BASIS_DIRECTIONS = ("Z", "X", "Y")
-"""Basis value -> its direction (:mod:`~qkd_circuits.attacks.directions`)."""
 
 
 def append_transit(
@@ -129,7 +126,6 @@ def prepare_and_measure(
 
 
 __all__ = [
-    "BASIS_DIRECTIONS",
     "NO_EVE",
     "append_eve_readout",
     "append_transit",
