@@ -34,6 +34,10 @@ ATTACKS = ("cloner", "intercept-resend")
 
 DEFAULT_POINTS = 11
 
+MIN_CURVE_QUBITS = 1000
+"""Fewest exchanges per point: ~500 sifted bits, so every point has a QBER (a handful of
+qubits can sift none) and I_AE's standard error is ~0.03, still a readable point."""
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CurvePoint:
@@ -47,7 +51,8 @@ class CurvePoint:
         mutual_information_ae: Eve's, measured, bits per sifted bit.
         eve_error_rate: Eve's error on the sifted bits she attacked (None: none).
         final_key_bits: The run's key (0: aborted).
-        theory_qber, theory_ae: The closed forms at this strength (None without them).
+        theory_qber, theory_ae: The closed forms at this strength on a noiseless channel
+            (None without them; with ``--noise`` the measured points move off them).
     """
 
     strength: float
@@ -102,7 +107,16 @@ def sweep_attack(
         attack: ``"cloner"``, ``"intercept-resend"`` or ``"intercept-resend:basis=B"``.
         points: Number of strengths (>= 2).
         on_point: Called with (index, count) as each run starts.
+
+    Raises:
+        ConfigError: a bad ``attack`` or ``points``, or ``base.qubits`` under
+            :data:`MIN_CURVE_QUBITS`.
     """
+    if base.qubits < MIN_CURVE_QUBITS:
+        raise ConfigError(
+            f"attack-curve needs at least {MIN_CURVE_QUBITS:,} qubits per point for a "
+            f"measured QBER and I_AE, got {base.qubits:,}"
+        )
     grid = strengths(attack, points)
     configs = [dataclasses.replace(base, eve=attack_spec(attack, s)) for s in grid]
     theory = theory_for(attack, base.protocol)

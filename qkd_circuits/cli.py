@@ -311,7 +311,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     a.add_argument(
         "--noise", type=_spec_type(NoiseSpec.parse), default=NoiseSpec(), metavar="SPEC",
-        help="the channel besides Eve, as for qkd run (default: none)",
+        help="the channel besides Eve, as for qkd run (default: none); the theory curves "
+        "stay those of a noiseless channel",
     )  # fmt: skip
     a.add_argument(
         "--seed", type=_non_negative_int, default=None, metavar="S",

@@ -205,6 +205,8 @@ class RunConfig:
                         f"{name} applies to device backends (fake:NAME, ibm:...) only, "
                         f"not {self.backend!r}"
                     )
+        if self.eve.active:  # builds each attacked circuit once (ms): a protocol refuses an
+            self.protocol_object.max_circuit_qubits(eve=self.eve)  # attack it cannot run
 
     def _check_fits_device(self, spec: Any) -> None:
         """Refuse, before anything runs, a device run whose widest circuit (the protocol's
@@ -360,8 +362,9 @@ def run(
         protocol: A registered protocol name (``qkd protocols`` lists them).
         qubits: Number of exchanges.
         noise: A :class:`NoiseSpec` or a spec string such as ``"depolarizing=0.02,readout=0.01"``.
-        eve: An :class:`EveSpec` or ``"none"``, ``"intercept-resend"``,
-            ``"intercept-resend=FRACTION"``.
+        eve: An :class:`EveSpec` or its spelling (:mod:`qkd_circuits.attacks.spec`):
+            ``"none"``, ``"intercept-resend[=FRACTION][:basis=random|z|x|breidbart]"``,
+            ``"cloner=D[:fraction=FRACTION]"``.
         seed: None (default): secrets from the OS CSPRNG, nothing recorded; an int: a
             reproducible simulation whose key anyone with the report can recompute.
         backend: ``"aer"``, ``"aer-shots"``, ``"aer-literal"``, ``"fake:NAME"``,

@@ -148,6 +148,7 @@ ATTACK_CURVE_CASES: list[tuple[list[str], str]] = [
     (["--attack", "cloner=0.1"], "'cloner=0.1'"),
     (["--attack", "intercept-resend:basis=y"], "'y'"),
     (["--attack", "cloner:fraction=0.5"], "takes no options"),
+    (["--qubits", "1"], "at least 1,000 qubits per point for a measured QBER and I_AE, got 1"),
     (["--protocol", "bb85"], "'bb85'"),
     (["--points", "1"], "'1'"),
     (["--qubits", "0"], "'0'"),

@@ -21,9 +21,9 @@ gets sin η, so in the Z and X bases
 (Eve's error reading her probe in the announced basis, a Helstrom measurement),
 hence ``I_AE = 1 − h(1/2 + √(D(1 − D)))``: the bound of Fuchs, Gisin, Griffiths,
 Niu & Peres, PRA 56, 1163 (1997), reached. ``η = arccos(1 − 2D)``, so D runs over
-[0, 1/2]: at 1/2 the probe and the signal are swapped (Bob gets |0>, Eve Alice's
-qubit). States off that circle (the six-state protocol's Y basis) are disturbed
-differently: |+i> not at all, |−i> with probability sin²η.
+[0, 1/2]: at 1/2 the probe and the signal are swapped (Bob gets |+i>, whatever Alice
+sent; Eve gets Alice's qubit). States off that circle (the six-state protocol's Y basis)
+are disturbed differently: |+i> not at all, |−i> with probability sin²η.
 """
 
 from __future__ import annotations

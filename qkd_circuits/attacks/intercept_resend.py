@@ -33,6 +33,7 @@ from qkd_circuits.attacks.directions import (
     rotate_from_z,
     rotate_to_z,
 )
+from qkd_circuits.attacks.spec import EveSpec  # its home before the attacks package grew
 from qkd_circuits.errors import ConfigError
 
 if TYPE_CHECKING:  # only annotations: parsing an EveSpec does not import qiskit
@@ -90,4 +91,4 @@ class InterceptResend:
         return "W" if self.basis == "breidbart" else BASIS_DIRECTIONS[choice]
 
 
-__all__ = ["InterceptResend", "append_intercept_resend"]
+__all__ = ["EveSpec", "InterceptResend", "append_intercept_resend"]

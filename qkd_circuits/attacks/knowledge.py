@@ -43,7 +43,8 @@ from qkd_circuits.postprocessing.sifting import SiftedKey
 
 def table_information(counts: Iterable[int]) -> float:
     """Plug-in mutual information of a 2×2 table of counts ``[n00, n01, n10, n11]``
-    (Alice's bit, Eve's guess), in bits (0 for an empty table)."""
+    (Alice's bit, Eve's guess), in bits (0 for an empty table). Mutual information is
+    never negative; the sum's rounding (-3e-16 on a product table) is clamped to 0."""
     joint = np.asarray(list(counts), dtype=np.float64).reshape(2, 2)
     total = joint.sum()
     if total == 0:
@@ -51,7 +52,7 @@ def table_information(counts: Iterable[int]) -> float:
     p = joint / total
     outer = p.sum(axis=1, keepdims=True) * p.sum(axis=0, keepdims=True)
     nonzero = p > 0
-    return float(np.sum(p[nonzero] * np.log2(p[nonzero] / outer[nonzero])))
+    return max(float(np.sum(p[nonzero] * np.log2(p[nonzero] / outer[nonzero]))), 0.0)
 
 
 def information_standard_error(joint: Mapping[str, list[int]], sifted_bits: int) -> float:

@@ -8,6 +8,7 @@ Spellings::
 
     none
     intercept-resend[=FRACTION][:basis=random|z|x|breidbart]
+    intercept-resend:fraction=FRACTION[:basis=...]    the same, by name
     cloner=D[:fraction=FRACTION]          D, the target disturbance, in [0, 0.5]
 """
 
@@ -90,7 +91,7 @@ class EveSpec:
             fields["disturbance"] = _number(value, text, what="disturbance D")
         elif sep:
             fields["fraction"] = _number(value, text, what="fraction")
-        allowed = ("basis",) if name == "intercept-resend" else ("fraction",)
+        allowed = ("basis", "fraction") if name == "intercept-resend" else ("fraction",)
         for option in options:
             key, eq, val = option.partition("=")
             if key not in allowed or not eq or key in fields:
@@ -114,12 +115,13 @@ class EveSpec:
         return 1 if self.basis == "x" else 0
 
     def __str__(self) -> str:
+        """The spelling that parses back to this spec exactly (floats by ``repr``)."""
         if self.kind == "none":
             return "none"
         if self.kind == "cloner":
-            text = f"cloner={self.disturbance:g}"
-            return text if self.fraction == 1.0 else f"{text}:fraction={self.fraction:g}"
-        text = self.kind if self.fraction == 1.0 else f"{self.kind}={self.fraction:g}"
+            text = f"cloner={self.disturbance!r}"
+            return text if self.fraction == 1.0 else f"{text}:fraction={self.fraction!r}"
+        text = self.kind if self.fraction == 1.0 else f"{self.kind}={self.fraction!r}"
         return text if self.basis == "random" else f"{text}:basis={self.basis}"
 
     def to_dict(self) -> dict[str, object]:

@@ -24,7 +24,8 @@ from qiskit.circuit import QuantumCircuit
 
 from qkd_circuits.attacks.spec import EveSpec
 from qkd_circuits.circuits.codes import Codes, check_choice, decode, encode, encode_arrays
-from qkd_circuits.circuits.exchange import NO_EVE, eve_label, prepare_and_measure
+from qkd_circuits.circuits.exchange import NO_EVE, eve_attack, eve_label, prepare_and_measure
+from qkd_circuits.errors import ConfigError
 
 BASIS_NAMES = ("Z", "X")
 """Bob's measurement bases (and Eve's): value 0 is Z, 1 is X."""
@@ -95,7 +96,19 @@ def b92_circuit(config: B92Config, *, eve: EveSpec | None = None) -> QuantumCirc
     Eve (she sits at Alice's output, before the channel noise) and before Bob.
     ``circuit.metadata`` records the configuration. Bob announces only whether his
     result was conclusive (his basis is his key bit), so Eve reads her probe in Z.
+
+    Raises:
+        ConfigError: ``eve`` is a Breidbart intercept-resend. BB84's Breidbart basis
+            (W, between Z and X) tells |0> from |1> and |+> from |->, but B92's two
+            states |0> and |+> are equally close to W's outcomes: Eve would learn
+            nothing while disturbing every exchange she touches.
     """
+    if eve is not None and eve.kind == "intercept-resend" and eve.basis == "breidbart":
+        raise ConfigError(
+            "intercept-resend:basis=breidbart is BB84's Breidbart basis: its outcomes are "
+            "equally likely for B92's |0> and |+>, so Eve learns nothing; use basis=z, x "
+            "or random for b92"
+        )
     qc = prepare_and_measure(
         bit=0,
         basis=config.alice_bit,
@@ -113,6 +126,7 @@ def b92_circuit(config: B92Config, *, eve: EveSpec | None = None) -> QuantumCirc
         "alice_state": STATE_NAMES[config.alice_bit],
         "bob_basis": b,
         "eve_basis": e,
+        "eve_attack": eve_attack(config.eve_basis, eve),
         "code": config.code,
     }
     return qc

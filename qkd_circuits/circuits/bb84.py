@@ -19,7 +19,7 @@ from qiskit.circuit import QuantumCircuit
 
 from qkd_circuits.attacks.spec import EveSpec
 from qkd_circuits.circuits.codes import Codes, check_choice, decode, encode, encode_arrays
-from qkd_circuits.circuits.exchange import NO_EVE, eve_label, prepare_and_measure
+from qkd_circuits.circuits.exchange import NO_EVE, eve_attack, eve_label, prepare_and_measure
 
 BASIS_NAMES = ("Z", "X")
 RADICES = (2, 2, 2, 3)
@@ -112,6 +112,7 @@ def bb84_circuit(
         "alice_basis": a,
         "bob_basis": b,
         "eve_basis": e,
+        "eve_attack": eve_attack(config.eve_basis, eve),
         "code": config.code,
     }
     return qc

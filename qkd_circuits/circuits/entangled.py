@@ -31,7 +31,13 @@ from qiskit.circuit import ClassicalRegister, QuantumCircuit, QuantumRegister
 
 from qkd_circuits.attacks.spec import EveSpec
 from qkd_circuits.circuits.codes import Codes, check_choice, decode, encode, encode_arrays
-from qkd_circuits.circuits.exchange import NO_EVE, append_eve_readout, append_transit, eve_label
+from qkd_circuits.circuits.exchange import (
+    NO_EVE,
+    append_eve_readout,
+    append_transit,
+    eve_attack,
+    eve_label,
+)
 
 SETTING_NAMES = ("Z", "X", "W", "V")
 """Name of each setting value: Alice uses 0 (Z) and 1 (X); Bob any of the four."""
@@ -158,6 +164,7 @@ def entangled_circuit(
         "alice_setting": a,
         "bob_setting": b,
         "eve_basis": e,
+        "eve_attack": eve_attack(config.eve_basis, eve),
         "code": config.code,
     }
     return qc

@@ -48,10 +48,6 @@ def append_transit(
             an intercept-resend in a random or fixed basis, 0 Z, 1 X or 2 Y), used when
             ``probe`` is given.
         eve: Eve's attack (None: random-basis intercept-resend).
-        eve_readout: The direction Eve reads her probe along once the bases are public
-            (:func:`append_eve_readout`): None, Bob's basis, announced in BB84 and the
-            six-state protocol; a protocol whose Bob keeps his basis secret (B92,
-            SARG04: it is his key bit) passes a fixed one.
     """
     if probe is not None:
         attack_for(eve).append(qc, qubit, probe, choice=eve_basis)
@@ -74,6 +70,14 @@ def eve_label(eve_basis: int, eve: EveSpec | None = None) -> str:
     return "-" if eve_basis == NO_EVE else attack_for(eve).label(eve_basis)
 
 
+def eve_attack(eve_basis: int, eve: EveSpec | None = None) -> str:
+    """The attack an exchange ran, for its metadata: ``"none"`` without Eve, else its
+    ``--eve`` spelling with every parameter (a cloner's D; None: ``"intercept-resend"``)."""
+    if eve_basis == NO_EVE:
+        return "none"
+    return "intercept-resend" if eve is None or not eve.active else str(eve)
+
+
 def prepare_and_measure(
     *,
     bit: int,
@@ -91,6 +95,10 @@ def prepare_and_measure(
         bob_basis: Bob's basis, 0 (Z), 1 (X) or 2 (Y).
         eve_basis: Eve's choice (:func:`append_transit`), or :data:`NO_EVE`.
         eve: Eve's attack (None: random-basis intercept-resend).
+        eve_readout: The direction Eve reads her probe along once the bases are public
+            (:func:`append_eve_readout`): None, Bob's basis, announced in BB84 and the
+            six-state protocol; a protocol whose Bob keeps his basis secret (B92,
+            SARG04: it is his key bit) passes a fixed one.
 
     Returns:
         The circuit, not yet named and without metadata.
@@ -129,6 +137,7 @@ __all__ = [
     "NO_EVE",
     "append_eve_readout",
     "append_transit",
+    "eve_attack",
     "eve_label",
     "prepare_and_measure",
 ]

@@ -29,7 +29,7 @@ from qiskit.circuit import QuantumCircuit
 
 from qkd_circuits.attacks.spec import EveSpec
 from qkd_circuits.circuits.codes import Codes, check_choice, decode, encode, encode_arrays
-from qkd_circuits.circuits.exchange import NO_EVE, eve_label, prepare_and_measure
+from qkd_circuits.circuits.exchange import NO_EVE, eve_attack, eve_label, prepare_and_measure
 
 BASIS_NAMES = ("Z", "X", "Y")
 """Name of each basis value (0, 1, 2)."""
@@ -123,6 +123,7 @@ def six_state_circuit(config: SixStateConfig, *, eve: EveSpec | None = None) -> 
         "alice_basis": a,
         "bob_basis": b,
         "eve_basis": e,
+        "eve_attack": eve_attack(config.eve_basis, eve),
         "code": config.code,
     }
     return qc

@@ -44,6 +44,7 @@ from typing import Any
 
 import numpy as np
 
+from qkd_circuits.attacks.spec import EveSpec
 from qkd_circuits.errors import ConfigError
 from qkd_circuits.execution.ibm import SubmittedJob
 from qkd_circuits.private_files import write_private_file
@@ -138,6 +139,8 @@ def _choices_arrays(choices: Any) -> dict[str, np.ndarray]:
         raise ConfigError(f"choices must be a dataclass of arrays, got {type(choices).__name__}")
     arrays = {}
     for f in dataclasses.fields(choices):
+        if f.name == "eve":  # the attack is in the saved config, not a secret
+            continue
         value = getattr(choices, f.name)
         if not isinstance(value, np.ndarray):
             raise ConfigError(f"choices field {f.name!r} is not a numpy array")
@@ -267,6 +270,8 @@ def load_pending_run(run_dir: Path | str) -> PendingRun:
     if hashlib.sha256(secrets).hexdigest() != record.get("secrets_sha256"):
         raise ConfigError(f"{str(secrets_path)!r} does not match its checksum in {RUN_FILE}")
     choices = _load_choices(str(record.get("choices_type", "")), secrets)
+    if "eve" in record["config"] and "eve" in {f.name for f in dataclasses.fields(choices)}:
+        choices = dataclasses.replace(choices, eve=_saved_eve(record["config"], run_file))
     try:
         job = SubmittedJob.from_dict(record["job"])
     except (KeyError, TypeError, ValueError) as exc:
@@ -312,6 +317,14 @@ def _describe_finished(path: Path) -> str:
         return "its finished.json is unreadable"
 
 
+def _saved_eve(config: dict[str, Any], run_file: Path) -> EveSpec:
+    """The attack the saved choices were drawn for (the config's ``eve`` spelling)."""
+    try:
+        return EveSpec.parse(config["eve"])
+    except ConfigError as exc:
+        raise ConfigError(f"{str(run_file)!r}: the saved eve is malformed ({exc})") from None
+
+
 def _load_choices(choices_type: str, secrets: bytes) -> Any:
     module_name, _, class_name = choices_type.rpartition(".")
     if not module_name.startswith("qkd_circuits."):
@@ -325,7 +338,7 @@ def _load_choices(choices_type: str, secrets: bytes) -> Any:
             arrays = {name: data[name] for name in data.files}
     except (OSError, ValueError) as exc:
         raise ConfigError(f"the run's secrets cannot be read: {exc}") from None
-    names = {f.name for f in dataclasses.fields(cls)}
+    names = {f.name for f in dataclasses.fields(cls)} - {"eve"}
     if set(arrays) != names:
         raise ConfigError(
             f"the secrets hold {sorted(arrays)}, but {class_name} needs {sorted(names)}"

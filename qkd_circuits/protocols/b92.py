@@ -154,11 +154,14 @@ class B92Choices:
         alice_bits: uint8 0/1 (0: Alice sends |0>, 1: |+>).
         bob_bases: uint8, 0 = Z, 1 = X.
         eve_bases: int8, 0 = Z, 1 = X, -1 where Eve does not intercept.
+        eve: The attack the choices were drawn for (None: no Eve); the circuits'
+            default.
     """
 
     alice_bits: NDArray[np.uint8]
     bob_bases: NDArray[np.uint8]
     eve_bases: NDArray[np.int8]
+    eve: EveSpec | None = None
 
     def __post_init__(self) -> None:
         names = ("bob_bases", "eve_bases")
@@ -201,7 +204,9 @@ class B92Records(ChoiceRecords[B92Choices]):
     @property
     def eve_guesses(self) -> NDArray[np.uint8]:
         """Eve's guess of Alice's bit: her result in Z (|1> proves |+>), its complement in
-        X (|-> proves |0>); 0 where she did not intercept; uint8 (n,)."""
+        X (|-> proves |0>); the cloner's probe is read in Z (Bob's basis stays secret),
+        a lower bound on what an optimal readout would learn; 0 where she did not attack;
+        uint8 (n,)."""
         basis = np.maximum(self.choices.eve_bases, 0).astype(np.uint8)
         return (self.eve_bits ^ basis).astype(np.uint8)
 
@@ -220,7 +225,7 @@ def draw_choices(n: int, *, eve: EveSpec | None = None, rng: RNGLike = None) -> 
     (alice_bits, bob_bases), eve_bases = draw_secret_choices(
         n, (2, 2), eve=eve, eve_bases=2, rng=rng
     )
-    return B92Choices(alice_bits=alice_bits, bob_bases=bob_bases, eve_bases=eve_bases)
+    return B92Choices(alice_bits=alice_bits, bob_bases=bob_bases, eve_bases=eve_bases, eve=eve)
 
 
 def sift_records(records: B92Records, *, channel: PublicChannel | None = None) -> SiftedKey:

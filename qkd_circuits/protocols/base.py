@@ -127,7 +127,8 @@ def run_exchanges(
         protocol: The protocol whose circuits and records these are.
         choices: What ``protocol.draw_choices`` returned.
         executor: Where the circuits run.
-        eve: The attack ``choices`` were drawn for (what a code with Eve's choice means).
+        eve: The attack a code with Eve's choice means (None: the one ``choices`` were
+            drawn for, ``choices.eve``).
         literal: One circuit per exchange instead of one per configuration.
         rng: Secret generator or seed for the outcome draws, scatter permutations and
             simulator seeds (None: OS CSPRNG).
@@ -136,7 +137,8 @@ def run_exchanges(
     gen = ensure_secret_rng(rng)
     codes = choices.codes
     registers = protocol.registers
-    circuit_for_code = functools.partial(protocol.circuit_for_code, eve=eve)
+    attack = getattr(choices, "eve", None) if eve is None else eve
+    circuit_for_code = functools.partial(protocol.circuit_for_code, eve=attack)
     if literal:
         out = run_literal(codes, circuit_for_code, registers, executor, rng=gen, progress=progress)
     else:

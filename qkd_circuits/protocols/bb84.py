@@ -55,6 +55,8 @@ class ExchangeRecords:
         bob_bits: uint8 0/1, Bob's measurement results.
         eve_bases: int8, 0 = Z, 1 = X, -1 where Eve did not intercept.
         eve_bits: uint8 0/1, Eve's measurement results (0 where she did not intercept).
+        eve: The attack the exchanges ran under for (None: no Eve); the circuits'
+            default.
     """
 
     alice_bits: NDArray[np.uint8]
@@ -63,6 +65,7 @@ class ExchangeRecords:
     bob_bits: NDArray[np.uint8]
     eve_bases: NDArray[np.int8]
     eve_bits: NDArray[np.uint8]
+    eve: EveSpec | None = None
 
     def __post_init__(self) -> None:
         names = ("alice_bases", "bob_bases", "bob_bits", "eve_bases", "eve_bits")
@@ -95,22 +98,31 @@ class ExchangeRecords:
             bob_bits=outcomes["bob"],
             eve_bases=choices.eve_bases,
             eve_bits=outcomes["eve"],
+            eve=choices.eve,
         )
 
     def circuit(self, index: int, *, eve: EveSpec | None = None) -> QuantumCircuit:
-        """The circuit that exchange ``index`` ran under attack ``eve`` (for inspection
-        and drawing)."""
-        return circuit_of_exchange(self.codes, index, partial(circuit_for_code, eve=eve))
+        """The circuit that exchange ``index`` ran (for inspection and drawing), under
+        attack ``eve`` (None: the records' own, :attr:`eve`)."""
+        attack = self.eve if eve is None else eve
+        return circuit_of_exchange(self.codes, index, partial(circuit_for_code, eve=attack))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class BB84Choices:
-    """The random choices of one run, before any qubit is sent; arrays of shape (n,)."""
+    """The random choices of one run, before any qubit is sent; arrays of shape (n,).
+
+    Attributes:
+        alice_bits, alice_bases, bob_bases, eve_bases: As in :class:`ExchangeRecords`.
+        eve: The attack the choices were drawn for (None: no Eve); the circuits'
+            default.
+    """
 
     alice_bits: NDArray[np.uint8]
     alice_bases: NDArray[np.uint8]
     bob_bases: NDArray[np.uint8]
     eve_bases: NDArray[np.int8]
+    eve: EveSpec | None = None
 
     @property
     def codes(self) -> Codes:
@@ -133,7 +145,11 @@ def draw_choices(n: int, *, eve: EveSpec | None = None, rng: RNGLike = None) -> 
         n, (2, 2, 2), eve=eve, eve_bases=2, rng=rng
     )
     return BB84Choices(
-        alice_bits=alice_bits, alice_bases=alice_bases, bob_bases=bob_bases, eve_bases=eve_bases
+        alice_bits=alice_bits,
+        alice_bases=alice_bases,
+        bob_bases=bob_bases,
+        eve_bases=eve_bases,
+        eve=eve,
     )
 
 
@@ -157,7 +173,7 @@ def run_quantum_phase(
     Args:
         choices: The run's random choices (:func:`draw_choices`).
         executor: Where the circuits run (e.g. :class:`~qkd_circuits.execution.AerExecutor`).
-        eve: The attack ``choices`` were drawn for (None: random-basis intercept-resend).
+        eve: The attack ``choices`` were drawn for (None: ``choices.eve``).
         literal: One circuit per exchange instead of one per configuration.
         rng: Secret generator or seed for the outcome draws, scatter permutations and
             simulator seeds (None: OS CSPRNG).

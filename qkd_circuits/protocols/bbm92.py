@@ -85,11 +85,14 @@ class EntangledChoices:
         alice_settings: uint8, 0 = Z, 1 = X.
         bob_settings: uint8, 0 = Z, 1 = X (BBM92); E91 adds 2 = W, 3 = V.
         eve_bases: int8, 0 = Z, 1 = X, -1 where Eve does not intercept.
+        eve: The attack the choices were drawn for (None: no Eve); the circuits'
+            default.
     """
 
     alice_settings: NDArray[np.uint8]
     bob_settings: NDArray[np.uint8]
     eve_bases: NDArray[np.int8]
+    eve: EveSpec | None = None
 
     @property
     def codes(self) -> Codes:
@@ -108,6 +111,8 @@ class EntangledRecords:
         bob_bits: uint8 0/1, Bob's results.
         eve_bits: uint8 0/1, Eve's results (0 where she did not intercept).
         protocol: The protocol name the circuits carry (``"bbm92"``, ``"e91"``).
+        eve: The attack the exchanges ran under for (None: no Eve); the circuits'
+            default.
     """
 
     alice_settings: NDArray[np.uint8]
@@ -117,6 +122,7 @@ class EntangledRecords:
     bob_bits: NDArray[np.uint8]
     eve_bits: NDArray[np.uint8]
     protocol: str = field(default="bbm92")
+    eve: EveSpec | None = None
 
     def __post_init__(self) -> None:
         names = ("bob_settings", "eve_bases", "alice_bits", "bob_bits", "eve_bits")
@@ -150,16 +156,18 @@ class EntangledRecords:
             bob_bits=outcomes["bob"],
             eve_bits=outcomes["eve"],
             protocol=protocol,
+            eve=choices.eve,
         )
 
     def circuit(self, index: int, *, eve: EveSpec | None = None) -> QuantumCircuit:
-        """The circuit that exchange ``index`` ran under attack ``eve`` (for inspection
-        and drawing)."""
+        """The circuit that exchange ``index`` ran (for inspection and drawing), under
+        attack ``eve`` (None: the records' own, :attr:`eve`)."""
+        attack = self.eve if eve is None else eve
         return circuit_of_exchange(
             self.codes,
             index,
             lambda code: entangled_circuit(
-                EntangledConfig.from_code(code), protocol=self.protocol, eve=eve
+                EntangledConfig.from_code(code), protocol=self.protocol, eve=attack
             ),
         )
 
@@ -184,7 +192,7 @@ def draw_entangled_choices(
     (alice, bob), eve_bases = draw_secret_choices(
         n, (2, bob_settings), eve=eve, eve_bases=2, rng=rng
     )
-    return EntangledChoices(alice_settings=alice, bob_settings=bob, eve_bases=eve_bases)
+    return EntangledChoices(alice_settings=alice, bob_settings=bob, eve_bases=eve_bases, eve=eve)
 
 
 def check_code(code: int, *, bob_settings: int, protocol: str) -> EntangledConfig:

@@ -115,7 +115,7 @@ def circuit_of_exchange(
 
 
 def widest_circuit(
-    circuit_for_code: Callable[[int], QuantumCircuit],
+    circuit_for_code: Callable[..., QuantumCircuit],
     codes: Iterable[int],
     *,
     eve: EveSpec | None,
@@ -124,7 +124,9 @@ def widest_circuit(
     """Qubits of the widest circuit a run with eavesdropper ``eve`` can draw.
 
     Args:
-        circuit_for_code: The protocol's circuit of a configuration code.
+        circuit_for_code: The protocol's circuit of a configuration code, called as
+            ``circuit_for_code(code, eve=eve)`` (a protocol refuses an attack it cannot
+            run there, before anything runs).
         codes: Every configuration code the protocol uses.
         eve: The run's eavesdropper; inactive (or None): only the codes without
             Eve (``eve_basis_of(code) == NO_EVE``) can be drawn.
@@ -134,7 +136,11 @@ def widest_circuit(
         ConfigError: no code is left to build.
     """
     attacks = eve is not None and eve.active
-    widths = [circuit_for_code(c).num_qubits for c in codes if attacks or eve_basis_of(c) == NO_EVE]
+    widths = [
+        circuit_for_code(c, eve=eve).num_qubits
+        for c in codes
+        if attacks or eve_basis_of(c) == NO_EVE
+    ]
     if not widths:
         raise ConfigError(f"no configuration code to build a circuit from (eve {eve!s})")
     return max(widths)
@@ -152,6 +158,11 @@ class PreparedChoices(Protocol):
     @property
     def codes(self) -> Codes:
         """Configuration code of each exchange (:data:`~qkd_circuits.circuits.codes.Codes`)."""
+        ...
+
+    @property
+    def eve(self) -> EveSpec | None:
+        """The attack the choices were drawn for (None: no Eve)."""
         ...
 
 
@@ -194,13 +205,14 @@ class ChoiceRecords(ABC, Generic[ChoicesT]):
         """The protocol's circuit of one configuration code under Eve's attack ``eve``."""
 
     def circuit(self, index: int, *, eve: EveSpec | None = None) -> QuantumCircuit:
-        """The circuit that exchange ``index`` ran under attack ``eve`` (for inspection
-        and drawing).
+        """The circuit that exchange ``index`` ran (for inspection and drawing), under
+        attack ``eve`` (None: the choices' own, ``choices.eve``).
 
         Raises:
             ConfigError: ``index`` is outside ``[-n, n)``.
         """
-        return circuit_of_exchange(self.codes, index, partial(self.circuit_for_code, eve=eve))
+        attack = self.choices.eve if eve is None else eve
+        return circuit_of_exchange(self.codes, index, partial(self.circuit_for_code, eve=attack))
 
 
 __all__ = [

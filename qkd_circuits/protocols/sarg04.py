@@ -119,7 +119,10 @@ class Sarg04Choices:
         alice_bases: Basis of Alice's state, 0 = Z, 1 = X; the key bit is 1 - basis.
         other_signs: Sign of the other member of the pair Alice will announce.
         bob_bases: Bob's measurement basis, 0 = Z, 1 = X.
-        eve_bases: Eve's basis, 0 = Z, 1 = X, -1 where she does not intercept.
+        eve_bases: Eve's choice (:mod:`~qkd_circuits.attacks.base`): her basis, 0 = Z,
+            1 = X, in an intercept-resend, 0 for the cloner; -1 where she does not attack.
+        eve: The attack the choices were drawn for (None: no Eve); the circuits'
+            default.
     """
 
     alice_signs: NDArray[np.uint8]
@@ -127,6 +130,7 @@ class Sarg04Choices:
     other_signs: NDArray[np.uint8]
     bob_bases: NDArray[np.uint8]
     eve_bases: NDArray[np.int8]
+    eve: EveSpec | None = None
 
     def __post_init__(self) -> None:
         names = ("alice_bases", "other_signs", "bob_bases", "eve_bases")
@@ -162,9 +166,10 @@ class Sarg04Records:
         return int(self.bob_signs.size)
 
     def circuit(self, index: int, *, eve: EveSpec | None = None) -> QuantumCircuit:
-        """The circuit that exchange ``index`` ran under attack ``eve`` (for inspection
-        and drawing)."""
-        return circuit_of_exchange(self.choices.codes, index, partial(circuit_for_code, eve=eve))
+        """The circuit that exchange ``index`` ran (for inspection and drawing), under
+        attack ``eve`` (None: the choices' own, ``choices.eve``)."""
+        attack = self.choices.eve if eve is None else eve
+        return circuit_of_exchange(self.choices.codes, index, partial(circuit_for_code, eve=attack))
 
     def pairs(self) -> tuple[NDArray[np.uint8], NDArray[np.uint8]]:
         """Alice's announced pair A(ω, ω') of each exchange: (ω, ω'), uint8 (n,) each."""
@@ -217,7 +222,12 @@ def draw_choices(n: int, *, eve: EveSpec | None = None, rng: RNGLike = None) -> 
         n, (2, 2, 2, 2), eve=eve, eve_bases=2, rng=rng
     )
     return Sarg04Choices(
-        alice_signs=signs, alice_bases=bases, other_signs=other, bob_bases=bob, eve_bases=eve_bases
+        alice_signs=signs,
+        alice_bases=bases,
+        other_signs=other,
+        bob_bases=bob,
+        eve_bases=eve_bases,
+        eve=eve,
     )
 
 

@@ -102,12 +102,15 @@ class SixStateChoices:
         alice_bases: uint8, 0 = Z, 1 = X, 2 = Y.
         bob_bases: uint8, 0 = Z, 1 = X, 2 = Y.
         eve_bases: int8, 0 = Z, 1 = X, 2 = Y, -1 where Eve does not intercept.
+        eve: The attack the choices were drawn for (None: no Eve); the circuits'
+            default.
     """
 
     alice_bits: NDArray[np.uint8]
     alice_bases: NDArray[np.uint8]
     bob_bases: NDArray[np.uint8]
     eve_bases: NDArray[np.int8]
+    eve: EveSpec | None = None
 
     def __post_init__(self) -> None:
         names = ("alice_bases", "bob_bases", "eve_bases")
@@ -150,7 +153,11 @@ def draw_choices(n: int, *, eve: EveSpec | None = None, rng: RNGLike = None) -> 
         n, (2, 3, 3), eve=eve, eve_bases=3, rng=rng
     )
     return SixStateChoices(
-        alice_bits=alice_bits, alice_bases=alice_bases, bob_bases=bob_bases, eve_bases=eve_bases
+        alice_bits=alice_bits,
+        alice_bases=alice_bases,
+        bob_bases=bob_bases,
+        eve_bases=eve_bases,
+        eve=eve,
     )
 
 

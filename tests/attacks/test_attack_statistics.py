@@ -9,6 +9,7 @@ import pytest
 
 from qkd_circuits.analysis.entropy import binary_entropy
 from qkd_circuits.attacks.knowledge import information_standard_error
+from qkd_circuits.attacks.spec import EveSpec
 from qkd_circuits.attacks.theory import (
     BREIDBART_ERROR,
     attack_theory,
@@ -113,11 +114,37 @@ def test_six_state_and_the_entangled_protocols_under_every_attack(protocol, eve)
 def test_b92_and_sarg04_run_under_every_attack(protocol, eve):
     """No closed form here: the attacks run, Eve attacks what the spec says, and what
     she knows is a rate between 0 and 1 (her guesses use only what is public)."""
+    if protocol == "b92" and eve.endswith("breidbart"):
+        pytest.skip("refused for b92: test_b92_refuses_the_breidbart_basis")
     report = run(protocol=protocol, qubits=50_000, eve=eve, seed=106)
     e = report.eve
     assert 0 < e["attacked"] <= report.sifted_bits
     assert 0.0 <= e["eve_error_rate"] <= 1.0
     assert 0.0 <= e["mutual_information_ae"] <= 1.0
+
+
+def test_b92_refuses_the_breidbart_basis():
+    """W's outcomes are equally likely for B92's |0> and |+> (so Eve would learn nothing):
+    the run is refused when configured, before any circuit runs."""
+    from qiskit import QuantumCircuit
+    from qiskit.quantum_info import Statevector
+
+    from qkd_circuits.attacks.directions import rotate_to_z
+    from qkd_circuits.errors import ConfigError
+    from qkd_circuits.runner import RunConfig
+
+    p0 = []
+    for plus in (False, True):
+        qc = QuantumCircuit(1)
+        if plus:
+            qc.h(0)
+        rotate_to_z(qc, qc.qubits[0], "W")
+        p0.append(Statevector(qc).probabilities()[0])
+    assert p0[0] == pytest.approx(p0[1], abs=1e-12)
+    with pytest.raises(ConfigError, match="equally likely for B92's"):
+        RunConfig(
+            protocol="b92", qubits=1000, eve=EveSpec.parse("intercept-resend:basis=breidbart")
+        )
 
 
 @pytest.mark.parametrize(

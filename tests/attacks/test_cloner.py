@@ -70,6 +70,7 @@ def test_circuits_name_the_attack_and_keep_measurements_terminal():
     spec = EveSpec(kind="cloner", disturbance=0.1)
     qc = bb84_circuit(BB84Config(alice_bit=0, alice_basis=1, bob_basis=1, eve_basis=0), eve=spec)
     assert qc.name == "bb84_a0X_eC_bX"
+    assert qc.metadata["eve_basis"] == "C" and qc.metadata["eve_attack"] == "cloner=0.1"
     measured = set()
     for inst in qc.data:  # nothing acts on a qubit once it is measured
         assert not measured & set(inst.qubits), inst.operation.name
@@ -98,3 +99,17 @@ def test_zero_disturbance_leaves_the_signal_alone():
     signal = partial_trace(Statevector(qc), [1])
     assert np.allclose(signal.data, DensityMatrix.from_label("+").data, atol=1e-12)
     assert signal.purity() == pytest.approx(1.0)
+
+
+def test_the_quantum_phase_runs_the_attack_the_choices_were_drawn_for():
+    """Without eve=, run_quantum_phase uses choices.eve: a D = 0 cloner leaves every
+    matched-basis bit intact, where the default intercept-resend would flip a quarter."""
+    from qkd_circuits.execution import AerExecutor
+    from qkd_circuits.protocols.bb84 import draw_choices, run_quantum_phase
+
+    choices = draw_choices(4000, eve=EveSpec(kind="cloner", disturbance=0.0), rng=3)
+    records = run_quantum_phase(choices, AerExecutor(), rng=5)
+    assert records.eve == choices.eve
+    matched = records.alice_bases == records.bob_bases
+    assert matched.sum() > 1800
+    assert np.array_equal(records.bob_bits[matched], records.alice_bits[matched])

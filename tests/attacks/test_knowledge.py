@@ -27,6 +27,15 @@ def test_table_information_known_values():
     assert table_information([40, 10, 10, 40]) == pytest.approx(1 - binary_entropy(0.2))
 
 
+def test_table_information_is_never_negative():
+    """Independent bits (a product table) sum to -2.9e-16 before the clamp; the report
+    schema's minimum is 0."""
+    assert table_information([3 * 2, 3 * 9, 11 * 2, 11 * 9]) == 0.0
+    tables = [[a * c, a * d, b * c, b * d] for a in (3, 7, 31) for b in (5, 11) for c in (2, 13)
+              for d in (9, 17)]  # fmt: skip
+    assert all(0.0 <= table_information(t) < 1e-12 for t in tables)
+
+
 def test_knowledge_is_grouped_by_what_eve_knows():
     """Random-basis intercept-resend, idealised: in the group where her basis was
     Alice's she is always right, in the other she guesses; I_AE is 1/2 per sifted bit,

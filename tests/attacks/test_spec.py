@@ -27,6 +27,25 @@ def test_spellings_parse_and_print_back(text, spec):
     assert str(spec) == text
 
 
+def test_the_fraction_may_also_be_named():
+    assert EveSpec.parse("intercept-resend:fraction=0.5:basis=x") == EveSpec(
+        kind="intercept-resend", fraction=0.5, basis="x"
+    )
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        EveSpec(kind="cloner", disturbance=1 / 3, fraction=2 / 7),
+        EveSpec(kind="intercept-resend", fraction=0.123456789012, basis="breidbart"),
+    ],
+)
+def test_printing_keeps_every_digit(spec):
+    """A saved RunConfig (a resumed device run) stores str(eve): it must parse back to
+    the same floats, not to 6 significant digits."""
+    assert EveSpec.parse(str(spec)) == spec
+
+
 def test_what_the_report_records():
     assert EveSpec().to_dict() == {"kind": "none", "fraction": 0.0}
     assert EveSpec.parse("intercept-resend=0.5:basis=x").to_dict() == {
@@ -55,7 +74,7 @@ def test_fixed_choice_is_what_every_attacked_exchange_stores(basis, choice):
         ("cloner=nan", "is not a number"),
         ("cloner=0.1:basis=z", "unknown or repeated option 'basis=z'"),
         ("intercept-resend:basis=y", "basis must be one of random, z, x, breidbart, got 'y'"),
-        ("intercept-resend:fraction=0.5", "unknown or repeated option"),
+        ("intercept-resend=0.5:fraction=0.3", "unknown or repeated option 'fraction=0.3'"),
         ("intercept-resend:basis=z:basis=x", "unknown or repeated option 'basis=x'"),
         ("intercept-resend=2", "attack fraction"),
         ("none:basis=z", "'none' takes no value"),

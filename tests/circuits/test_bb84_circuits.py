@@ -41,6 +41,7 @@ def test_metadata_registers_and_terminal_measurements():
         "alice_basis": "X",
         "bob_basis": "Z",
         "eve_basis": "X",
+        "eve_attack": "intercept-resend",
         "code": 19,
     }
     assert [r.name for r in circuit.cregs] == ["bob", "eve"]

@@ -49,7 +49,8 @@ def _mode(path) -> int:
 def test_files_are_private_and_the_round_trip_is_exact(tmp_path, submitted):
     choices, job = submitted
     run_dir = tmp_path / "runs" / "x"
-    path = save_pending_run(run_dir, choices=choices, job=job, config={"seed": 7, "qubits": 300})
+    config = {"seed": 7, "qubits": 300, "eve": str(choices.eve)}
+    path = save_pending_run(run_dir, choices=choices, job=job, config=config)
     assert path == run_dir / RUN_FILE
     assert _mode(run_dir) == 0o700
     assert _mode(run_dir / RUN_FILE) == 0o600 and _mode(run_dir / SECRETS_FILE) == 0o600
@@ -65,7 +66,8 @@ def test_files_are_private_and_the_round_trip_is_exact(tmp_path, submitted):
     for name in ("alice_bits", "alice_bases", "bob_bases", "eve_bases"):
         saved, original = getattr(pending.choices, name), getattr(choices, name)
         assert saved.dtype == original.dtype and np.array_equal(saved, original)
-    assert pending.job == job and pending.config == {"seed": 7, "qubits": 300}
+    assert pending.job == job and pending.config == config
+    assert pending.choices.eve == choices.eve  # from the config: the attack the choices ran
     out = collect_grouped(pending.job, pending.choices.codes, ("bob", "eve"), rng=1)
     assert out["bob"].shape == (300,)
 

@@ -289,6 +289,7 @@ def test_metadata_registers_and_terminal_measurements():
     assert circuit.metadata == {
         "protocol": "b92", "alice_bit": 1, "alice_state": "|+>", "bob_basis": "Z",
         "eve_basis": "X", "code": config_code(1, 0, 1),
+        "eve_attack": "intercept-resend",
     }  # fmt: skip
     assert [r.name for r in circuit.cregs] == ["bob", "eve"]
     names = [inst.operation.name for inst in circuit.data]

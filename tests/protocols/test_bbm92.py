@@ -122,6 +122,7 @@ def test_circuit_layout_bob_half_crosses_the_channel_eve_acts_before_it():
         "alice_setting": "Z",
         "bob_setting": "X",
         "eve_basis": "X",
+        "eve_attack": "intercept-resend",
         "code": 18,
     }
 

@@ -69,6 +69,24 @@ def test_max_circuit_qubits_is_the_widest_circuit_a_run_draws(name, eve):
     assert drawn == 1 + entangled + spec.active
 
 
+@pytest.mark.parametrize("name", PROTOCOLS)
+def test_records_rebuild_the_circuits_of_the_attack_that_ran(name):
+    """records.circuit(i) without eve= is exchange i's circuit under the run's own attack
+    (a cloner run's records must not redraw a random-basis intercept-resend)."""
+    protocol = get_protocol(name)
+    spec = EveSpec.parse("cloner=0.123")
+    choices = protocol.draw_choices(40, eve=spec, rng=8)
+    assert choices.eve == spec
+    outcomes = {r: np.zeros(40, dtype=np.uint8) for r in protocol.registers}
+    records = protocol.records(choices, outcomes)
+    for i in (0, 17, 39):
+        rebuilt = records.circuit(i)
+        ran = protocol.circuit_for_code(int(choices.codes[i]), eve=spec)
+        intercepted = protocol.circuit_for_code(int(choices.codes[i]))
+        assert rebuilt == ran and rebuilt != intercepted, (name, i)
+        assert records.circuit(i, eve=EveSpec.parse("intercept-resend")) == intercepted
+
+
 def test_six_state_and_b92_records_share_one_generic_class():
     from qkd_circuits.protocols.b92 import B92Records
     from qkd_circuits.protocols.choices import ChoiceRecords

@@ -140,6 +140,7 @@ def test_metadata_registers_and_terminal_measurements():
         "alice_basis": "Y",
         "bob_basis": "Z",
         "eve_basis": "Y",
+        "eve_attack": "intercept-resend",
         "code": config_code(1, 2, 0, 2),
     }
     assert [r.name for r in circuit.cregs] == ["bob", "eve"]
