@@ -22,9 +22,11 @@ from qkd_circuits.analysis import keyrate_cli
 from qkd_circuits.attacks.spec import EveSpec
 from qkd_circuits.channel.noise import NoiseSpec
 from qkd_circuits.errors import BackendError, ConfigError
+from qkd_circuits.optics.source import DEFAULT_MU, Source
 from qkd_circuits.outputs import PLOT_FORMATS, check_distinct, check_output_path, write_all
 from qkd_circuits.postprocessing.reconciliation.cascade_variants import CASCADE_VARIANTS
 from qkd_circuits.protocols.registry import (
+    CHANNEL_PROTOCOLS,
     DEFAULT_PROTOCOL,
     DEFAULT_QUBITS,
     PROTOCOLS,
@@ -54,6 +56,32 @@ class _UsageError(Exception):
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         raise _UsageError(f"{self.prog}: error: {message} (see '{self.prog} --help')")
+
+
+DEFAULT_DECOY = (0.1,)
+"""decoy-bb84's decoy intensity when none is given: 0.1 and the vacuum."""
+
+
+def _distance(text: str) -> float:
+    try:
+        km = float(text)
+    except ValueError:
+        km = float("nan")
+    if not 0.0 <= km <= 1000.0:
+        raise argparse.ArgumentTypeError(f"--distance must be km in [0, 1000], got {text!r}")
+    return km
+
+
+def _parse_decoys(text: str) -> tuple[float, ...]:
+    values = []
+    for item in text.split(","):
+        try:
+            values.append(float(item))
+        except ValueError:
+            raise ConfigError(f"--decoy {text!r}: {item.strip()!r} is not a number") from None
+    if not 1 <= len(values) <= 2 or any(not (v >= 0 and v != float("inf")) for v in values):
+        raise ConfigError(f"--decoy takes one or two intensities >= 0, got {text!r}")
+    return tuple(values)
 
 
 def _spec_type(parse: Callable[[str], T]) -> Callable[[str], T]:
@@ -148,6 +176,38 @@ def build_parser() -> argparse.ArgumentParser:
         "grouped, Aer samples every shot; aer-literal: one circuit per exchange; "
         "fake:NAME: a snapshot of an IBM device with its noise (e.g. fake:torino); "
         "ibm:NAME or ibm:least-busy: IBM Quantum hardware",
+    )
+    p.add_argument(
+        "--distance",
+        type=_distance,
+        default=None,
+        metavar="KM",
+        help="run over a fibre link of KM km: --qubits counts the pulses sent, only the "
+        "detected ones are exchanges (bb84, decoy-bb84; default: no link, every qubit "
+        "arrives)",
+    )
+    p.add_argument(
+        "--link",
+        default=None,
+        metavar="PRESET|FILE",
+        help="the link's loss, detectors and misalignment: gys (default) or a .toml/.json "
+        "file as for qkd keyrate --params",
+    )
+    p.add_argument(
+        "--source",
+        type=_spec_type(Source.parse),
+        default=None,
+        metavar="SPEC",
+        help="single-photon (bb84's default) or wcp:mu=M, weak laser pulses of mean photon "
+        f"number M (decoy-bb84's default: wcp:mu={DEFAULT_MU})",
+    )
+    p.add_argument(
+        "--decoy",
+        type=_spec_type(_parse_decoys),
+        default=None,
+        metavar="NU1[,NU2]",
+        help=f"decoy-bb84's decoy intensities (default {DEFAULT_DECOY}; one value adds the "
+        "vacuum as the weaker decoy)",
     )
     p.add_argument(
         "--pack",
@@ -265,9 +325,10 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument(
         "--protocols",
         type=_spec_type(check_protocol_list),
-        default=PROTOCOLS,
+        default=CHANNEL_PROTOCOLS,
         metavar="LIST",
-        help=f"comma-separated protocols (default: all, {','.join(PROTOCOLS)})",
+        help=f"comma-separated protocols (default: all that run without a link, "
+        f"{','.join(CHANNEL_PROTOCOLS)})",
     )
     _add_channel_options(
         c,
@@ -612,11 +673,36 @@ def _check_outputs(args: argparse.Namespace) -> None:
     check_distinct(paths)
 
 
+def _link_of(args: argparse.Namespace) -> Any:
+    """The run's :class:`~qkd_circuits.optics.link.LinkModel` from ``--distance``,
+    ``--link``, ``--source`` and ``--decoy`` (None without ``--distance``)."""
+    from qkd_circuits.analysis.link import resolve_link_parameters
+    from qkd_circuits.optics.link import LinkModel
+
+    given = [f"--{n}" for n in ("link", "source", "decoy") if getattr(args, n) is not None]
+    if args.distance is None:
+        if given:
+            raise ConfigError(f"{', '.join(given)} describe a link: give its --distance KM")
+        return None
+    needs_link = protocol_info(args.protocol).needs_link
+    source = args.source or (Source(kind="wcp", mu=DEFAULT_MU) if needs_link else Source())
+    decoys = args.decoy if args.decoy is not None else (DEFAULT_DECOY if needs_link else ())
+    if decoys and not needs_link:
+        raise ConfigError(f"--decoy applies to decoy-state protocols, not {args.protocol}")
+    return LinkModel(
+        distance_km=args.distance,
+        parameters=resolve_link_parameters(args.link or "gys"),
+        source=source,
+        decoys=decoys,
+    )
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
     _check_outputs(args)
     from qkd_circuits.postprocessing.pipeline import PostprocessingConfig
     from qkd_circuits.runner import RunConfig, plan_run, run_config, submit_run
 
+    link = _link_of(args)
     config = RunConfig(
         protocol=args.protocol,
         qubits=args.qubits,
@@ -635,6 +721,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
             eps_sec=args.eps_sec,
             eps_cor=args.eps_cor,
         ),
+        link=link,
     )
     status = sys.stderr if args.json == "-" or args.quiet else sys.stdout
 
@@ -803,14 +890,18 @@ def print_summary(report: RunReport, *, file: TextIO) -> None:
     )
     protocol = get_protocol(report.protocol)
     print(
-        f"{protocol.info.title} on {report.backend} · {report.qubits:,} qubits · {randomness}",
+        f"{protocol.info.title} on {report.backend} · {report.qubits:,} "
+        f"{'pulses' if report.link is not None else 'qubits'} · {randomness}",
         file=file,
     )
     noise = ",".join(f"{k}={v:g}" for k, v in report.noise.items()) or "none"
     line("noise", noise)
     line("eve", report.eve["attack"])
-    line("quantum phase", f"{quantum_s:.3f} s ({report.qubits / quantum_s:,.0f} exchanges/s)")
-    line("sifted bits", f"{report.sifted_bits:,} ({report.sifted_bits / report.qubits:.1%})")
+    _print_link(report, line)
+    unit = "pulses" if report.link is not None else "exchanges"
+    line("quantum phase", f"{quantum_s:.3f} s ({report.qubits / quantum_s:,.0f} {unit}/s)")
+    sifted_of = report.detections if report.detections is not None else report.qubits
+    line("sifted bits", f"{report.sifted_bits:,} ({report.sifted_bits / sifted_of:.1%})")
     if report.estimation is not None:
         per_basis = ", ".join(
             f"{b} {_fmt(e['qber'], '.3%')} of {e['sample_bits']:,}"
@@ -882,7 +973,8 @@ def print_summary(report: RunReport, *, file: TextIO) -> None:
         match = "keys match" if report.keys_match else "KEYS DIFFER"
         line(
             "result",
-            f"{report.final_key_bits:,} secret key bits ({report.secret_key_rate:.4f} per qubit, "
+            f"{report.final_key_bits:,} secret key bits ({report.secret_key_rate:.4g} per "
+            f"{'pulse' if report.link is not None else 'qubit'}, "
             f"net {report.net_key_bits:,} after authentication), {match}",
         )
         if report.reproducible:
@@ -896,6 +988,36 @@ def print_summary(report: RunReport, *, file: TextIO) -> None:
         "time",
         f"{total:.2f} s (" + ", ".join(f"{k} {v:.2f}" for k, v in report.timings_s.items()) + ")",
     )
+
+
+def _print_link(report: RunReport, line: Callable[[str, str], None]) -> None:
+    """The summary's lines on a link run: the link, the detections, the gains and, with
+    decoys, the single-photon bounds."""
+    link = report.link
+    if link is None or report.pulses is None or report.detections is None:
+        return
+    source = link["source"]
+    light = "single photons" if source["kind"] == "single-photon" else f"WCP mu {source['mu']:g}"
+    if len(link["intensities"]) > 1:
+        light += ", decoys " + ", ".join(f"{mu:g}" for mu in link["intensities"][1:])
+    line(
+        "link",
+        f"{report.distance_km:g} km of {link['parameters']['name']} (transmittance "
+        f"{link['transmittance']:.3e}), {light}",
+    )
+    gains = ", ".join(f"{g:.3e}" for g in (report.gain or []))
+    line(
+        "detections",
+        f"{report.detections:,} of {report.pulses:,} pulses (gain {gains}; "
+        f"{link['double_clicks']:,} double clicks, given random bits)",
+    )
+    single = report.single_photon
+    if single:
+        line(
+            "single photons",
+            f"yield >= {single['y1_lower']:.3e}, error <= {single['e1_upper']:.3%}, gain >= "
+            f"{single['q1_lower']:.3e} (decoy bounds, Lim et al. 2014)",
+        )
 
 
 def _print_eve(report: RunReport, line: Callable[[str, str], None]) -> None:

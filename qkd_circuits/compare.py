@@ -20,7 +20,7 @@ from matplotlib.figure import Figure
 
 from qkd_circuits.errors import ConfigError
 from qkd_circuits.outputs import PLOT_FORMATS
-from qkd_circuits.protocols.registry import PROTOCOLS, check_protocol_list, get_protocol
+from qkd_circuits.protocols.registry import CHANNEL_PROTOCOLS, check_protocol_list, get_protocol
 from qkd_circuits.report import RunReport
 from qkd_circuits.runner import RunConfig, run_config
 
@@ -89,7 +89,7 @@ class ComparisonRow:
 
 def compare_protocols(
     base: RunConfig,
-    protocols: Sequence[str] = PROTOCOLS,
+    protocols: Sequence[str] = CHANNEL_PROTOCOLS,
     *,
     on_protocol: Callable[[str], None] | None = None,
 ) -> list[RunReport]:

@@ -100,6 +100,15 @@ class RunReport:
             the run's), and ``per_block``, each block's own figures; absent for one block. The
             other fields then pool the blocks (sums of counts, rates from the pooled
             counts); protocol fields (``chsh_s``) are per block only.
+        distance_km: A run over a link (:mod:`qkd_circuits.optics`): its length in km.
+        link: The link: its ``parameters``, ``source``, ``intensities`` and their
+            probabilities, ``transmittance``, ``dark_count_per_detector``, and the run's
+            ``pulses_per_intensity``, ``detections_per_intensity``, ``double_clicks``.
+        pulses: Pulses sent (``qubits`` of a link run).
+        detections: Pulses that clicked at Bob (the exchanges sifting starts from).
+        gain: Detections per pulse, per intensity (the signal first).
+        single_photon: Decoy runs: ``y1_lower``, ``e1_upper``, ``q1_lower``, the decoy
+            bounds on the single-photon yield, error rate and gain (per block only).
 
     The JSON field names are versioned by ``schema_version``; the schema is
     published with the package (:func:`report_schema`).
@@ -149,6 +158,12 @@ class RunReport:
     chsh_s_stderr: float | None = None
     di_key_rate: float | None = None
     blocks: dict[str, Any] | None = None
+    distance_km: float | None = None
+    link: dict[str, Any] | None = None
+    pulses: int | None = None
+    detections: int | None = None
+    gain: list[float] | None = None
+    single_photon: dict[str, float] | None = None
     records: Any = field(default=None, repr=False, compare=False)
     sifted: SiftedKey | None = field(default=None, repr=False, compare=False)
     key_alice: Bits | None = field(default=None, repr=False, compare=False)
@@ -183,11 +198,13 @@ def build_report(
     result: DistillationResult,
     timings: dict[str, float],
     extras: dict[str, Any] | None = None,
+    link_fields: dict[str, Any] | None = None,
 ) -> RunReport:
     """Assemble the report of a run from its configuration and each stage's result.
 
     ``extras`` are the protocol's own fields (``Protocol.report_extras``): E91's
-    ``chsh_s`` and ``chsh_s_stderr``; absent ones are None."""
+    ``chsh_s`` and ``chsh_s_stderr``; absent ones are None. ``link_fields`` are those of
+    :data:`LINK_FIELDS` of a run over a link."""
     more = dict(extras or {})
     unknown = set(more) - set(PROTOCOL_FIELDS)
     if unknown:
@@ -200,6 +217,10 @@ def build_report(
     )
     pp = config.postprocessing
     protocol_fields: dict[str, Any] = {name: more.get(name) for name in PROTOCOL_FIELDS}
+    link = dict(link_fields or {})
+    if set(link) - set(LINK_FIELDS):
+        raise ValueError(f"unknown link fields {sorted(set(link) - set(LINK_FIELDS))}")
+    protocol_fields.update({name: link.get(name) for name in LINK_FIELDS})
     agreement = key_agreement(sifted, result)
     return RunReport(
         **_run_fields(config, seed, backend_info),
@@ -298,7 +319,11 @@ def _eve_object(config: RunConfig, **measured: Any) -> dict[str, Any]:
 PROTOCOL_FIELDS = ("chsh_s", "chsh_s_stderr", "di_key_rate")
 """Report fields only some protocols fill (``Protocol.report_extras``)."""
 
-OPTIONAL_FIELDS = (*PROTOCOL_FIELDS, "blocks")
+LINK_FIELDS = ("distance_km", "link", "pulses", "detections", "gain", "single_photon")
+"""Report fields of a run over a link (:func:`~qkd_circuits.optics.exchanges.
+link_report_fields`)."""
+
+OPTIONAL_FIELDS = (*PROTOCOL_FIELDS, *LINK_FIELDS, "blocks")
 """Report fields left out of the JSON when None."""
 
 _NOT_IN_JSON = frozenset(
@@ -330,8 +355,16 @@ RUN_LEVEL_FIELDS = frozenset(
 )  # fmt: skip
 """Fields of a block's report that belong to the whole run, not in ``per_block``."""
 
-_MAX_TERMS = ("tolerance", "levels", "phase_error_bound", "log_eps")
-"""Key-length terms that are rates or levels: pooled as the largest over blocks."""
+_MAX_TERMS = (
+    "tolerance", "levels", "phase_error_bound", "log_eps", "phi_x", "e1_upper",
+    "multi_photon_probability", "eps_lim",
+)  # fmt: skip
+"""Key-length terms that are rates, levels or upper bounds on a rate: pooled as the
+largest over blocks (the weakest block's)."""
+
+_MIN_TERMS = ("y1_lower", "q1_lower", "keep_fraction")
+"""Key-length terms that are lower bounds on a rate or a fraction: pooled as the
+smallest over blocks."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -461,7 +494,27 @@ def combine_blocks(
         },
         key_alice=key_alice,
         key_bob=key_bob,
+        **_pool_link(figs),
     )
+
+
+def _pool_link(figs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The link fields of a streamed link run: counts summed over the blocks, gains
+    from the sums (``single_photon`` stays per block); ``{}`` without a link."""
+    if figs[0].get("link") is None:
+        return {}
+    link = dict(figs[0]["link"])
+    for name in ("pulses_per_intensity", "detections_per_intensity"):
+        link[name] = [sum(column) for column in zip(*(f["link"][name] for f in figs), strict=True)]
+    link["double_clicks"] = sum(f["link"]["double_clicks"] for f in figs)
+    sent, seen = link["pulses_per_intensity"], link["detections_per_intensity"]
+    return {
+        "distance_km": figs[0]["distance_km"],
+        "link": link,
+        "pulses": sum(f["pulses"] for f in figs),
+        "detections": sum(f["detections"] for f in figs),
+        "gain": [d / s if s else 0.0 for d, s in zip(seen, sent, strict=True)],
+    }
 
 
 def _concatenated_keys(emitted: list[BlockOutcome]) -> tuple[Bits | None, Bits | None]:
@@ -559,6 +612,8 @@ def _pool_key_length(figs: list[dict[str, Any]]) -> dict[str, Any] | None:
                 continue
             if name.startswith(_MAX_TERMS):
                 terms[name] = max(terms.get(name, value), value)
+            elif name.startswith(_MIN_TERMS):
+                terms[name] = min(terms.get(name, value), value)
             else:
                 terms[name] = terms.get(name, 0.0) + value
         for basis, value in kl["phase_error_bound"].items():

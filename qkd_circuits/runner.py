@@ -16,6 +16,8 @@ from qkd_circuits.channel.noise import NoiseSpec, build_noise_model
 from qkd_circuits.errors import ConfigError
 from qkd_circuits.execution.aer import AerExecutor
 from qkd_circuits.execution.base import Executor, ProgressCallback
+from qkd_circuits.optics.exchanges import LinkRun, link_report_fields, run_link_exchanges
+from qkd_circuits.optics.link import LinkModel, link_from_dict, link_to_dict
 from qkd_circuits.postprocessing.channel import PublicChannel
 from qkd_circuits.postprocessing.key_length import Statement
 from qkd_circuits.postprocessing.pipeline import (
@@ -24,8 +26,13 @@ from qkd_circuits.postprocessing.pipeline import (
     distill_key,
 )
 from qkd_circuits.postprocessing.security import SecurityAnalysis, sifted_bits_needed
-from qkd_circuits.protocols.base import Protocol, run_exchanges
-from qkd_circuits.protocols.registry import DEFAULT_PROTOCOL, DEFAULT_QUBITS, get_protocol
+from qkd_circuits.protocols.base import LinkProtocol, Protocol, run_exchanges
+from qkd_circuits.protocols.registry import (
+    DEFAULT_PROTOCOL,
+    DEFAULT_QUBITS,
+    get_protocol,
+)
+from qkd_circuits.protocols.registry import protocol_info as get_protocol_info
 from qkd_circuits.randomness import RunRandomness
 from qkd_circuits.report import BlockOutcome, RunReport, build_report, combine_blocks
 from qkd_circuits.specs import check_int
@@ -35,6 +42,10 @@ AER_BACKENDS = ("aer", "aer-shots", "aer-literal")
 DEFAULT_BLOCK_QUBITS = 10**7
 """Exchanges per block of a streamed run on Aer (``RunConfig.block_qubits``): a run of
 at most this many is one block, so every figure of such runs is that of one distillation."""
+DEFAULT_LINK_BLOCK_DETECTIONS = 3 * 10**7
+"""Expected detections per block of a run over a link (``RunConfig.link``): larger than
+:data:`DEFAULT_BLOCK_QUBITS` because a decoy key's finite-size terms shrink with the block
+(~2 GiB at :data:`BYTES_PER_QUBIT` per detection)."""
 MIN_BLOCK_QUBITS = 10_000
 """Smallest block: a BB84 block of 5,000 noiseless exchanges still cannot pay for its own
 finite-key and authentication terms (measured); 10,000 is the smallest that emits."""
@@ -143,7 +154,14 @@ class RunConfig:
             :data:`DEFAULT_BLOCK_QUBITS`). A run of more exchanges is cut into
             blocks of equal size (:attr:`block_sizes`), each run and distilled to
             its own finite-key secure key in turn, so memory depends on the block,
-            not on ``qubits``. Device runs are one block.
+            not on ``qubits``. Device runs are one block. Over a link: pulses per block
+            (None: as many blocks as keep each one's expected detections within
+            :data:`DEFAULT_LINK_BLOCK_DETECTIONS`).
+        link: A fibre link with its source (:class:`~qkd_circuits.optics.link.LinkModel`;
+            None: every qubit arrives, no source statistics). Then ``qubits`` counts
+            the pulses Alice sends, and only the detected ones are exchanges
+            (:mod:`qkd_circuits.optics.exchanges`); Aer backend, protocols with
+            ``draw_detected_choices`` (``bb84``, ``decoy-bb84``), Eve none or ``pns``.
     """
 
     protocol: str = DEFAULT_PROTOCOL
@@ -156,6 +174,7 @@ class RunConfig:
     max_shots: int | None = None
     postprocessing: PostprocessingConfig = field(default_factory=PostprocessingConfig)
     block_qubits: int | None = None
+    link: LinkModel | None = None
 
     def __post_init__(self) -> None:
         for name, kind in (
@@ -205,8 +224,46 @@ class RunConfig:
                         f"{name} applies to device backends (fake:NAME, ibm:...) only, "
                         f"not {self.backend!r}"
                     )
+        self._check_link()
         if self.eve.active:  # builds each attacked circuit once (ms): a protocol refuses an
             self.protocol_object.max_circuit_qubits(eve=self.eve)  # attack it cannot run
+
+    def _check_link(self) -> None:
+        """Refuse, before anything runs, a link run that cannot be one (and PNS or a
+        link-only protocol without a link)."""
+        link = self.link
+        needs_link = get_protocol_info(self.protocol).needs_link
+        if link is None:
+            if needs_link:
+                raise ConfigError(
+                    f"{self.protocol} runs over a link: give its distance (--distance KM)"
+                )
+            if self.eve.kind == "pns":
+                raise ConfigError(
+                    "pns splits the photons of a weak laser's pulses: it needs a link "
+                    "(--distance KM) with --source wcp:mu=M"
+                )
+            return
+        if not isinstance(link, LinkModel):
+            raise ConfigError(f"link must be a LinkModel, got {link!r}")
+        if not isinstance(self.protocol_object, LinkProtocol):
+            raise ConfigError(
+                f"--distance applies to protocols run over a link (bb84, decoy-bb84), "
+                f"not {self.protocol!r}"
+            )
+        if self.backend != "aer":
+            raise ConfigError(
+                f"a link run needs each circuit's exact distribution: backend 'aer', not "
+                f"{self.backend!r}"
+            )
+        if self.eve.kind not in ("none", "pns"):
+            raise ConfigError(f"on a link, --eve takes none or pns, got {str(self.eve)!r}")
+        if self.eve.kind == "pns" and link.source.kind != "wcp":
+            raise ConfigError("pns needs multi-photon pulses: --source wcp:mu=M")
+        if self.noise.misalignment:
+            raise ConfigError(
+                "the link sets the misalignment (its e_d): drop misalignment from --noise"
+            )
 
     def _check_fits_device(self, spec: Any) -> None:
         """Refuse, before anything runs, a device run whose widest circuit (the protocol's
@@ -244,12 +301,28 @@ class RunConfig:
         """True for ``fake:``/``ibm:`` backends."""
         return self.backend not in AER_BACKENDS
 
+    def memory_exchanges(self) -> tuple[int, int]:
+        """(exchanges of the run, of its largest block) that memory is sized for: the
+        qubits, or over a link the expected detections with a 6σ margin."""
+        largest = max(self.block_sizes)
+        if self.link is None:
+            return self.qubits, largest
+
+        def detections(pulses: int) -> int:
+            mean = self.link.expected_detections(pulses)  # type: ignore[union-attr]
+            return max(1, math.ceil(mean + 6.0 * math.sqrt(mean) + 10.0))
+
+        return detections(self.qubits), detections(largest)
+
     @property
     def block_sizes(self) -> tuple[int, ...]:
         """Exchanges of each block, in order: ``ceil(qubits / block_qubits)`` blocks whose
         sizes differ by at most one (one block on devices and for short runs)."""
         block = DEFAULT_BLOCK_QUBITS if self.block_qubits is None else self.block_qubits
         count = 1 if self.on_device else -(-self.qubits // block)
+        if self.link is not None and self.block_qubits is None:
+            expected = self.link.expected_detections(self.qubits)
+            count = max(1, math.ceil(expected / DEFAULT_LINK_BLOCK_DETECTIONS))
         return tuple(
             (self.qubits * (i + 1)) // count - (self.qubits * i) // count for i in range(count)
         )
@@ -268,6 +341,7 @@ class RunConfig:
             "max_shots": self.max_shots,
             "postprocessing": {f.name: getattr(pp, f.name) for f in fields(pp)},
             "block_qubits": self.block_qubits,
+            "link": None if self.link is None else link_to_dict(self.link),
         }
 
     @classmethod
@@ -291,6 +365,7 @@ class RunConfig:
                 max_shots=data.get("max_shots"),  # absent from earlier releases' records
                 postprocessing=PostprocessingConfig(**post),
                 block_qubits=data.get("block_qubits"),  # absent from earlier releases' records
+                link=None if data.get("link") is None else link_from_dict(data["link"]),
             )
         except (KeyError, TypeError) as exc:
             raise ConfigError(
@@ -332,7 +407,10 @@ def make_executor(
             on_submit=on_submit,
         )
         return executor, False
-    model = None if config.noise.is_noiseless else build_noise_model(config.noise)
+    noise = config.noise
+    if config.link is not None:  # the link's misalignment: a rotation in every circuit
+        noise = dataclasses.replace(noise, misalignment=config.link.misalignment)
+    model = None if noise.is_noiseless else build_noise_model(noise)
     if config.backend == "aer":
         return AerExecutor(model, mode="probabilities"), False
     return AerExecutor(model, mode="shots"), config.backend == "aer-literal"
@@ -430,10 +508,10 @@ def run_config(
             run can be finished with :func:`resume_run`. Must not exist yet.
         on_budget: Device backends: called with the shot budget before submitting.
     """
-    check_fits_in_memory(config.qubits, max(config.block_sizes))
+    check_fits_in_memory(*config.memory_exchanges())
     if run_dir is not None and not config.on_device:
         raise ConfigError("run_dir applies to device backends (fake:NAME, ibm:...) only")
-    if len(config.block_sizes) > 1:
+    if len(config.block_sizes) > 1 or config.link is not None:
         return _run_streamed(config, progress=progress, on_stage=on_stage, on_block=on_block)
     streams = RunRandomness.for_run(config.seed)
     clock = Stopwatch(on_stage)
@@ -495,18 +573,31 @@ def _run_streamed(
         clock = Stopwatch(on_stage)
         block_progress = progress and _offset_progress(progress, done, config.qubits)
 
+        link_run = None
         with clock("quantum"):
-            choices = protocol.draw_choices(size, eve=config.eve, rng=streams.choices)
-            records = run_exchanges(
-                protocol, choices, executor, eve=config.eve, literal=literal,
-                rng=streams.quantum, progress=block_progress,
-            )  # fmt: skip
-        del choices
+            if config.link is not None:
+                link_run = run_link_exchanges(
+                    protocol, config.link, size, executor, eve=config.eve,
+                    choices_rng=streams.choices, quantum_rng=streams.quantum,
+                )  # fmt: skip
+                records = link_run.records
+                if block_progress is not None:
+                    block_progress(size, size)
+            else:
+                choices = protocol.draw_choices(size, eve=config.eve, rng=streams.choices)
+                records = run_exchanges(
+                    protocol, choices, executor, eve=config.eve, literal=literal,
+                    rng=streams.quantum, progress=block_progress,
+                )  # fmt: skip
+                del choices
         block = dataclasses.replace(config, qubits=size, postprocessing=per_block)
         report = _finish(
-            block, streams, records, executor.describe(), clock, on_stage, run_qubits=config.qubits
-        )
-        del records
+            block, streams, records, executor.describe(), clock, on_stage,
+            run_qubits=config.qubits if len(sizes) > 1 else None, link_run=link_run,
+        )  # fmt: skip
+        del records, link_run
+        if len(sizes) == 1:  # a link run of one block: its report is the run's
+            return report
         outcomes.append(BlockOutcome.of(report))
         for stage, seconds in report.timings_s.items():
             timings[stage] = timings.get(stage, 0.0) + seconds
@@ -580,8 +671,8 @@ def plan_run(config: RunConfig) -> RunPlan:
         ConfigError: the run would be refused (memory, ``max_shots``, device).
         BackendError: the device cannot be reached.
     """
-    check_fits_in_memory(config.qubits, max(config.block_sizes))
-    memory = memory_needed(config.qubits, max(config.block_sizes))
+    check_fits_in_memory(*config.memory_exchanges())
+    memory = memory_needed(*config.memory_exchanges())
     executor, _ = make_executor(config)
     if not config.on_device:
         return RunPlan(config=config, memory_bytes=memory, backend_info=executor.describe())
@@ -702,18 +793,23 @@ def _finish(
     *,
     run_dir: str | Path | None = None,
     run_qubits: int | None = None,
+    link_run: LinkRun | None = None,
 ) -> RunReport:
     """Sifting, post-processing and the report: the classical half of every run (or of
     one block of a streamed run of ``run_qubits`` exchanges).
 
     A saved run (``run_dir``) is marked distilled before its key is returned, so
     it can never be distilled a second time (see
-    :mod:`~qkd_circuits.execution.run_store`)."""
+    :mod:`~qkd_circuits.execution.run_store`). Over a link (``link_run``) the protocol's
+    ``link_analysis`` bounds what the source's multi-photon pulses may have told Eve."""
     protocol = config.protocol_object
     channel = PublicChannel()
     with clock("sifting"):
         sifted = protocol.sift(records, channel=channel)
-    analysis = protocol.analysis(sifted)
+    if link_run is not None and config.link is not None and isinstance(protocol, LinkProtocol):
+        analysis = protocol.link_analysis(sifted, config.link, link_run.detections)
+    else:
+        analysis = protocol.analysis(sifted)
     result = distill_key(
         sifted.alice,
         sifted.bob,
@@ -729,7 +825,12 @@ def _finish(
         _run_store().mark_finished(
             run_dir, final_key_bits=result.final_key_bits, abort_reason=result.abort_reason
         )
-    if result.abort_reason == "key_too_short" and result.estimate is not None and sifted.size:
+    if (
+        result.abort_reason == "key_too_short"
+        and result.estimate is not None
+        and sifted.size
+        and link_run is None  # over a link the length depends on the pulses, not the bits
+    ):
         result = dataclasses.replace(
             result,
             abort_message=f"{result.abort_message}; "
@@ -744,6 +845,9 @@ def _finish(
         result=result,
         timings={**clock.timings, **result.timings_s},
         extras=protocol.report_extras(records, sifted),
+        link_fields=None
+        if link_run is None or config.link is None
+        else link_report_fields(config.link, link_run, result.key_length),
     )
 
 

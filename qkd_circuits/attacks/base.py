@@ -16,10 +16,11 @@ Adding an attack is one module with a class of these members and one entry in
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, ClassVar, Protocol
 
 from qkd_circuits.attacks.cloner import Cloner
 from qkd_circuits.attacks.intercept_resend import InterceptResend
+from qkd_circuits.attacks.pns import PhotonNumberSplitting
 from qkd_circuits.attacks.spec import EveSpec
 from qkd_circuits.errors import ConfigError
 
@@ -28,7 +29,15 @@ if TYPE_CHECKING:
 
 
 class Attack(Protocol):
-    """What the circuits ask of an attack."""
+    """What the circuits ask of an attack.
+
+    Attributes:
+        splits_photons: Alice prepares the probe as she prepares the signal (it is the
+            pulse's second photon, :mod:`~qkd_circuits.attacks.pns`); else it starts
+            in |0>.
+    """
+
+    splits_photons: ClassVar[bool]
 
     def append(self, qc: QuantumCircuit, signal: Qubit, probe: Qubit, *, choice: int) -> None:
         """Append Eve's interaction of one exchange (her ``choice``) on ``signal``."""
@@ -52,6 +61,7 @@ DEFAULT_ATTACK = InterceptResend()
 ATTACKS: dict[str, Callable[[EveSpec], Attack]] = {
     "intercept-resend": lambda spec: InterceptResend(spec.basis),
     "cloner": lambda spec: Cloner(spec.disturbance),
+    "pns": lambda spec: PhotonNumberSplitting(),
 }
 """Attack kind -> the attack of a spec of that kind."""
 

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
 from qkd_circuits.attacks.directions import rotate_to_z
 from qkd_circuits.attacks.spec import MAX_DISTURBANCE
@@ -72,6 +72,7 @@ class Cloner:
         disturbance: D in [0, 0.5].
     """
 
+    splits_photons: ClassVar[bool] = False
     disturbance: float
 
     def append(self, qc: QuantumCircuit, signal: Qubit, probe: Qubit, *, choice: int) -> None:

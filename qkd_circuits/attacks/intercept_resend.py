@@ -25,7 +25,7 @@ PRL 81, 3018 (1998), arXiv:quant-ph/9805019).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
 from qkd_circuits.attacks.directions import (
     BASIS_DIRECTIONS,
@@ -75,6 +75,7 @@ class InterceptResend:
         basis: ``"random"``, ``"z"``, ``"x"`` or ``"breidbart"``.
     """
 
+    splits_photons: ClassVar[bool] = False
     basis: str = "random"
 
     def append(self, qc: QuantumCircuit, signal: Qubit, probe: Qubit, *, choice: int) -> None:

@@ -10,6 +10,7 @@ Spellings::
     intercept-resend[=FRACTION][:basis=random|z|x|breidbart]
     intercept-resend:fraction=FRACTION[:basis=...]    the same, by name
     cloner=D[:fraction=FRACTION]          D, the target disturbance, in [0, 0.5]
+    pns                                   photon-number splitting (a link's WCP source)
 """
 
 from __future__ import annotations
@@ -21,17 +22,17 @@ from typing import Literal
 from qkd_circuits.errors import ConfigError
 from qkd_circuits.specs import check_probability
 
-EveKind = Literal["none", "intercept-resend", "cloner"]
+EveKind = Literal["none", "intercept-resend", "cloner", "pns"]
 EveBasis = Literal["random", "z", "x", "breidbart"]
 
-KINDS: tuple[str, ...] = ("none", "intercept-resend", "cloner")
+KINDS: tuple[str, ...] = ("none", "intercept-resend", "cloner", "pns")
 BASES: tuple[str, ...] = ("random", "z", "x", "breidbart")
 MAX_DISTURBANCE = 0.5
 """The cloner's disturbance D is in [0, 1/2]: at 1/2 it swaps the qubit into Eve's probe."""
 
 _SYNTAX = (
     "none | intercept-resend[=FRACTION][:basis=random|z|x|breidbart] | "
-    "cloner=D[:fraction=FRACTION] (D in [0, 0.5])"
+    "cloner=D[:fraction=FRACTION] (D in [0, 0.5]) | pns"
 )
 
 
@@ -40,7 +41,9 @@ class EveSpec:
     """Which attack Eve runs, how strongly, and on what fraction of the exchanges.
 
     Attributes:
-        kind: ``"none"``, ``"intercept-resend"`` or ``"cloner"``.
+        kind: ``"none"``, ``"intercept-resend"``, ``"cloner"`` or ``"pns"`` (photon-number
+            splitting: its exchanges are the link's multi-photon pulses, so ``fraction``
+            stays 1).
         fraction: Probability that Eve attacks a given exchange, in [0, 1].
         basis: Intercept-resend only: Eve's measurement basis, ``"random"`` (uniform
             over the protocol's bases, the default), ``"z"``, ``"x"`` or
@@ -64,6 +67,11 @@ class EveSpec:
             )
         if self.basis != "random" and self.kind != "intercept-resend":
             raise ConfigError(f"basis={self.basis} applies to intercept-resend, not {self.kind}")
+        if self.kind == "pns" and self.fraction != 1.0:
+            raise ConfigError(
+                "pns attacks the link's multi-photon pulses: it takes no fraction, "
+                f"got {self.fraction!r}"
+            )
         d = self.disturbance
         if isinstance(d, bool) or not isinstance(d, (int, float)) or not 0 <= d <= MAX_DISTURBANCE:
             raise ConfigError(f"cloner disturbance D must be a number in [0, 0.5], got {d!r}")
@@ -80,10 +88,10 @@ class EveSpec:
         name, sep, value = head.partition("=")
         if name not in KINDS:
             raise ConfigError(f"unknown eve spec {text!r}; allowed: {_SYNTAX}")
-        if name == "none":
+        if name in ("none", "pns"):
             if sep or options:
-                raise ConfigError(f"eve spec {text!r}: 'none' takes no value")
-            return cls()
+                raise ConfigError(f"eve spec {text!r}: {name!r} takes no value")
+            return cls(kind=name)  # type: ignore[arg-type]
         fields: dict[str, object] = {"kind": name}
         if name == "cloner":
             if not sep:
@@ -116,8 +124,8 @@ class EveSpec:
 
     def __str__(self) -> str:
         """The spelling that parses back to this spec exactly (floats by ``repr``)."""
-        if self.kind == "none":
-            return "none"
+        if self.kind in ("none", "pns"):
+            return self.kind
         if self.kind == "cloner":
             text = f"cloner={self.disturbance!r}"
             return text if self.fraction == 1.0 else f"{text}:fraction={self.fraction!r}"

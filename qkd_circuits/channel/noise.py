@@ -21,7 +21,12 @@ the same basis), used as test oracles:
 * amplitude damping gamma: |1> decays with probability gamma: a Z-basis 1 is read
   0 with probability gamma, a Z-basis 0 never flips; in X the error is
   (1 - sqrt(1-gamma))/2 (Nielsen & Chuang, Sec. 8.3.5);
-* readout p: Bob's detector reports the wrong bit with probability p.
+* readout p: Bob's detector reports the wrong bit with probability p;
+* misalignment e_d: the optical misalignment of a fibre link, a coherent rotation
+  ``Ry(θ)`` of the polarisation (or phase) reference with ``sin²(θ/2) = e_d``, so a
+  Z- or X-basis photon reaches the wrong detector with probability e_d (Lo, Ma &
+  Chen, PRL 94, 230504 (2005): the e_d of the GYS link); Y-basis states are on the
+  rotation axis and are not disturbed.
 """
 
 from __future__ import annotations
@@ -44,6 +49,7 @@ _SPEC_NAMES = {
     "phaseflip": "phaseflip",
     "amplitude-damping": "amplitude_damping",
     "readout": "readout",
+    "misalignment": "misalignment",
 }
 
 
@@ -57,6 +63,7 @@ class NoiseSpec:
         phaseflip: Probability of a Z error in the channel.
         amplitude_damping: Damping parameter gamma of the channel.
         readout: Symmetric readout (assignment) error of Bob's detector.
+        misalignment: Error e_d of a coherent misalignment rotation (module docstring).
     """
 
     depolarizing: float = 0.0
@@ -64,6 +71,7 @@ class NoiseSpec:
     phaseflip: float = 0.0
     amplitude_damping: float = 0.0
     readout: float = 0.0
+    misalignment: float = 0.0
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -73,7 +81,7 @@ class NoiseSpec:
     def parse(cls, text: str) -> NoiseSpec:
         """Parse ``"depolarizing=0.02,readout=0.01"``; ``"none"`` means no noise.
 
-        Names: depolarizing, bitflip, phaseflip, amplitude-damping, readout.
+        Names: depolarizing, bitflip, phaseflip, amplitude-damping, readout, misalignment.
 
         Raises:
             ConfigError: an empty spec, an unknown name or a value outside [0, 1].
@@ -109,9 +117,18 @@ class NoiseSpec:
     def channel_error(self) -> QuantumError | None:
         """The channel as one single-qubit ``QuantumError`` (None when noiseless).
 
-        Order of composition: amplitude damping, depolarizing, bit flip, phase flip.
+        Order of composition: amplitude damping, depolarizing, bit flip, phase flip,
+        misalignment (a unitary ``Ry(θ)``, ``sin²(θ/2) = e_d``).
         """
-        from qiskit_aer.noise import amplitude_damping_error, depolarizing_error, pauli_error
+        import math
+
+        from qiskit.circuit.library import RYGate
+        from qiskit_aer.noise import (
+            amplitude_damping_error,
+            coherent_unitary_error,
+            depolarizing_error,
+            pauli_error,
+        )
 
         parts: list[QuantumError] = []
         if self.amplitude_damping:
@@ -122,6 +139,9 @@ class NoiseSpec:
             parts.append(pauli_error([("X", self.bitflip), ("I", 1 - self.bitflip)]))
         if self.phaseflip:
             parts.append(pauli_error([("Z", self.phaseflip), ("I", 1 - self.phaseflip)]))
+        if self.misalignment:
+            theta = 2.0 * math.asin(math.sqrt(self.misalignment))
+            parts.append(coherent_unitary_error(RYGate(theta).to_matrix()))
         if not parts:
             return None
         error = parts[0]

@@ -118,6 +118,13 @@ def prepare_and_measure(
         qc.h(signal[0])
     if basis == 2:
         qc.s(signal[0])
+    if eve_acts and attack_for(eve).splits_photons:  # the pulse's second photon
+        if bit:
+            qc.x(probe[0])
+        if basis in (1, 2):
+            qc.h(probe[0])
+        if basis == 2:
+            qc.s(probe[0])
     qc.barrier(label="alice")
     append_transit(qc, signal[0], probe[0] if eve_acts else None, eve_basis=eve_basis, eve=eve)
     qc.barrier(label="bob")

@@ -344,7 +344,7 @@ def estimate_qber(
     bob_sifted: ArrayLike,
     *,
     bases: ArrayLike,
-    sample_fraction: float = 0.1,
+    sample_fraction: float | Mapping[str, float] = 0.1,
     channel: PublicChannel | None = None,
     rng: RNGLike = None,
     stage: str = "estimation",
@@ -364,7 +364,12 @@ def estimate_qber(
         bases: Basis of each sifted bit, same length: value ``i`` is
             ``basis_names[i]`` (BB84: 0 = Z, 1 = X). Required: without it no phase
             error can be bounded.
-        sample_fraction: Fraction of each basis disclosed, in (0, 1).
+        sample_fraction: Fraction of each basis disclosed, in (0, 1); or a mapping
+            from every name of ``basis_names`` to that basis's fraction, in (0, 1]
+            (1.0 discloses the whole basis, e.g. the decoy-state test basis of
+            Lim et al., PRA 89, 022307 (2014): none of its bits reaches the key).
+            A mapping whose fractions are all equal to a float draws the same
+            positions as that float.
         channel: Public channel that records the disclosure (optional).
         rng: Public generator, seed or None; draws the sample positions.
         stage: Stage name used on the channel.
@@ -375,7 +380,8 @@ def estimate_qber(
 
     Raises:
         ConfigError: empty or mismatched arrays, non-binary values,
-            ``sample_fraction`` outside (0, 1).
+            ``sample_fraction`` outside (0, 1) (a mapping's fractions outside (0, 1],
+            or a mapping that misses a basis or names an unknown one).
         ProtocolAbort: ``"key_too_short"`` if the samples would leave no key bit.
     """
     alice = as_bits(alice_sifted, name="alice_sifted")
@@ -388,14 +394,14 @@ def estimate_qber(
             f"sifted keys and bases must have equal length, got {alice.size} (Alice), "
             f"{bob.size} (Bob), {basis_of.size} (bases)"
         )
-    fraction = check_open_unit(sample_fraction, name="sample_fraction")
+    fractions = _sample_fractions(sample_fraction, basis_names)
     generator = ensure_rng(rng)
 
     picked: list[NDArray[np.int64]] = []
     samples: dict[str, BasisSample] = {}
     for value, name in enumerate(basis_names):
         where = np.flatnonzero(basis_of == value)
-        k = math.ceil(fraction * where.size)
+        k = math.ceil(fractions[name] * where.size)
         chosen = where[generator.choice(where.size, size=k, replace=False, shuffle=False)]
         picked.append(chosen)
         samples[name] = BasisSample(
@@ -412,8 +418,8 @@ def estimate_qber(
     if n < 1:
         raise ProtocolAbort(
             "key_too_short",
-            f"samples of {positions.size} bits (sample_fraction={fraction!r}) leave no key bit "
-            f"from {alice.size} sifted bits",
+            f"samples of {positions.size} bits (sample_fraction={_describe(fractions)}) leave "
+            f"no key bit from {alice.size} sifted bits",
         )
     if channel is not None:
         channel.send(stage, "alice", _encode_positions(sampled, positions), leaked_bits=0)
@@ -428,6 +434,43 @@ def estimate_qber(
         key_bob=bob[keep],
         key_bases=basis_of[keep],
     )
+
+
+def _sample_fractions(
+    sample_fraction: float | Mapping[str, float], basis_names: tuple[str, ...]
+) -> dict[str, float]:
+    """Each basis's disclosed fraction: a float in (0, 1) for all, or a mapping in (0, 1]."""
+    if not isinstance(sample_fraction, Mapping):
+        fraction = check_open_unit(sample_fraction, name="sample_fraction")
+        return dict.fromkeys(basis_names, fraction)
+    missing = [b for b in basis_names if b not in sample_fraction]
+    unknown = [b for b in sample_fraction if b not in basis_names]
+    if missing or unknown:
+        raise ConfigError(
+            f"sample_fraction mapping must give a fraction for each of {basis_names} and no "
+            f"other basis; missing {missing}, unknown {unknown}"
+        )
+    out: dict[str, float] = {}
+    for name in basis_names:
+        value = sample_fraction[name]
+        label = f"sample_fraction of basis {name}"
+        out[name] = 1.0 if _is_one(value) else check_open_unit(value, name=label + " (or 1.0)")
+    return out
+
+
+def _is_one(value: object) -> bool:
+    """``value`` is the number 1 (not a bool or string)."""
+    return (
+        isinstance(value, (int, float, np.integer, np.floating))
+        and not isinstance(value, bool)
+        and float(value) == 1.0
+    )
+
+
+def _describe(fractions: Mapping[str, float]) -> str:
+    """The fractions as the caller wrote them: one float when they are all equal."""
+    values = set(fractions.values())
+    return repr(values.pop()) if len(values) == 1 else repr(dict(fractions))
 
 
 def _position_width(sifted_bits: int) -> int:

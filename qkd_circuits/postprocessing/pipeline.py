@@ -19,7 +19,7 @@ secret and comes from ``secret_rng`` (the OS CSPRNG by default).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -215,6 +215,32 @@ class DistillationResult:
         return rec.leaked_bits / (est.key_alice.size * h) if h > 0 else float("nan")
 
 
+def sample_fractions(security: SecurityAnalysis, default: float) -> float | Mapping[str, float]:
+    """The fraction of each basis that parameter estimation discloses.
+
+    An analysis that needs a basis-dependent sample (decoy BB84 discloses its whole
+    test basis) has the optional method ``sample_fractions(default) -> {basis:
+    fraction}`` (:class:`~qkd_circuits.postprocessing.security.SecurityAnalysis`);
+    every other analysis gets ``default`` (``PostprocessingConfig.sample_fraction``)
+    for each basis.
+    """
+    method = getattr(security, "sample_fractions", None)
+    if method is None:
+        return default
+    if not callable(method):
+        raise ConfigError(
+            f"{type(security).__name__}.sample_fractions must be a method "
+            f"(default: float) -> Mapping[str, float], got {method!r}"
+        )
+    fractions = method(default)
+    if not isinstance(fractions, Mapping):
+        raise ConfigError(
+            f"{type(security).__name__}.sample_fractions({default!r}) must return a mapping "
+            f"from basis name to fraction, got {fractions!r}"
+        )
+    return dict(fractions)
+
+
 def distill_key(
     alice_sifted: ArrayLike,
     bob_sifted: ArrayLike,
@@ -251,7 +277,10 @@ def distill_key(
         on_stage: Called with each stage's name as it starts (progress display).
         analysis: The protocol's security analysis: its bases, its abort test and
             its finite-key length (default: BB84's
-            :class:`~qkd_circuits.postprocessing.security.PhaseErrorAnalysis`).
+            :class:`~qkd_circuits.postprocessing.security.PhaseErrorAnalysis`); with
+            a ``sample_fractions`` method it sets each basis's disclosed fraction
+            (:func:`sample_fractions`), a basis disclosed whole (1.0) leaving no
+            bit in the key.
 
     Raises:
         ConfigError: on invalid input (non-binary or mismatched keys). An empty
@@ -287,7 +316,7 @@ def distill_key(
                 alice,
                 bob,
                 bases=basis_of,
-                sample_fraction=cfg.sample_fraction,
+                sample_fraction=sample_fractions(security, cfg.sample_fraction),
                 channel=chan,
                 rng=rngs["estimation"],
                 basis_names=security.basis_names,

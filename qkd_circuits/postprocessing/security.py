@@ -9,6 +9,18 @@ The pipeline (:func:`~qkd_circuits.postprocessing.pipeline.distill_key`) asks a
   the samples (or the protocol's own test, e.g. E91's CHSH value) rule a key out;
 * ``key_length(samples, ...)``: the finite-key ε-secure length, citing its theorem.
 
+and optionally, when it has one (looked up with ``getattr``, so it is not a
+member of the runtime-checkable protocol and analyses without it still satisfy
+it):
+
+* ``sample_fractions(default) -> Mapping[str, float]``: the fraction of each
+  basis parameter estimation discloses, in (0, 1], ``default`` being the
+  configured ``sample_fraction``; 1.0 discloses the whole basis, none of whose
+  bits then reaches the key (decoy BB84 after Lim et al., PRA 89, 022307
+  (2014), estimates from the whole Z basis and takes the key from X:
+  :mod:`~qkd_circuits.postprocessing.photon_analysis`). Without it every basis
+  is sampled at ``default``.
+
 :class:`PhaseErrorAnalysis` is the analysis of every protocol whose key bits
 are measured in one of several mutually unbiased bases and whose phase error
 is bounded from another basis's sample: BB84, and with a cited reduction
@@ -42,7 +54,13 @@ from qkd_circuits.specs import check_open_unit
 
 @runtime_checkable
 class SecurityAnalysis(Protocol):
-    """What the pipeline asks of a protocol's security analysis (module docstring)."""
+    """What the pipeline asks of a protocol's security analysis (module docstring).
+
+    Optional method (not a protocol member, see the module docstring):
+    ``sample_fractions(default: float) -> Mapping[str, float]``, each basis's
+    disclosed fraction in (0, 1] (1.0: the whole basis is disclosed, none of it
+    reaches the key).
+    """
 
     @property
     def basis_names(self) -> tuple[str, ...]:
@@ -144,8 +162,11 @@ def sifted_bits_needed(
     none up to ``max_bits``).
 
     Expected counts: the sifted bits split evenly over ``analysis.basis_names``, a
-    sample of ``sample_fraction`` of each with ``qber`` errors, reconciliation
-    leaking ``efficiency · n · h(qber)``. For telling a user how long a run must
+    sample of ``sample_fraction`` of each (or of the analysis's
+    ``sample_fractions(sample_fraction)``) with ``qber`` errors, reconciliation
+    leaking ``efficiency · n · h(qber)``. The even split suits analyses whose bases
+    are basis choices; it says nothing useful for decoy classes, whose counts
+    depend on the intensities and the loss. For telling a user how long a run must
     be; an emitted length is always computed from the run's own counts.
     """
     if not 0.0 <= qber <= 1.0:
@@ -153,21 +174,26 @@ def sifted_bits_needed(
     fraction = check_open_unit(sample_fraction, name="sample_fraction")
     names = analysis.basis_names
     h = clipped_binary_entropy(qber)
+    method = getattr(analysis, "sample_fractions", None)
+    fractions = dict(method(fraction)) if callable(method) else dict.fromkeys(names, fraction)
 
     def length(sifted: int) -> int:
         per_basis = sifted // len(names)
-        k = math.ceil(fraction * per_basis)
-        if per_basis - k < 1:
+        ks = {b: math.ceil(fractions[b] * per_basis) for b in names}
+        key_bits = sum(per_basis - k for k in ks.values())
+        if key_bits < 1:
             return 0
-        e = min(max_accepted_errors(k, qber_tolerance), round(qber * k))
         samples = {
-            b: BasisSample(basis=b, sifted_bits=per_basis, sample_bits=k, sample_errors=e)
-            for b in names
-        }
+            b: BasisSample(
+                basis=b, sifted_bits=per_basis, sample_bits=k,
+                sample_errors=min(max_accepted_errors(k, qber_tolerance), round(qber * k)),
+            )
+            for b, k in ks.items()
+        }  # fmt: skip
         try:
             analysis.check(samples, qber_threshold=qber_tolerance)
             return analysis.key_length(
-                samples, leaked_ec=efficiency * len(names) * (per_basis - k) * h,
+                samples, leaked_ec=efficiency * key_bits * h,
                 verification_bits=tag_bits, eps_sec=eps_sec, eps_cor=eps_cor,
                 qber_tolerance=qber_tolerance, statement=statement,
             ).length  # fmt: skip

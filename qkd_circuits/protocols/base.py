@@ -38,6 +38,8 @@ from qiskit.circuit import QuantumCircuit
 
 from qkd_circuits.attacks.spec import EveSpec
 from qkd_circuits.execution.base import Executor, ProgressCallback, run_grouped, run_literal
+from qkd_circuits.optics.detections import Detections
+from qkd_circuits.optics.link import LinkModel
 from qkd_circuits.postprocessing.channel import PublicChannel
 from qkd_circuits.postprocessing.security import SecurityAnalysis
 from qkd_circuits.postprocessing.sifting import SiftedKey
@@ -111,6 +113,26 @@ class Protocol(TypingProtocol):
         ...
 
 
+@runtime_checkable
+class LinkProtocol(Protocol, TypingProtocol):
+    """A protocol that also runs over a fibre link (:mod:`qkd_circuits.optics`): the
+    runner draws the detected pulses, then asks it for their choices and, after
+    sifting, for the analysis that accounts for the source's photon statistics."""
+
+    def draw_detected_choices(
+        self, detections: Detections, *, eve: EveSpec, rng: RNGLike = None
+    ) -> Any:
+        """The secret choices of the detected pulses, shape (D,), as :meth:`draw_choices`
+        returns them (a pulse's bit and bases do not change whether it clicks)."""
+        ...
+
+    def link_analysis(
+        self, sifted: SiftedKey, link: LinkModel, detections: Detections
+    ) -> SecurityAnalysis:
+        """The security analysis of a run over ``link`` (e.g. GLLP or decoy bounds)."""
+        ...
+
+
 def run_exchanges(
     protocol: Protocol,
     choices: Any,
@@ -148,4 +170,4 @@ def run_exchanges(
     return protocol.records(choices, out)
 
 
-__all__ = ["Protocol", "ProtocolInfo", "run_exchanges"]
+__all__ = ["LinkProtocol", "Protocol", "ProtocolInfo", "run_exchanges"]

@@ -25,10 +25,14 @@ from qiskit.circuit import QuantumCircuit
 from qkd_circuits.attacks.spec import EveSpec
 from qkd_circuits.circuits.bb84 import N_CONFIGS, BB84Config, bb84_circuit, config_codes
 from qkd_circuits.circuits.codes import Codes
+from qkd_circuits.circuits.exchange import NO_EVE
 from qkd_circuits.execution.base import Executor, ProgressCallback
+from qkd_circuits.optics.detections import Detections
+from qkd_circuits.optics.link import LinkModel
 from qkd_circuits.postprocessing.channel import PublicChannel
 from qkd_circuits.postprocessing.key_length import shor_preskill_rate
-from qkd_circuits.postprocessing.security import PhaseErrorAnalysis
+from qkd_circuits.postprocessing.photon_analysis import GLLPAnalysis
+from qkd_circuits.postprocessing.security import PhaseErrorAnalysis, SecurityAnalysis
 from qkd_circuits.postprocessing.sifting import SiftedKey, sift
 from qkd_circuits.protocols.base import run_exchanges
 from qkd_circuits.protocols.choices import (
@@ -38,7 +42,7 @@ from qkd_circuits.protocols.choices import (
     widest_circuit,
 )
 from qkd_circuits.protocols.info import BB84_INFO
-from qkd_circuits.randomness import RNGLike
+from qkd_circuits.randomness import RNGLike, ensure_secret_rng
 
 ASYMPTOTIC_QBER_THRESHOLD = BB84_INFO.threshold
 """BB84 one-way threshold: 1 - 2 h(e) = 0 (Shor & Preskill, quant-ph/0003004)."""
@@ -153,6 +157,28 @@ def draw_choices(n: int, *, eve: EveSpec | None = None, rng: RNGLike = None) -> 
     )
 
 
+def detected_choices(detections: Detections, *, eve: EveSpec, rng: RNGLike = None) -> BB84Choices:
+    """BB84 choices of a link run's detected pulses, shape (D,): Alice's bits and bases
+    and Bob's bases uniform (:func:`draw_choices`); Eve's choice 0 on the pulses she holds
+    a photon of (``eve.kind == "pns"``), ``NO_EVE`` elsewhere."""
+    gen = ensure_secret_rng(rng)
+    n = detections.count
+    if n:
+        base = draw_choices(n, rng=gen)
+        bits, bases, bob = base.alice_bits, base.alice_bases, base.bob_bases
+    else:
+        bits = bases = bob = np.zeros(0, dtype=np.uint8)
+    pns = eve.kind == "pns"
+    eve_bases = np.where(detections.tagged & pns, 0, NO_EVE).astype(np.int8)
+    return BB84Choices(
+        alice_bits=bits,
+        alice_bases=bases,
+        bob_bases=bob,
+        eve_bases=eve_bases,
+        eve=eve if pns else None,
+    )
+
+
 def circuit_for_code(code: int, *, eve: EveSpec | None = None) -> QuantumCircuit:
     """The BB84 circuit of a configuration code (see :func:`config_codes`) under Eve's
     attack ``eve`` (None: random-basis intercept-resend where the code has Eve)."""
@@ -228,6 +254,24 @@ class BB84Protocol:
     def analysis(self, sifted: SiftedKey) -> PhaseErrorAnalysis:
         """Both bases carry key; Z's phase error from X's sample and vice versa."""
         return PhaseErrorAnalysis()
+
+    def draw_detected_choices(
+        self, detections: Detections, *, eve: EveSpec, rng: RNGLike = None
+    ) -> BB84Choices:
+        """The choices of a link run's detected pulses (:mod:`qkd_circuits.optics`):
+        drawn as :func:`draw_choices` (a pulse's bit and bases do not change whether it
+        clicks), with Eve on the pulses she holds a photon of (``pns``)."""
+        return detected_choices(detections, eve=eve, rng=rng)
+
+    def link_analysis(
+        self, sifted: SiftedKey, link: LinkModel, detections: Detections
+    ) -> SecurityAnalysis:
+        """Over a link: single photons as :meth:`analysis`; weak coherent pulses without
+        decoys, GLLP's worst case, every multi-photon pulse tagged
+        (:class:`~qkd_circuits.postprocessing.photon_analysis.GLLPAnalysis`)."""
+        if link.source.kind == "single-photon":
+            return PhaseErrorAnalysis()
+        return GLLPAnalysis(mu=link.source.mu, pulses=detections.pulses)
 
     def asymptotic_rate(self, qber: float) -> float:
         """``1 − 2 h(Q)`` (Shor & Preskill, PRL 85, 441 (2000), arXiv:quant-ph/0003004)."""

@@ -27,6 +27,8 @@ class ProtocolInfo:
         calibration_predicts_qber: The device calibration's QBER prediction
             (:func:`~qkd_circuits.execution.calibration.predicted_bb84_qber`: one qubit
             prepared and measured in Z or X) applies to this protocol's sifted key.
+        needs_link: The protocol runs only over a link (a weak laser's intensities):
+            ``qkd run`` needs ``--distance``, and ``qkd compare`` leaves it out.
     """
 
     name: str
@@ -36,6 +38,7 @@ class ProtocolInfo:
     threshold: float
     reference: str
     calibration_predicts_qber: bool = False
+    needs_link: bool = False
 
     def __post_init__(self) -> None:
         if not self.name or self.name != self.name.lower() or " " in self.name:
@@ -117,8 +120,28 @@ E91_INFO = ProtocolInfo(
     "3, 634 (2012)",
 )
 
+DECOY_BB84_INFO = ProtocolInfo(
+    name="decoy-bb84",
+    title="Decoy BB84",
+    states="BB84's 4 states in weak laser pulses at a signal and two decoy intensities",
+    sifting="Bob's basis equals Alice's (1/2); Z disclosed to estimate, X is the key",
+    threshold=BB84_INFO.threshold,
+    reference="Hwang, PRL 91, 057901 (2003); Lo, Ma & Chen, PRL 94, 230504 (2005); "
+    "finite key Lim, Curty, Walenta, Xu & Zbinden, PRA 89, 022307 (2014); over a link only",
+    needs_link=True,
+)
+
 INFOS: dict[str, ProtocolInfo] = {
-    i.name: i for i in (BB84_INFO, SIX_STATE_INFO, B92_INFO, SARG04_INFO, BBM92_INFO, E91_INFO)
+    i.name: i
+    for i in (
+        BB84_INFO,
+        SIX_STATE_INFO,
+        B92_INFO,
+        SARG04_INFO,
+        BBM92_INFO,
+        E91_INFO,
+        DECOY_BB84_INFO,
+    )
 }
 """Every protocol's info by name."""
 
@@ -126,6 +149,7 @@ __all__ = [
     "B92_INFO",
     "BB84_INFO",
     "BBM92_INFO",
+    "DECOY_BB84_INFO",
     "E91_INFO",
     "INFOS",
     "SARG04_INFO",

@@ -25,10 +25,15 @@ _REGISTRY: dict[str, tuple[str, str]] = {
     "sarg04": ("qkd_circuits.protocols.sarg04", "SARG04"),
     "bbm92": ("qkd_circuits.protocols.bbm92", "BBM92"),
     "e91": ("qkd_circuits.protocols.e91", "E91"),
+    "decoy-bb84": ("qkd_circuits.protocols.decoy_bb84", "DECOY_BB84"),
 }
 
 PROTOCOLS: tuple[str, ...] = tuple(_REGISTRY)
 """Every registered protocol name, in the order ``qkd protocols`` lists them."""
+
+CHANNEL_PROTOCOLS: tuple[str, ...] = tuple(n for n in PROTOCOLS if not INFOS[n].needs_link)
+"""The protocols that run without a link (every qubit arrives): what ``qkd compare``
+runs by default; the others need ``--distance`` (``ProtocolInfo.needs_link``)."""
 
 DEFAULT_PROTOCOL = PROTOCOLS[0]
 """The protocol ``qkd run`` and :func:`qkd_circuits.run` use when none is named."""
@@ -95,6 +100,7 @@ if set(INFOS) != set(_REGISTRY):  # pragma: no cover - a protocol registered hal
     raise ImportError(f"protocol infos {sorted(INFOS)} != registry {sorted(_REGISTRY)}")
 
 __all__ = [
+    "CHANNEL_PROTOCOLS",
     "DEFAULT_PROTOCOL",
     "DEFAULT_QUBITS",
     "PROTOCOLS",

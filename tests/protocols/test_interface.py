@@ -22,8 +22,13 @@ from qkd_circuits.cli import main
 from qkd_circuits.compare import ComparisonRow, compare_protocols
 from qkd_circuits.errors import ConfigError
 from qkd_circuits.protocols.base import Protocol, ProtocolInfo
-from qkd_circuits.protocols.registry import PROTOCOLS, all_protocols, get_protocol
-from qkd_circuits.runner import RunConfig
+from qkd_circuits.protocols.registry import (
+    CHANNEL_PROTOCOLS,
+    PROTOCOLS,
+    all_protocols,
+    get_protocol,
+)
+from qkd_circuits.runner import RunConfig, run_config
 from tests.protocols.conftest import schema_valid_json
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -106,7 +111,7 @@ def test_six_state_and_b92_records_share_one_generic_class():
         ChoiceRecords(choices=choices, bob_bits=bits[0], eve_bits=bits[1])  # type: ignore[abstract]
 
 
-@pytest.mark.parametrize("name", PROTOCOLS)
+@pytest.mark.parametrize("name", CHANNEL_PROTOCOLS)
 def test_each_protocol_gives_matching_keys_without_noise_and_a_valid_report(name):
     report = run(name, qubits=150_000, seed=3)  # B92's finite key needs ~64,000
     assert report.protocol == name and not report.aborted, report.abort_message
@@ -114,6 +119,23 @@ def test_each_protocol_gives_matching_keys_without_noise_and_a_valid_report(name
     assert set(report.qber_by_basis) == set(report.estimation or {})
     schema_valid_json(report)
     assert report.key_length is not None and len(report.key_length["theorem"]) > 20
+
+
+@pytest.mark.parametrize("name", [n for n in PROTOCOLS if n not in CHANNEL_PROTOCOLS])
+def test_a_link_only_protocol_runs_over_a_link_and_is_refused_without(name):
+    from qkd_circuits.analysis.link import get_preset
+    from qkd_circuits.optics.link import LinkModel
+    from qkd_circuits.optics.source import Source
+
+    with pytest.raises(ConfigError, match=f"{name} runs over a link: give its distance"):
+        RunConfig(protocol=name)
+    link = LinkModel(
+        distance_km=10, parameters=get_preset("gys"), source=Source(kind="wcp"), decoys=(0.1,)
+    )
+    report = run_config(RunConfig(protocol=name, qubits=10**9, link=link, seed=3))
+    assert report.protocol == name and not report.aborted, report.abort_message
+    assert report.keys_match and report.final_key_bits > 0 and report.pulses == 10**9
+    schema_valid_json(report)
 
 
 def test_an_unknown_protocol_lists_the_known_ones():
@@ -137,7 +159,7 @@ def test_compare_runs_every_protocol_on_one_channel(tmp_path, capsys):
     table = capsys.readouterr().out
     doc = json.loads(out.read_text())
     rows = doc["rows"]
-    assert [r["protocol"] for r in rows] == list(PROTOCOLS)
+    assert [r["protocol"] for r in rows] == list(CHANNEL_PROTOCOLS)
     for r in rows:
         assert {"protocol", "sifted_bits", "qber_actual", "final_key_bits", "secret_key_rate",
                 "aborted"} <= set(r)  # fmt: skip
@@ -172,7 +194,7 @@ def test_the_shared_code_names_no_protocol():
     assert found and all(line.startswith(allowed) for line in found), found
 
 
-@pytest.mark.parametrize("name", PROTOCOLS)
+@pytest.mark.parametrize("name", CHANNEL_PROTOCOLS)
 def test_each_protocol_submits_and_resumes_on_a_fake_device(name, tmp_path):
     """The device path runs every protocol unchanged: submit-only saves the protocol's
     own choices, and resume (a fresh read of the run directory) finishes the run with
