@@ -301,6 +301,23 @@ class RunConfig:
         """True for ``fake:``/``ibm:`` backends."""
         return self.backend not in AER_BACKENDS
 
+    def check_memory(self) -> None:
+        """Refuse, before any work, a run this machine's memory cannot hold
+        (:func:`check_fits_in_memory`; over a link, sized by the expected detections)."""
+        if self.link is None:
+            check_fits_in_memory(self.qubits, max(self.block_sizes))
+            return
+        total, block = self.memory_exchanges()
+        try:
+            check_fits_in_memory(total, block)
+        except ConfigError as exc:
+            raise ConfigError(
+                f"{self.qubits:,} pulses over {self.link.distance_km:g} km give about "
+                f"{total:,} detections ({max(self.block_sizes):,} pulses per block), and "
+                + str(exc).replace("qubit", "detection")
+                + "; send fewer pulses (--qubits) or fewer per block (--block)"
+            ) from None
+
     def memory_exchanges(self) -> tuple[int, int]:
         """(exchanges of the run, of its largest block) that memory is sized for: the
         qubits, or over a link the expected detections with a 6σ margin."""
@@ -508,7 +525,7 @@ def run_config(
             run can be finished with :func:`resume_run`. Must not exist yet.
         on_budget: Device backends: called with the shot budget before submitting.
     """
-    check_fits_in_memory(*config.memory_exchanges())
+    config.check_memory()
     if run_dir is not None and not config.on_device:
         raise ConfigError("run_dir applies to device backends (fake:NAME, ibm:...) only")
     if len(config.block_sizes) > 1 or config.link is not None:
@@ -671,7 +688,7 @@ def plan_run(config: RunConfig) -> RunPlan:
         ConfigError: the run would be refused (memory, ``max_shots``, device).
         BackendError: the device cannot be reached.
     """
-    check_fits_in_memory(*config.memory_exchanges())
+    config.check_memory()
     memory = memory_needed(*config.memory_exchanges())
     executor, _ = make_executor(config)
     if not config.on_device:

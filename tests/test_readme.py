@@ -35,6 +35,10 @@ TESTED = {
     "qkd resume runs/x",
     "qkd run --qubits 3000000 --block 1000000 --noise depolarizing=0.04 --keys keys.json "
     "--json stream.json",
+    "qkd run bb84 --distance 25 --qubits 100000000",
+    "qkd run bb84 --distance 50 --source wcp:mu=0.5 --qubits 1000000000 --eve pns",
+    "qkd run decoy-bb84 --distance 50 --qubits 10000000000",
+    "qkd run decoy-bb84 --distance 50 --qubits 1000000000 --eve pns",
 }
 NOT_RUN = {
     "pip install -e .": "installs the package (CI does it)",
@@ -172,14 +176,14 @@ def test_the_fake_device_example_distils_a_key(in_tmp, capsys) -> None:
 def test_compare_and_protocols(in_tmp, capsys) -> None:
     """The README's comparison: every protocol on one channel; at this size only B92
     (QBER p/(1+p) ~ 1.96 %, needing ~540,000 qubits) ends without a key."""
-    from qkd_circuits.protocols.registry import PROTOCOLS
+    from qkd_circuits.protocols.registry import CHANNEL_PROTOCOLS, PROTOCOLS
 
     assert qkd("qkd compare --qubits 200000 --noise depolarizing=0.02 --plot compare.png") == 0
     out = capsys.readouterr().out
     rows = {line.split()[0]: line for line in out.splitlines()[3:] if line.split()[0] in PROTOCOLS}
-    assert list(rows) == list(PROTOCOLS)
+    assert list(rows) == list(CHANNEL_PROTOCOLS)  # decoy-bb84 needs a link
     assert rows["b92"].endswith("aborted (key_too_short)")
-    assert all(rows[p].endswith("  key") for p in PROTOCOLS if p != "b92")
+    assert all(rows[p].endswith("  key") for p in CHANNEL_PROTOCOLS if p != "b92")
     assert (in_tmp / "compare.png").read_bytes().startswith(b"\x89PNG")
     assert qkd("qkd protocols") == 0
     listed = capsys.readouterr().out
@@ -223,3 +227,24 @@ def test_streamed_run_appends_the_blocks_keys(in_tmp, capsys):
     assert report["final_key_bits"] == sum(b["final_key_bits"] for b in per_block) > 600_000
     keys = json.loads((in_tmp / "keys.json").read_text())
     assert keys["bits"] == report["final_key_bits"] and keys["alice"] == keys["bob"]
+
+
+def test_link_examples(capsys) -> None:
+    """Single photons over 25 km give a key; weak pulses under PNS go unnoticed but GLLP
+    emits nothing; decoys over 50 km give a key, and expose PNS."""
+    assert qkd("qkd run bb84 --distance 25 --qubits 100000000") == 0
+    out = capsys.readouterr().out
+    assert "25 km of gys" in out and "keys match" in out and "pulses" in out
+    assert qkd("qkd run bb84 --distance 50 --source wcp:mu=0.5 --qubits 1000000000 --eve pns") == 0
+    out = capsys.readouterr().out
+    assert "ABORTED (key_too_short): multi-photon pulses could account for every detection" in out
+    found = re.search(r"Eve knows\s+I\(A;E\) ([\d.]+) .* her error ([\d.]+)%", out)
+    assert found is not None and float(found.group(1)) > 0.99 and float(found.group(2)) == 0
+    assert qkd("qkd run decoy-bb84 --distance 50 --qubits 10000000000") == 0
+    out = capsys.readouterr().out
+    assert "decoys 0.1, 0" in out and "keys match" in out
+    key = re.search(r"result\s+([\d,]+) secret key bits", out)
+    assert key is not None and int(key.group(1).replace(",", "")) > 100_000
+    assert qkd("qkd run decoy-bb84 --distance 50 --qubits 1000000000 --eve pns") == 0
+    out = capsys.readouterr().out
+    assert "single photons  yield >= 0.000e+00" in out and "ABORTED" in out
