@@ -22,6 +22,7 @@ from qkd_circuits.analysis import keyrate_cli
 from qkd_circuits.attacks.spec import EveSpec
 from qkd_circuits.channel.noise import NoiseSpec
 from qkd_circuits.errors import BackendError, ConfigError
+from qkd_circuits.optics.link import DEFAULT_LINK_BLOCK_DETECTIONS
 from qkd_circuits.optics.source import DEFAULT_MU, Source
 from qkd_circuits.outputs import PLOT_FORMATS, check_distinct, check_output_path, write_all
 from qkd_circuits.postprocessing.reconciliation.cascade_variants import CASCADE_VARIANTS
@@ -233,7 +234,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="on Aer, stream the run in blocks of about N exchanges (>= 10,000), each "
         "distilled at eps / blocks to its own finite-key secure key and appended, so the "
         "whole key keeps --eps-sec (memory: one block's); default 10,000,000, so shorter "
-        "runs are one block",
+        "runs are one block; over a link (--distance), N pulses per block, by default as "
+        f"many blocks as keep each within {DEFAULT_LINK_BLOCK_DETECTIONS:,} expected detections",
     )
     p.add_argument(
         "--max-shots",

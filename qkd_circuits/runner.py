@@ -17,7 +17,12 @@ from qkd_circuits.errors import ConfigError
 from qkd_circuits.execution.aer import AerExecutor
 from qkd_circuits.execution.base import Executor, ProgressCallback
 from qkd_circuits.optics.exchanges import LinkRun, link_report_fields, run_link_exchanges
-from qkd_circuits.optics.link import LinkModel, link_from_dict, link_to_dict
+from qkd_circuits.optics.link import (
+    DEFAULT_LINK_BLOCK_DETECTIONS,
+    LinkModel,
+    link_from_dict,
+    link_to_dict,
+)
 from qkd_circuits.postprocessing.channel import PublicChannel
 from qkd_circuits.postprocessing.key_length import Statement
 from qkd_circuits.postprocessing.pipeline import (
@@ -42,10 +47,6 @@ AER_BACKENDS = ("aer", "aer-shots", "aer-literal")
 DEFAULT_BLOCK_QUBITS = 10**7
 """Exchanges per block of a streamed run on Aer (``RunConfig.block_qubits``): a run of
 at most this many is one block, so every figure of such runs is that of one distillation."""
-DEFAULT_LINK_BLOCK_DETECTIONS = 3 * 10**7
-"""Expected detections per block of a run over a link (``RunConfig.link``): larger than
-:data:`DEFAULT_BLOCK_QUBITS` because a decoy key's finite-size terms shrink with the block
-(~2 GiB at :data:`BYTES_PER_QUBIT` per detection)."""
 MIN_BLOCK_QUBITS = 10_000
 """Smallest block: a BB84 block of 5,000 noiseless exchanges still cannot pay for its own
 finite-key and authentication terms (measured); 10,000 is the smallest that emits."""
@@ -659,16 +660,27 @@ class RunPlan:
 
     def summary(self) -> str:
         """A few lines for the terminal."""
+        config = self.config
+        unit = "qubits" if config.link is None else "pulses"
         lines = [
-            f"dry run: nothing was {'submitted' if self.config.on_device else 'simulated'}",
-            f"run: {self.config.protocol} with {self.config.qubits:,} qubits on "
-            f"{self.backend_info.get('name', self.config.backend)}",
-            f"memory: about {self.memory_bytes / 2**20:,.0f} MiB",
+            f"dry run: nothing was {'submitted' if config.on_device else 'simulated'}",
+            f"run: {config.protocol} with {config.qubits:,} {unit} on "
+            f"{self.backend_info.get('name', config.backend)}",
         ]
-        blocks = self.config.block_sizes
-        if len(blocks) > 1:
+        if config.link is not None:
+            link = config.link
             lines.append(
-                f"blocks: {len(blocks)} of ~{max(blocks):,} exchanges, each distilled to its "
+                f"link: {link.distance_km:g} km of {link.parameters.name}, {link.source}"
+                + (f", decoys {', '.join(f'{v:g}' for v in link.intensities.values[1:])}"
+                   if link.decoys else "")
+                + f"; about {link.expected_detections(config.qubits):,.0f} detections expected"
+            )  # fmt: skip
+        lines.append(f"memory: about {self.memory_bytes / 2**20:,.0f} MiB")
+        blocks = config.block_sizes
+        if len(blocks) > 1:
+            what = "exchanges" if config.link is None else "pulses"
+            lines.append(
+                f"blocks: {len(blocks)} of ~{max(blocks):,} {what}, each distilled to its "
                 "own key (memory: one block's, plus the key)"
             )
         if self.budget is not None:

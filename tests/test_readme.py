@@ -35,6 +35,8 @@ TESTED = {
     "qkd resume runs/x",
     "qkd run --qubits 3000000 --block 1000000 --noise depolarizing=0.04 --keys keys.json "
     "--json stream.json",
+    "qkd keyrate --params gys --distances 0:40:5 --simulate 1e9 --simulate-points 3 "
+    "--plot simulated.png",
     "qkd run bb84 --distance 25 --qubits 100000000",
     "qkd run bb84 --distance 50 --source wcp:mu=0.5 --qubits 1000000000 --eve pns",
     "qkd run decoy-bb84 --distance 50 --qubits 10000000000",
@@ -248,3 +250,15 @@ def test_link_examples(capsys) -> None:
     assert qkd("qkd run decoy-bb84 --distance 50 --qubits 1000000000 --eve pns") == 0
     out = capsys.readouterr().out
     assert "single photons  yield >= 0.000e+00" in out and "ABORTED" in out
+
+
+def test_keyrate_simulate_example(in_tmp, capsys) -> None:
+    """Simulated decoy runs overlaid on the analytic curves: three points, each with a
+    key and a standard deviation, and the plot."""
+    command = next(c for c in TESTED if "--simulate" in c)
+    assert qkd(command) == 0
+    out = capsys.readouterr().out
+    rows = re.findall(r"^\s+(\d+)\s+([\d.e+-]+)\s+([\d.e+-]+)\s+[\d.e+-]+\s+[\d.]+", out, re.M)
+    assert [int(r[0]) for r in rows[-3:]] == [0, 10, 20]
+    assert all(float(r[1]) > 0 and float(r[2]) > 0 for r in rows[-3:])
+    assert (in_tmp / "simulated.png").read_bytes().startswith(b"\x89PNG")

@@ -6,6 +6,7 @@ Examples::
     qkd keyrate --params lim2014 --analysis finite:1e4,finite:1e6,finite:inf,plob --plot out.png
     qkd keyrate --params gys --max-distance
     qkd keyrate --params my_link.toml --set eta_bob=0.1 --json -
+    qkd keyrate --params gys --distances 0:150:5 --simulate 1e9 --plot out.png
 
 Bad input raises :class:`~qkd_circuits.errors.ConfigError`; the main CLI turns
 it into one line on stderr and exit status 2.
@@ -26,7 +27,14 @@ from qkd_circuits.errors import ConfigError
 from qkd_circuits.outputs import PLOT_FORMATS, check_output_path
 
 if TYPE_CHECKING:  # the curves (scipy.optimize) and tqdm are imported when a command runs
+    from collections.abc import Sequence
+
+    import numpy as np
+    from numpy.typing import NDArray
+
     from qkd_circuits.analysis.curves import AnalysisSpec, KeyRatePoint
+    from qkd_circuits.analysis.simulated_points import SimulatedSeries, SimulationSettings
+    from qkd_circuits.runner import RunConfig
 
 __all__ = ["DEFAULT_ANALYSES", "PROTOCOLS", "add_parser", "run_keyrate"]
 
@@ -45,7 +53,17 @@ analyses (comma-separated):
   plob, tgw        repeaterless bounds of the fibre (Pirandola 2017; Takeoka 2014)
 presets: {", ".join(sorted(PRESETS))}; or a .toml/.json file with the fields
   {", ".join(_LINK_FIELDS)} (and optionally preset = "gys" to override one).
+
+--simulate N runs decoy BB84 (signal --mu, default 0.5; decoy --nu; vacuum; intensity
+  probabilities 0.7/0.2/0.1; both bases 1/2; eps_sec --eps-sec, default 1e-10) with N
+  pulses at --simulate-points distances evenly spaced up to the reach of its expected
+  key, or at --simulate-at, and overlays the key rates with +-1 SD error bars (the run's
+  analysis on redrawn counts) and the expected curve of those settings. Afterpulsing is
+  not simulated: for lim2014 use --set p_afterpulse=0.
 """
+
+_DEFAULT_SIM_POINTS = 5
+_DEFAULT_SIM_EPS_SEC = 1e-10
 
 
 _P = TypeVar("_P", bound=argparse.ArgumentParser)
@@ -107,6 +125,28 @@ def add_parser(subparsers: argparse._SubParsersAction[_P]) -> None:
     p.add_argument("--plot", default=None, metavar="PATH", help="save a log-scale plot")
     p.add_argument(
         "--json", default=None, metavar="PATH", help="write JSON rows ('-' for stdout only)"
+    )
+    p.add_argument(
+        "--simulate",
+        default=None,
+        metavar="N",
+        help="overlay simulated decoy-BB84 runs of N pulses each, e.g. 1e9 (see below)",
+    )
+    p.add_argument(
+        "--simulate-points",
+        default=None,
+        metavar="K",
+        help=f"number of simulated distances, up to the expected reach "
+        f"(default: {_DEFAULT_SIM_POINTS})",
+    )
+    p.add_argument(
+        "--simulate-at",
+        default=None,
+        metavar="LIST",
+        help="simulate at these distances instead, e.g. 0,25,50 (km)",
+    )
+    p.add_argument(
+        "--seed", default="0", metavar="S", help="root seed of the simulated runs (default: 0)"
     )
     p.add_argument(
         "--max-distance",
@@ -208,6 +248,7 @@ def run_keyrate(args: argparse.Namespace) -> int:
     if nu <= 0:
         raise ConfigError(f"--nu (decoy mean photon number) must be > 0, got {args.nu!r}")
     security = _security(args)
+    simulation = _simulation_settings(args, link, mu=mu, nu=nu, security=security)
     json_target = args.json
     # Every output is checked before any curve is computed: a bad path costs a second.
     if json_target is not None and json_target != "-":
@@ -220,6 +261,10 @@ def run_keyrate(args: argparse.Namespace) -> int:
         if args.plot:
             raise ConfigError(
                 "--plot draws a distance curve; it cannot be combined with --max-distance"
+            )
+        if simulation is not None:
+            raise ConfigError(
+                "--simulate overlays a distance curve; it cannot be combined with --max-distance"
             )
         reach = [(a, max_distance(link, a, mu=mu, nu=nu, security=security)) for a in analyses]
         if to_stdout:
@@ -239,6 +284,8 @@ def run_keyrate(args: argparse.Namespace) -> int:
         return 0
 
     distances = parse_distances(str(args.distances))
+    # The simulated runs are built and checked (link, distances, memory) before any work.
+    planned = None if simulation is None else _plan_simulation(args, link, distances, simulation)
     curves: dict[str, list[KeyRatePoint]] = {}
     # One step per curve: the finite-key ones take seconds each (hidden off a terminal).
     from tqdm import tqdm
@@ -246,18 +293,148 @@ def run_keyrate(args: argparse.Namespace) -> int:
     bar = tqdm(analyses, desc="keyrate", unit="curve", leave=False, file=sys.stderr, disable=None)
     for a in bar:
         curves[a.label] = key_rate_curve(link, distances, a, mu=mu, nu=nu, security=security)
+    series = None if planned is None else _run_simulation(link, *planned)
     if to_stdout:
         _print_table(protocol, link, analyses, curves)
+        if series is not None:
+            _print_simulated(series)
     if args.plot:
         from qkd_circuits.analysis.plot import plot_key_rates
 
-        plot_key_rates([p for pts in curves.values() for p in pts], args.plot, link=link)
+        plot_key_rates(
+            [p for pts in curves.values() for p in pts], args.plot, link=link, simulated=series
+        )
         if to_stdout:
             print(f"# plot written to {args.plot}")
     if json_target:
         rows = [p.to_dict() for a in analyses for p in curves[a.label]]
+        if series is not None:
+            rows += [p.to_dict(series.label, series.settings) for p in series.points]
         _write_json(rows, json_target)
     return 0
+
+
+def _whole(text: str, what: str) -> int:
+    """A whole number, also written as 1e9."""
+    v = _number(text, what)
+    assert v is not None
+    if v != math.floor(v):
+        raise ConfigError(f"{what} must be a whole number, got {text!r}")
+    return int(v)
+
+
+def _simulation_settings(
+    args: argparse.Namespace,
+    link: LinkParameters,
+    *,
+    mu: float | None,
+    nu: float,
+    security: FiniteKeySecurity,
+) -> SimulationSettings | None:
+    """The --simulate options, checked (None without --simulate)."""
+    if args.simulate is None:
+        for option, value in (("--simulate-points", args.simulate_points),
+                              ("--simulate-at", args.simulate_at)):  # fmt: skip
+            if value is not None:
+                raise ConfigError(f"{option} needs --simulate N (the pulses per point)")
+        return None
+    from qkd_circuits.analysis.simulated_points import MAX_POINTS, SimulationSettings, check_link
+    from qkd_circuits.optics.source import DEFAULT_MU
+
+    check_link(link)
+    pulses = _whole(args.simulate, "--simulate (pulses per point)")
+    if args.simulate_points is not None:
+        if args.simulate_at is not None:
+            raise ConfigError("give --simulate-points or --simulate-at, not both")
+        k = _whole(args.simulate_points, "--simulate-points")
+        if not 1 <= k <= MAX_POINTS:
+            raise ConfigError(
+                f"--simulate-points must be in 1..{MAX_POINTS}, got {args.simulate_points!r}"
+            )
+    seed = _whole(args.seed, "--seed")
+    if seed < 0:
+        raise ConfigError(f"--seed must be >= 0, got {args.seed!r}")
+    return SimulationSettings(
+        pulses=pulses,
+        mu=DEFAULT_MU if mu is None else mu,
+        nu=nu,
+        eps_sec=_DEFAULT_SIM_EPS_SEC if security.eps_sec is None else security.eps_sec,
+        eps_cor=security.eps_cor,
+        seed=seed,
+    )
+
+
+def _plan_simulation(
+    args: argparse.Namespace,
+    link: LinkParameters,
+    distances: Sequence[float] | NDArray[np.float64],
+    settings: SimulationSettings,
+) -> tuple[SimulationSettings, list[RunConfig], list[tuple[float, float]]]:
+    """The checked runs of the points and the expected curve of their settings."""
+    from qkd_circuits.analysis.curves import parse_distances
+    from qkd_circuits.analysis.simulated_points import (
+        check_simulation,
+        choose_distances,
+        expected_curve,
+    )
+
+    curve = expected_curve(link, distances, settings)
+    if args.simulate_at is not None:
+        try:
+            at = [float(d) for d in parse_distances(str(args.simulate_at))]
+        except ConfigError as exc:
+            raise ConfigError(f"--simulate-at: {exc}") from None
+    else:
+        count = (
+            _DEFAULT_SIM_POINTS
+            if args.simulate_points is None
+            else int(float(args.simulate_points))
+        )
+        at = choose_distances(link, curve, settings, count)
+    return settings, check_simulation(link, at, settings), curve
+
+
+def _run_simulation(
+    link: LinkParameters,
+    settings: SimulationSettings,
+    configs: list[RunConfig],
+    curve: list[tuple[float, float]],
+) -> SimulatedSeries:
+    """Run the planned points (a progress bar on a terminal's stderr)."""
+    from tqdm import tqdm
+
+    from qkd_circuits.analysis.simulated_points import SimulatedSeries, simulate_point
+
+    bar = tqdm(configs, desc="simulate", unit="run", leave=False, file=sys.stderr, disable=None)
+    points = tuple(simulate_point(c, settings) for c in bar)
+    return SimulatedSeries(
+        settings=settings,
+        points=points,
+        expected=tuple(curve),
+        f_ec=link.f_ec,
+    )
+
+
+def _print_simulated(series: SimulatedSeries) -> None:
+    print(f"# {series.label}: {series.settings.describe()}")
+    print(
+        f"# expected = the same analysis on the link model's expected counts, error "
+        f"correction at f_EC={series.f_ec:g}; run_f = the run's Cascade efficiency, "
+        "expected@run_f = expected at that f_EC"
+    )
+    cols = ("simulated", "sd", "expected", "run_f", "expected@run_f")
+    print("distance_km" + "".join(f"  {c:>14}" for c in cols) + "  final_key_bits")
+    for p in series.points:
+        cells = (
+            _fmt_rate(p.key_rate),
+            "-" if p.key_rate_sd is None else f"{p.key_rate_sd:.2e}",
+            _fmt_rate(p.expected_key_rate),
+            "-" if p.reconciliation_efficiency is None else f"{p.reconciliation_efficiency:.4f}",
+            "-" if p.expected_key_rate_run_ec is None else _fmt_rate(p.expected_key_rate_run_ec),
+        )
+        note = "" if not p.aborted else f"  ({p.abort_reason})"
+        print(f"{p.distance_km:>11g}" + "".join(f"  {c:>14}" for c in cells)
+              + f"  {p.final_key_bits}{note}")  # fmt: skip
 
 
 def _print_table(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -11,6 +12,11 @@ from qkd_circuits.analysis.bounds import plob_bound
 from qkd_circuits.analysis.curves import KeyRatePoint
 from qkd_circuits.analysis.link import LinkParameters
 from qkd_circuits.errors import ConfigError
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+
+    from qkd_circuits.analysis.simulated_points import SimulatedSeries
 
 __all__ = ["plot_key_rates"]
 
@@ -21,6 +27,7 @@ def plot_key_rates(
     *,
     link: LinkParameters,
     title: str | None = None,
+    simulated: SimulatedSeries | None = None,
 ) -> None:
     """Save a log-scale plot of key rate per pulse vs distance, one line per analysis.
 
@@ -35,6 +42,9 @@ def plot_key_rates(
         path: Output file.
         link: The link, for the PLOB line and the default title.
         title: Plot title (default names the link).
+        simulated: Simulated runs to overlay as points with ±1 SD error bars, with
+            the expected curve of their settings (dotted); a run without key is
+            drawn as an open triangle on the lower edge.
 
     Raises:
         ConfigError: if there is nothing to plot or the file cannot be written.
@@ -68,10 +78,15 @@ def plot_key_rates(
         y = np.where((y > 0) & np.isfinite(y), y, np.nan)
         positive += [float(v) for v in y if np.isfinite(v)]
         ax.plot(x, y, color="black", linestyle="--", label="PLOB bound")
+    if simulated is not None:
+        positive += [r for _, r in simulated.expected if r > 0]
+        positive += [p.key_rate for p in simulated.points if p.key_rate > 0]
     ax.set_yscale("log")
     if positive:
         lo = max(min(positive), 1e-14)
         ax.set_ylim(lo / 2.0, max(positive) * 2.0)
+    if simulated is not None:
+        _overlay(ax, simulated)
     ax.set_xlabel("fibre length (km)")
     ax.set_ylabel("secret key rate (bits per pulse)")
     ax.set_title(
@@ -83,3 +98,34 @@ def plot_key_rates(
         fig.savefig(os.fspath(path), dpi=120)
     except (OSError, ValueError) as exc:
         raise ConfigError(f"cannot write plot {os.fspath(path)!r}: {exc}") from exc
+
+
+_SIM_COLOUR = "#8b008b"  # dark magenta: not in matplotlib's default colour cycle
+
+
+def _overlay(ax: Axes, simulated: SimulatedSeries) -> None:
+    """The simulated points (±1 SD bars, clipped at the lower edge) and their expected curve."""
+    bottom = ax.get_ylim()[0]
+    exp = [(d, r) for d, r in simulated.expected if r > 0]
+    if exp:
+        ax.plot(
+            [d for d, _ in exp], [r for _, r in exp], color=_SIM_COLOUR, linestyle=":",
+            linewidth=1.5, label=simulated.expected_legend(),
+        )  # fmt: skip
+    keyed = [p for p in simulated.points if p.key_rate > 0]
+    if keyed:
+        y = np.array([p.key_rate for p in keyed])
+        sd = np.array([p.key_rate_sd or 0.0 for p in keyed])
+        lower = np.minimum(sd, y - bottom * 1.0001)  # a bar below the axis stops at its edge
+        ax.errorbar(
+            [p.distance_km for p in keyed], y, yerr=np.vstack([lower, sd]), fmt="o",
+            color=_SIM_COLOUR, markersize=5, capsize=4, elinewidth=1.5, zorder=5,
+            label=simulated.legend(),
+        )  # fmt: skip
+    empty = [p for p in simulated.points if p.key_rate <= 0]
+    if empty:
+        ax.plot(
+            [p.distance_km for p in empty], [bottom * 1.25] * len(empty), linestyle="none",
+            marker="v", markersize=7, markerfacecolor="none", color=_SIM_COLOUR, zorder=5,
+            label="simulated, no key" if keyed else f"{simulated.legend()}\n(no key)",
+        )  # fmt: skip

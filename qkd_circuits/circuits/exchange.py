@@ -78,6 +78,16 @@ def eve_attack(eve_basis: int, eve: EveSpec | None = None) -> str:
     return "intercept-resend" if eve is None or not eve.active else str(eve)
 
 
+def _prepare(qc: QuantumCircuit, qubit: Qubit, *, bit: int, basis: int) -> None:
+    """Alice's state: ``bit`` in ``basis`` (0 Z, 1 X, 2 Y) on ``qubit`` (from |0>)."""
+    if bit:
+        qc.x(qubit)
+    if basis in (1, 2):
+        qc.h(qubit)
+    if basis == 2:
+        qc.s(qubit)
+
+
 def prepare_and_measure(
     *,
     bit: int,
@@ -112,19 +122,9 @@ def prepare_and_measure(
         qc = QuantumCircuit(signal, probe, bob, eve_register)
     else:
         qc = QuantumCircuit(signal, bob)
-    if bit:
-        qc.x(signal[0])
-    if basis in (1, 2):
-        qc.h(signal[0])
-    if basis == 2:
-        qc.s(signal[0])
+    _prepare(qc, signal[0], bit=bit, basis=basis)
     if eve_acts and attack_for(eve).splits_photons:  # the pulse's second photon
-        if bit:
-            qc.x(probe[0])
-        if basis in (1, 2):
-            qc.h(probe[0])
-        if basis == 2:
-            qc.s(probe[0])
+        _prepare(qc, probe[0], bit=bit, basis=basis)
     qc.barrier(label="alice")
     append_transit(qc, signal[0], probe[0] if eve_acts else None, eve_basis=eve_basis, eve=eve)
     qc.barrier(label="bob")

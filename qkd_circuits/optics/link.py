@@ -41,6 +41,11 @@ from qkd_circuits.analysis.link import LinkParameters
 from qkd_circuits.errors import ConfigError
 from qkd_circuits.optics.source import Intensities, Source
 
+DEFAULT_LINK_BLOCK_DETECTIONS = 3 * 10**7
+"""Expected detections per block of a streamed run over a link (the runner's default):
+more than an ideal run's 10^7 exchanges per block, because a decoy key's finite-size terms
+shrink with the block (~2 GiB at the runner's 64 bytes per exchange)."""
+
 MAX_DISTANCE_KM = 1000.0
 """Longest link accepted: 200 dB at 0.2 dB/km, far past every QKD link's reach."""
 
@@ -185,4 +190,11 @@ def link_from_dict(data: Mapping[str, Any]) -> LinkModel:
         raise ConfigError(f"saved link is incomplete or malformed: {exc}") from None
 
 
-__all__ = ["MAX_DISTANCE_KM", "LinkModel", "Route", "link_from_dict", "link_to_dict"]
+__all__ = [
+    "DEFAULT_LINK_BLOCK_DETECTIONS",
+    "MAX_DISTANCE_KM",
+    "LinkModel",
+    "Route",
+    "link_from_dict",
+    "link_to_dict",
+]
