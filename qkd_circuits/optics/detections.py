@@ -6,8 +6,8 @@ Two samplers of the same physics (:mod:`qkd_circuits.optics.link`):
 * :func:`sample_exact` (the runner's): the pulses split over (intensity, photon
   number, route) classes by multinomial draws, and each class's detections are one
   binomial draw — exactly the distribution of counting the pulse-by-pulse
-  detections, at a cost independent of the number of pulses (a day of a GHz link is
-  ~10^14 pulses). Only the detected pulses become arrays, and a detected pulse's
+  detections, at a cost that grows with the detections, not the pulses (a day of a
+  GHz link is ~10^14 pulses). Only the detected pulses become arrays, and a detected pulse's
   click pattern is drawn later from its closed form given that it clicked
   (:func:`draw_bob_bits`).
 * :func:`sample_per_pulse`: every pulse drawn (intensity, Poisson photon number,
