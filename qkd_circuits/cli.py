@@ -903,7 +903,8 @@ def print_summary(report: RunReport, *, file: TextIO) -> None:
     unit = "pulses" if report.link is not None else "exchanges"
     line("quantum phase", f"{quantum_s:.3f} s ({report.qubits / quantum_s:,.0f} {unit}/s)")
     sifted_of = report.detections if report.detections is not None else report.qubits
-    line("sifted bits", f"{report.sifted_bits:,} ({report.sifted_bits / sifted_of:.1%})")
+    share = f"{report.sifted_bits / sifted_of:.1%}" if sifted_of else "no detection"
+    line("sifted bits", f"{report.sifted_bits:,} ({share})")
     if report.estimation is not None:
         per_basis = ", ".join(
             f"{b} {_fmt(e['qber'], '.3%')} of {e['sample_bits']:,}"
@@ -950,17 +951,22 @@ def print_summary(report: RunReport, *, file: TextIO) -> None:
     if report.key_length is not None:
         kl = report.key_length
         bounds = ", ".join(f"{b} {v:.3%}" for b, v in kl["phase_error_bound"].items())
+        statement = (
+            "decoy bounds from the counts per intensity"  # Lim et al.: no tolerance ladder
+            if "phi_x" in kl["terms"]
+            else f"{kl['statement']} statement at tolerance {kl['terms']['tolerance']:.3%}"
+        )
         line(
             "key length",
-            f"{kl['length']:,} bits (finite key, {kl['statement']} statement at tolerance "
-            f"{kl['terms']['tolerance']:.3%}; phase-error bounds {bounds}; asymptotic "
-            f"{kl['asymptotic_bits']:,}, not emitted)",
+            f"{kl['length']:,} bits (finite key, {statement}; phase-error bounds {bounds}; "
+            f"asymptotic {kl['asymptotic_bits']:,}, not emitted)",
         )
     if report.blocks is not None:
         blocks = report.blocks
         line(
             "blocks",
-            f"{blocks['count']} blocks of ~{report.qubits // blocks['count']:,} qubits, "
+            f"{blocks['count']} blocks of ~{report.qubits // blocks['count']:,} "
+            f"{'pulses' if report.link is not None else 'qubits'}, "
             f"{blocks['emitted']} emitted a key, each with its own finite-key length at "
             f"eps_sec {blocks['eps_sec_block']:.1e}; the key is their concatenation, "
             f"eps_sec {blocks['eps_sec_total']:.1e} and eps_cor "

@@ -444,7 +444,8 @@ def combine_blocks(
     if aborted:
         first = next(f for f in figs if f["abort_reason"] == reason)
         message = (
-            f"every one of the {len(figs)} blocks of ~{config.qubits // len(figs):,} qubits "
+            f"every one of the {len(figs)} blocks of ~{config.qubits // len(figs):,} "
+            f"{'qubits' if config.link is None else 'pulses'} "
             f"aborted, most for {reason}; the first of those: {first['abort_message']}"
         )
     return RunReport(

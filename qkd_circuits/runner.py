@@ -247,6 +247,13 @@ class RunConfig:
             return
         if not isinstance(link, LinkModel):
             raise ConfigError(f"link must be a LinkModel, got {link!r}")
+        if link.decoys and not needs_link:
+            raise ConfigError(
+                f"decoy intensities {link.decoys!r} need a decoy-state protocol, not "
+                f"{self.protocol!r}"
+            )
+        if needs_link and not link.decoys:
+            raise ConfigError(f"{self.protocol} needs decoy intensities (--decoy NU1[,NU2])")
         if not isinstance(self.protocol_object, LinkProtocol):
             raise ConfigError(
                 f"--distance applies to protocols run over a link (bb84, decoy-bb84), "

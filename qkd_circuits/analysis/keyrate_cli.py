@@ -18,6 +18,7 @@ import argparse
 import dataclasses
 import json
 import math
+import statistics
 import sys
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -403,24 +404,32 @@ def _run_simulation(
     """Run the planned points (a progress bar on a terminal's stderr)."""
     from tqdm import tqdm
 
-    from qkd_circuits.analysis.simulated_points import SimulatedSeries, simulate_point
+    from qkd_circuits.analysis.simulated_points import (
+        SimulatedSeries,
+        expected_curve,
+        simulate_point,
+    )
 
     bar = tqdm(configs, desc="simulate", unit="run", leave=False, file=sys.stderr, disable=None)
     points = tuple(simulate_point(c, settings) for c in bar)
-    return SimulatedSeries(
-        settings=settings,
-        points=points,
-        expected=tuple(curve),
-        f_ec=link.f_ec,
-    )
+    measured = [
+        f
+        for f in (p.reconciliation_efficiency for p in points)
+        if f is not None and math.isfinite(f) and f >= 1.0
+    ]
+    f_ec = statistics.median(measured) if measured else link.f_ec
+    if measured:  # the points' expectation: the same counts, their own error correction
+        curve = expected_curve(link, [d for d, _ in curve], settings, f_ec=f_ec)
+    return SimulatedSeries(settings=settings, points=points, expected=tuple(curve), f_ec=f_ec)
 
 
 def _print_simulated(series: SimulatedSeries) -> None:
     print(f"# {series.label}: {series.settings.describe()}")
     print(
-        f"# expected = the same analysis on the link model's expected counts, error "
-        f"correction at f_EC={series.f_ec:g}; run_f = the run's Cascade efficiency, "
-        "expected@run_f = expected at that f_EC"
+        "# expected = the same analysis on the link model's expected counts, error "
+        "correction at the link's f_EC; run_f = the run's Cascade efficiency, "
+        f"expected@run_f = expected at that f_EC (the plot's dotted curve: the runs' "
+        f"median, f_EC={series.f_ec:.3g})"
     )
     cols = ("simulated", "sd", "expected", "run_f", "expected@run_f")
     print("distance_km" + "".join(f"  {c:>14}" for c in cols) + "  final_key_bits")

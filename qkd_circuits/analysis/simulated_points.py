@@ -235,7 +235,8 @@ class SimulatedSeries:
         settings: What every point ran.
         points: The runs, by distance.
         expected: ``(distance, expected_key_rate)`` (:func:`expected_curve`).
-        f_ec: The error-correction efficiency of ``expected`` (the link's).
+        f_ec: The error-correction efficiency of ``expected``: the runs' own (their
+            median Cascade efficiency), so the curve is the points' expectation.
     """
 
     settings: SimulationSettings
@@ -263,7 +264,7 @@ class SimulatedSeries:
         return (
             "Lim et al. 2014 at the simulated settings\n"
             f"(expected counts, {format_count(self.settings.pulses)} pulses, "
-            f"f_EC={self.f_ec:g})"
+            f"f_EC={self.f_ec:.3g}, the runs' Cascade)"
         )
 
 
@@ -271,13 +272,16 @@ def expected_curve(
     parameters: LinkParameters,
     distances_km: Sequence[float] | NDArray[np.float64],
     settings: SimulationSettings,
+    *,
+    f_ec: float | None = None,
 ) -> list[tuple[float, float]]:
     """``(distance, expected_key_rate)`` along ``distances_km`` (sorted, duplicates
     dropped), up to and including the first distance past the key's reach (the rate
-    does not grow with distance, so the rest would be 0)."""
+    does not grow with distance, so the rest would be 0); error correction at ``f_ec``
+    (None: the link's)."""
     out: list[tuple[float, float]] = []
     for d in sorted({float(x) for x in distances_km}):
-        rate = expected_key_rate(parameters, d, settings)
+        rate = expected_key_rate(parameters, d, settings, f_ec=f_ec)
         out.append((d, rate))
         if rate <= 0 and any(r > 0 for _, r in out):
             break

@@ -55,7 +55,8 @@ MAX_PER_PULSE = 10**8
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Detections:
-    """The pulses that clicked at Bob, in the order they were sent; arrays of shape (D,).
+    """The pulses that clicked at Bob, in a uniformly random order (the order pulses are
+    sent in carries nothing about their class: i.i.d. pulses); arrays of shape (D,).
 
     Attributes:
         pulses: Pulses sent.
@@ -99,19 +100,31 @@ class Detections:
 
 
 def photon_number_cutoff(mu: float) -> int:
-    """Largest photon number drawn by class for mean ``mu``: the Poisson tail beyond it
-    is below 1e-25 (pulses past it are drawn exactly by rejection)."""
-    n = max(2, math.ceil(mu + 12.0 * math.sqrt(mu) + 12.0))
-    return n
+    """Largest photon number drawn as its own class for mean ``mu``: the Poisson tail
+    beyond it is below 1e-25 (its pulses, if any, are drawn exactly: :func:`_tail_photons`)."""
+    return max(2, math.ceil(mu + 12.0 * math.sqrt(mu) + 12.0))
+
+
+def _poisson_tail(mu: float, n_max: int) -> float:
+    """P(n > n_max) for a Poisson(mu), computed directly (not ``1 − Σ pmf``, which
+    rounding leaves at ~1e-16 where the tail is ~1e-25)."""
+    from scipy.stats import poisson
+
+    return float(poisson.sf(n_max, mu))
 
 
 def _tail_photons(mu: float, count: int, n_max: int, gen: np.random.Generator) -> NDArray[np.int64]:
-    """``count`` Poisson(mu) draws conditioned on exceeding ``n_max`` (rejection)."""
-    out: list[int] = []
-    while len(out) < count:
-        draw = gen.poisson(mu, size=max(64, 4 * count))
-        out.extend(int(x) for x in draw[draw > n_max][: count - len(out)])
-    return np.asarray(out, dtype=np.int64)
+    """``count`` Poisson(mu) photon numbers conditioned on exceeding ``n_max``, by
+    inverse CDF over the next 200 values (the rest of the tail, relative to it, is
+    below 1e-300)."""
+    if count == 0:
+        return np.zeros(0, dtype=np.int64)
+    from scipy.stats import poisson
+
+    n = np.arange(n_max + 1, n_max + 201)
+    weights = poisson.pmf(n, mu)
+    cdf = np.cumsum(weights) / weights.sum()
+    return n[np.minimum(np.searchsorted(cdf, gen.random(count), side="right"), n.size - 1)]
 
 
 def _check_pulses(pulses: int) -> int:
@@ -148,7 +161,7 @@ def sample_exact(
         mu = ints.values[k]
         n_max = 1 if ints.single_photon else photon_number_cutoff(mu)
         pmf = ints.photon_number_pmf(k, n_max)
-        tail = max(0.0, 1.0 - float(pmf.sum()))
+        tail = 0.0 if ints.single_photon or mu == 0 else _poisson_tail(mu, n_max)
         counts = rng.multinomial(int(n_k), np.append(pmf, tail) / (pmf.sum() + tail))
         by_photons: dict[int, int] = {n: int(c) for n, c in enumerate(counts[:-1]) if c}
         for n in _tail_photons(mu, int(counts[-1]), n_max, rng):

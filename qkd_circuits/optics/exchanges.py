@@ -83,9 +83,11 @@ def run_link_exchanges(
         pulses: Pulses sent.
         executor: Aer in probabilities mode (exact distributions).
         eve: None, or photon-number splitting (``pns``).
-        choices_rng: Secret generator of Alice's and Bob's choices (intensities too).
-        quantum_rng: Secret generator of the physics (photon numbers, losses, dark
-            counts, detector outcomes).
+        choices_rng: Secret generator of Alice's and Bob's choices of the detected
+            pulses (bits and bases).
+        quantum_rng: Secret generator of the pulses (each one's intensity, drawn with
+            its photon number, loss and dark counts by the class sampler) and of the
+            detector outcomes.
     """
     if eve.kind not in ("none", "pns"):
         raise ConfigError(f"on a link, --eve takes none or pns, got {str(eve)!r}")

@@ -607,20 +607,35 @@ class GLLPAnalysis:
     over the bases) — so ε_sec, ε_cor and the privacy-amplification price are
     unchanged. The asymptotic comparison (``asymptotic_bits``) is GLLP's rate
     with the observed conjugate error rates, ``Σ_B u_B (1 − h(Q_C n_B / u_B)) −
-    leak_EC − v`` with ``u_B = n_B − N p_m``.
+    leak_EC − v`` with ``u_B = n_B − N p_m q²``.
+
+    Per basis: Alice's and Bob's bases do not depend on the photon number, so the
+    multi-photon pulses that can land in basis B's sifted bits are ``Bin(N, p_m q²)``
+    with ``q`` the probability that each party picks B (1/2 in BB84): ``M⁺`` above
+    is taken per basis, ``M_B⁺`` at ``p_m q²``, and the ε of the M⁺ bounds is split
+    over the two bases.
 
     Attributes:
         mu: Mean photon number μ of the source, > 0.
         pulses: Pulses ``N`` Alice sent in the run, >= 1.
+        basis_probability: ``q``, each party's probability of each basis (1/2).
     """
 
     mu: float
     pulses: int
+    basis_probability: float = 0.5
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "mu", float(self.mu))
         multi_photon_probability(self.mu)
         object.__setattr__(self, "pulses", check_int(self.pulses, name="pulses", minimum=1))
+        check_open_unit(self.basis_probability, name="basis_probability")
+
+    @property
+    def multi_photon_per_basis(self) -> float:
+        """``p_m q²``: probability that a pulse is multi-photon and both parties pick a
+        given basis."""
+        return self.multi_photon_probability * self.basis_probability**2
 
     @property
     def basis_names(self) -> tuple[str, ...]:
@@ -633,29 +648,32 @@ class GLLPAnalysis:
         return multi_photon_probability(self.mu)
 
     def multi_photon_upper(self, log_eps: float) -> float:
-        """``M⁺``: the multi-photon pulses sent, at most, except with probability
-        ``e^log_eps`` (:func:`chernoff_upper`; at most ``N p_m + sqrt(N/2 · ln(1/ε))``)."""
-        return chernoff_upper(self.pulses, self.multi_photon_probability, log_eps=log_eps)
+        """``M_B⁺``: the multi-photon pulses sent in one basis B (both parties), at most,
+        except with probability ``e^log_eps`` (:func:`chernoff_upper` at ``p_m q²``;
+        at most ``N p_m q² + sqrt(N/2 · ln(1/ε))``)."""
+        return chernoff_upper(self.pulses, self.multi_photon_per_basis, log_eps=log_eps)
 
     def check(self, samples: Mapping[str, BasisSample], *, qber_threshold: float) -> None:
         """BB84's QBER check; then abort when even the *expected* number of multi-photon
-        pulses ``N p_m`` reaches the key bits of every basis (the finite bound M⁺ is
-        larger still; :meth:`key_length` aborts on it).
+        pulses per basis ``N p_m q²`` reaches the key bits of every basis (the finite
+        bound M_B⁺ is larger still; :meth:`key_length` aborts on it).
 
         Raises:
             ProtocolAbort: ``"qber_above_threshold"`` or ``"key_too_short"``.
         """
         check_sample_qber(samples, threshold=qber_threshold)
-        expected = self.pulses * self.multi_photon_probability
+        expected = self.pulses * self.multi_photon_per_basis
         key_bits = {b: s.key_bits for b, s in samples.items()}
         if all(expected >= n for n in key_bits.values()):
-            raise ProtocolAbort("key_too_short", self._no_key_message(expected, key_bits, "N p_m"))
+            raise ProtocolAbort(
+                "key_too_short", self._no_key_message(expected, key_bits, "N p_m q^2")
+            )
 
     def _no_key_message(self, multi: float, key_bits: Mapping[str, int], name: str) -> str:
         return (
             "multi-photon pulses could account for every detection: no key without decoy "
-            f"states ({name} = {multi:.6g} multi-photon pulses of {self.pulses} at mu = "
-            f"{self.mu:g}, key bits per basis {dict(key_bits)})"
+            f"states ({name} = {multi:.6g} multi-photon pulses per basis of {self.pulses} "
+            f"at mu = {self.mu:g}, key bits per basis {dict(key_bits)})"
         )
 
     def key_length(
@@ -706,7 +724,7 @@ class GLLPAnalysis:
         log_eps_sub = math.log(eps_sec) - math.log(len(ladder))  # each level at ε_sec / m
         log_pe = log_eps_pe(log_eps_sub)
         log_part = log_pe - math.log(3.0)  # sampling | M⁺ | tagged in the sample
-        multi = self.multi_photon_upper(log_part)
+        multi = self.multi_photon_upper(log_part - math.log(len(BASIS_NAMES)))  # per basis
         key_bits = {b: s.key_bits for b, s in by_basis.items()}
         if all(multi >= n for n in key_bits.values()):
             raise ProtocolAbort("key_too_short", self._no_key_message(multi, key_bits, "M+"))
@@ -717,7 +735,7 @@ class GLLPAnalysis:
             "levels": float(len(ladder)),
             "pulses": float(self.pulses),
             "multi_photon_probability": self.multi_photon_probability,
-            "multi_photon_pulses_upper": multi,
+            "multi_photon_pulses_upper": multi,  # per basis
         }
         rates: dict[str, float] = {}
         privacy = 0.0
@@ -770,7 +788,7 @@ class GLLPAnalysis:
         )
 
     def _asymptotic_bits(self, by_basis: Mapping[str, BasisSample], lost: float) -> int:
-        expected = self.pulses * self.multi_photon_probability
+        expected = self.pulses * self.multi_photon_per_basis
         privacy = 0.0
         for basis, s in by_basis.items():
             test = by_basis[CONJUGATE[basis]]

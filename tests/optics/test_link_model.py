@@ -12,6 +12,7 @@ from scipy.stats import chi2_contingency
 
 from qkd_circuits.analysis.decoy import wcp_error_rate, wcp_gain
 from qkd_circuits.analysis.link import LinkParameters, get_preset
+from qkd_circuits.attacks.pns import pns_forwarding, pns_routes
 from qkd_circuits.channel.noise import NoiseSpec, build_noise_model
 from qkd_circuits.errors import ConfigError
 from qkd_circuits.optics.detections import draw_bob_bits, sample_exact, sample_per_pulse
@@ -88,42 +89,51 @@ def test_misalignment_is_a_rotation_in_the_circuit(e_d):
 
 
 def _summary(det, bits, double, codes) -> np.ndarray:
-    """Counts per (intensity, photons 0/1/2/3+, error, double click)."""
+    """Counts per (intensity, photons 0/1/2/3+, tagged, error, double click)."""
     n = np.minimum(det.photons.astype(np.int64), 3)
     error = bits != (codes & 1)
-    cell = ((det.intensity.astype(np.int64) * 4 + n) * 2 + error) * 2 + double
-    return np.bincount(cell, minlength=3 * 4 * 2 * 2)
+    cell = (((det.intensity.astype(np.int64) * 4 + n) * 2 + det.tagged) * 2 + error) * 2 + double
+    return np.bincount(cell, minlength=3 * 4 * 2 * 2 * 2)
 
 
-def test_exact_and_per_pulse_sampling_agree():
+@pytest.mark.parametrize("attack", ["none", "pns"])
+def test_exact_and_per_pulse_sampling_agree(attack):
     """Same link, same pulses: the class-by-class sampler and the pulse-by-pulse one give
     statistically the same detections (a chi-square two-sample test over intensity,
-    photon number, error and double click), and the same gains within 5 SE. A short,
-    bright, noisy link so that multi-photon pulses, dark counts and double clicks all
-    occur often."""
+    photon number, Eve's tag, error and double click), and the same gains within 5 SE
+    (without Eve). A long, bright, noisy link so that multi-photon pulses, dark counts and
+    double clicks all occur often, and PNS must block (f_1 < 1: its routes split)."""
     params = LinkParameters(
         alpha_db_per_km=0.2, eta_bob=0.6, y0=2e-2, e_d=0.05, f_ec=1.1, q=0.5, name="bright"
     )
     link = LinkModel(
-        distance_km=5, parameters=params, source=Source(kind="wcp", mu=0.8), decoys=(0.2,)
+        distance_km=25, parameters=params, source=Source(kind="wcp", mu=0.8), decoys=(0.2,)
     )
-    pulses = 400_000
+    routes = None if attack == "none" else pns_routes(link)
+    if routes is not None:
+        f1, fm = pns_forwarding(link)
+        assert f1 < 1.0 and fm > 0.0
+    pulses = 600_000
     tables, gains = [], []
     p0 = np.array([1 - params.e_d, params.e_d])  # code 0: bit 0, code 1: bit 1
     for sampler, seed in ((sample_exact, 11), (sample_per_pulse, 12)):
         gen = np.random.default_rng(seed)
-        det = sampler(pulses, link, rng=gen)
+        det = sampler(pulses, link, routes=routes, rng=gen)
         codes = gen.integers(0, 2, det.count)
         bits, double = draw_bob_bits(det, codes, p0, link.dark_count, rng=gen)
         tables.append(_summary(det, bits, double, codes))
         gains.append(det.gains())
     table = np.array(tables)
+    assert table[0].sum() > 50_000 and table[:, 1::2].sum() > 500  # double clicks occur
+    if routes is not None:
+        assert table[:, 4::8].sum() + table[:, 5::8].sum() > 1000  # tagged, no error
     table = table[:, table.sum(axis=0) > 0]
-    assert table[0].sum() > 50_000 and table[:, 1::2].sum() > 1000  # double clicks occur
     _, p_value, _, _ = chi2_contingency(table)
     assert p_value > 1e-4, p_value
     ints = link.intensities
     for k, p_k in enumerate(ints.probabilities):
+        if routes is not None:
+            break  # Eve sets the gains: the test above compares them
         q = link.expected_gain(k)
         se = math.sqrt(q * (1 - q) / (0.99 * pulses * p_k))  # ≥ 0.99 p_k N pulses at k
         for g in gains:
@@ -166,3 +176,23 @@ def test_a_run_over_a_link_round_trips_its_config():
     )
     config = RunConfig(protocol="decoy-bb84", qubits=10**6, link=link)
     assert RunConfig.from_dict(config.to_dict()) == config
+
+
+def test_a_run_without_a_detection_reports_an_abort(capsys):
+    from qkd_circuits.cli import main
+
+    assert main(["run", "bb84", "--distance", "1000", "--qubits", "1000", "--seed", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "0 of 1,000 pulses" in out and "no detection" in out
+    assert "ABORTED (key_too_short)" in out
+
+
+def test_decoys_need_a_decoy_protocol_and_it_needs_them():
+    wcp = Source(kind="wcp", mu=0.5)
+    with pytest.raises(ConfigError, match="need a decoy-state protocol, not 'bb84'"):
+        RunConfig(
+            protocol="bb84",
+            link=LinkModel(distance_km=5, parameters=GYS, source=wcp, decoys=(0.1,)),
+        )
+    with pytest.raises(ConfigError, match="decoy-bb84 needs decoy intensities"):
+        RunConfig(protocol="decoy-bb84", link=LinkModel(distance_km=5, parameters=GYS, source=wcp))
