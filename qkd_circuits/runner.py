@@ -861,6 +861,14 @@ def _finish(
         _run_store().mark_finished(
             run_dir, final_key_bits=result.final_key_bits, abort_reason=result.abort_reason
         )
+    hint_of = getattr(protocol, "pulses_hint", None)
+    if result.abort_reason == "key_too_short" and link_run is not None and hint_of is not None:
+        pp = config.postprocessing
+        hint = hint_of(
+            config.link, link_run.detections.pulses, eps_sec=pp.eps_sec, eps_cor=pp.eps_cor
+        )
+        if hint is not None:
+            result = dataclasses.replace(result, abort_message=f"{result.abort_message}; {hint}")
     if (
         result.abort_reason == "key_too_short"
         and result.estimate is not None

@@ -21,6 +21,7 @@ single-photon phase error, the X basis is the key
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -188,6 +189,36 @@ class DecoyBB84Protocol:
             probabilities=(ints.probabilities[0], ints.probabilities[1], ints.probabilities[2]),
             pulses=detections.pulses,
         )
+
+    def pulses_hint(
+        self, link: LinkModel, pulses: int, *, eps_sec: float, eps_cor: float
+    ) -> str | None:
+        """For a run too short for a key: about how many pulses give one over ``link``
+        (the decoy analysis on the link model's expected counts, :func:`~qkd_circuits.
+        analysis.simulated_points.expected_key_rate`), for the default intensity
+        probabilities with a vacuum decoy; None for other settings."""
+        from qkd_circuits.analysis.simulated_points import (
+            MAX_PULSES,
+            SimulationSettings,
+            expected_key_rate,
+        )
+
+        ints = link.intensities
+        if ints.values[2] != 0 or ints.probabilities != DEFAULT_INTENSITY_PROBABILITIES:
+            return None
+        mu, nu, km = ints.values[0], ints.values[1], link.distance_km
+        for k in range(1, int(math.log10(MAX_PULSES)) + 1):
+            if 10**k <= pulses:
+                continue
+            settings = SimulationSettings(
+                pulses=10**k, mu=mu, nu=nu, eps_sec=eps_sec, eps_cor=eps_cor
+            )
+            if expected_key_rate(link.parameters, km, settings) > 0:
+                return (
+                    f"over {km:g} km about 1e{k} pulses give a key (expected counts; this "
+                    f"run had {pulses:,})"
+                )
+        return f"no number of pulses up to {MAX_PULSES:.0e} gives a key over {km:g} km"
 
     def asymptotic_rate(self, qber: float) -> float:
         """Per single-photon sifted bit, BB84's ``1 − 2 h(Q)`` (Shor & Preskill 2000):

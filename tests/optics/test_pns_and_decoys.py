@@ -178,3 +178,10 @@ class _Pulses:
 
     def __init__(self, pulses: int) -> None:
         self.pulses = pulses
+
+
+def test_a_decoy_run_too_short_for_a_key_says_how_many_pulses_would_do():
+    link = _link(decoys=(0.1,))
+    report = run_config(RunConfig(protocol="decoy-bb84", qubits=10**8, link=link, seed=9))
+    assert report.aborted and report.abort_reason == "key_too_short"
+    assert "over 50 km about 1e10 pulses give a key" in report.abort_message
