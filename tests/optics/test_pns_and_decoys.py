@@ -12,6 +12,7 @@ import pytest
 
 from qkd_circuits.analysis.decoy import wcp_error_rate, wcp_gain
 from qkd_circuits.analysis.link import get_preset
+from qkd_circuits.analysis.simulated_points import key_rate_spread
 from qkd_circuits.attacks.pns import pns_forwarding
 from qkd_circuits.attacks.spec import EveSpec
 from qkd_circuits.errors import ConfigError
@@ -107,25 +108,6 @@ def _error(mu: float) -> float:
     return 0.5 if mu == 0 else float(wcp_error_rate(GYS, DISTANCE, mu=mu))
 
 
-def _counts_sd(samples: dict[str, BasisSample], length_of, *, draws: int, seed: int) -> float:
-    """Standard deviation of ``length_of(samples)`` over counts redrawn binomially
-    around the observed ones (each class's sifted count Poisson, its errors binomial)."""
-    gen = np.random.default_rng(seed)
-    values = []
-    for _ in range(draws):
-        redrawn = {}
-        for name, s in samples.items():
-            n = int(gen.poisson(s.sifted_bits))
-            k = n if s.sample_bits == s.sifted_bits else round(n * s.sample_bits / s.sifted_bits)
-            rate = s.sample_errors / s.sample_bits if s.sample_bits else 0.0
-            redrawn[name] = BasisSample(
-                basis=name, sifted_bits=n, sample_bits=k,
-                sample_errors=int(gen.binomial(k, rate)),
-            )  # fmt: skip
-        values.append(length_of(redrawn))
-    return float(np.std(values))
-
-
 @pytest.mark.slow
 def test_a_long_decoy_run_matches_the_decoy_analysis_on_expected_counts():
     """10^10 pulses over 50 km of the GYS link with decoys (10 s of a 1 GHz source): every
@@ -167,7 +149,13 @@ def test_a_long_decoy_run_matches_the_decoy_analysis_on_expected_counts():
         ).terms["bound"]  # fmt: skip
 
     at_expected = length_of(expected)
-    sd = _counts_sd(expected, length_of, draws=40, seed=8)
+    pp = config.postprocessing
+    sd = pulses * key_rate_spread(
+        {name: s.to_dict() for name, s in expected.items()}, analysis=analysis,
+        leaked_ec=leaked, verification_bits=verification, eps_sec=pp.eps_sec,
+        eps_cor=pp.eps_cor, qber_tolerance=pp.qber_threshold, statement=pp.key_length,
+        sample_fraction=pp.sample_fraction, redraws=40, rng=np.random.default_rng(8),
+    )  # fmt: skip
     assert sd > 0 and abs(report.final_key_bits - at_expected) < 5 * sd + 1, (
         report.final_key_bits, at_expected, sd,
     )  # fmt: skip
