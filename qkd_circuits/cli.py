@@ -22,6 +22,7 @@ from qkd_circuits.analysis import keyrate_cli
 from qkd_circuits.attacks.spec import EveSpec
 from qkd_circuits.channel.noise import NoiseSpec
 from qkd_circuits.errors import BackendError, ConfigError
+from qkd_circuits.kme import cli as kme_cli
 from qkd_circuits.optics.link import DEFAULT_LINK_BLOCK_DETECTIONS
 from qkd_circuits.optics.source import DEFAULT_MU, Source
 from qkd_circuits.outputs import PLOT_FORMATS, check_distinct, check_output_path, write_all
@@ -268,8 +269,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--reconciliation",
         default="cascade:original",
         metavar="METHOD",
-        help="cascade[:VARIANT], VARIANT one of "
-        f"{', '.join(CASCADE_VARIANTS)} (default cascade:original)",
+        help="cascade[:VARIANT] with VARIANT one of "
+        f"{', '.join(CASCADE_VARIANTS)}, ldpc (one-way syndrome decoding, rate-adaptive) "
+        "or ldpc:blind (reveals punctured bits on a failure) (default cascade:original)",
     )
     p.add_argument(
         "--key-length",
@@ -322,6 +324,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.set_defaults(handler=_cmd_resume)
 
     keyrate_cli.add_parser(sub)
+    kme_cli.add_parser(sub)
 
     c = sub.add_parser("compare", help="run several protocols on the same channel and compare them")
     c.add_argument(
@@ -395,6 +398,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     d = sub.add_parser("devices", help="list the fake devices usable as --backend fake:NAME")
     d.set_defaults(handler=_cmd_devices)
+
+    lc = sub.add_parser(
+        "ldpc-codes",
+        help="build (or load) the LDPC code family --reconciliation ldpc uses, and list it",
+        description="Builds every code of the family (rates 0.5-0.9, frames of 10^4 and "
+        "10^5 bits) deterministically from a fixed seed into the cache "
+        "(QKD_CIRCUITS_LDPC_CACHE, else ~/.cache/qkd-circuits/ldpc), never downloading, "
+        "then lists it. The first build takes about a minute and a half.",
+    )
+    lc.add_argument("--list", action="store_true", help="list the cache without building")
+    lc.add_argument("--json", metavar="PATH", help="write the list as JSON ('-' for stdout)")
+    lc.set_defaults(handler=_cmd_ldpc_codes, plot=None)
     return parser
 
 
@@ -447,9 +462,16 @@ def _normalise_argv(parser: argparse.ArgumentParser, argv: list[str]) -> list[st
     command = subparsers.choices.get(argv[0])
     if command is None:
         return argv
+    depth = 1  # nested subcommands (qkd kme serve ...): check the innermost one's options
+    while depth < len(argv):
+        nested = [a for a in command._actions if isinstance(a, argparse._SubParsersAction)]
+        if not nested or argv[depth] not in nested[0].choices:
+            break
+        command = nested[0].choices[argv[depth]]
+        depth += 1
     known = command._option_string_actions
-    out = [argv[0]]
-    i = 1
+    out = argv[:depth]
+    i = depth
     while i < len(argv):
         token = argv[i]
         if token == "--":
@@ -520,6 +542,35 @@ def _cmd_devices(args: argparse.Namespace) -> int:
     for start in range(0, len(names), 8):
         print("  " + "  ".join(names[start : start + 8]))
     print("IBM Quantum hardware: --backend ibm:NAME or ibm:least-busy (needs a saved account)")
+    return 0
+
+
+def _cmd_ldpc_codes(args: argparse.Namespace) -> int:
+    _check_outputs(args)
+    import dataclasses
+    import json
+
+    from qkd_circuits.postprocessing.reconciliation.ldpc_codes import (
+        build_code_cache,
+        cache_dir,
+        list_code_cache,
+    )
+
+    codes = list_code_cache() if args.list else build_code_cache()
+    document = json.dumps([dataclasses.asdict(c) for c in codes], indent=2)
+    header = f"{'code':<24} {'rate':>5} {'n':>8} {'m':>8} {'4-cycles':>9} {'bytes':>11}"
+    rows = [header, "-" * len(header)] + [
+        f"{c.name:<24} {c.rate:>5.2f} {c.n:>8,} {c.m:>8,} {c.four_cycles:>9,} {c.bytes:>11,}"
+        for c in codes
+    ]
+    args.quiet = False
+    _write_outputs(
+        args,
+        title=f"{len(codes)} LDPC codes in {cache_dir()}",
+        table="\n".join(rows),
+        document=document,
+        render=lambda fmt: b"",
+    )
     return 0
 
 
@@ -936,11 +987,17 @@ def print_summary(report: RunReport, *, file: TextIO) -> None:
     _print_eve(report, line)
     rec = report.reconciliation
     if rec is not None:
+        ldpc = str(rec["method"]).startswith("ldpc")
+        frames = (
+            f", {rec['frames']:,} frames, {rec['frame_errors']:,} frame errors"
+            if ldpc and rec.get("frames") is not None and rec.get("frame_errors") is not None
+            else ""
+        )
         line(
             "reconciliation",
-            f"{rec['method']}: {rec['leaked_bits']:,} parities in {rec['messages']:,} messages, "
-            f"efficiency f = {_fmt(rec['efficiency'], '.3f')}, "
-            f"{rec['residual_errors']} errors left",
+            f"{rec['method']}: {rec['leaked_bits']:,} {'syndrome' if ldpc else 'parity'} bits in "
+            f"{rec['messages']:,} messages, efficiency f = {_fmt(rec['efficiency'], '.3f')}, "
+            f"{rec['residual_errors']} errors left{frames}",
         )
     if report.verification is not None:
         line(

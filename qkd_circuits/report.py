@@ -13,6 +13,7 @@ from numpy.typing import NDArray
 from qkd_circuits.attacks.knowledge import eve_knowledge, key_agreement, pool_agreement, pool_joint
 from qkd_circuits.bits import Bits
 from qkd_circuits.postprocessing.pipeline import DistillationResult
+from qkd_circuits.postprocessing.reconciliation.ldpc import reconciliation_frames
 from qkd_circuits.postprocessing.sifting import SiftedKey
 from qkd_circuits.versions import package_versions
 
@@ -250,6 +251,7 @@ def build_report(
             "messages": rec.messages,
             "leaked_bits": rec.leaked_bits,
             "residual_errors": result.residual_errors,
+            **dict(zip(("frames", "frame_errors"), reconciliation_frames(rec), strict=True)),
         },
         verification=None
         if ver is None
@@ -587,7 +589,14 @@ def _pool_reconciliation(figs: list[dict[str, Any]]) -> dict[str, Any] | None:
         "messages": sum(r["messages"] for r in reached),
         "leaked_bits": sum(r["leaked_bits"] for r in reached),
         "residual_errors": sum(r["residual_errors"] for r in reached),
+        **{name: _sum_or_none(r.get(name) for r in reached) for name in ("frames", "frame_errors")},
     }
+
+
+def _sum_or_none(values: Any) -> int | None:
+    """The sum of per-block counts, or None when a block has none."""
+    counts = list(values)
+    return None if any(v is None for v in counts) else int(sum(counts))
 
 
 def _pool_verification(figs: list[dict[str, Any]]) -> dict[str, Any] | None:

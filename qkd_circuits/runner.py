@@ -475,7 +475,7 @@ def run(
         pack: On a device, place many exchanges side by side per shot.
         sample_fraction: Fraction of the sifted key disclosed to estimate the QBER.
         qber_threshold: Abort above this estimated QBER.
-        reconciliation: ``"cascade"`` or ``"cascade:VARIANT"``.
+        reconciliation: ``"cascade"``, ``"cascade:VARIANT"``, ``"ldpc"`` or ``"ldpc:blind"``.
         key_length: Finite-key statement: ``"variable"`` (observed errors) or ``"fixed"``
             (``qber_threshold`` as the pre-agreed tolerance); see
             :mod:`~qkd_circuits.postprocessing.key_length`.

@@ -161,7 +161,7 @@ def test_full_intercept_resend_aborts_and_writes_no_key_file(tmp_path, capsys):
 @pytest.mark.parametrize(
     ("argv", "fragment"),
     [
-        (["--reconciliation", "ldpc"], "unknown reconciliation 'ldpc'"),
+        (["--reconciliation", "polar"], "unknown reconciliation 'polar'"),
         (["--reconciliation", "cascade:x"], "unknown cascade variant 'x'"),
         (["--eps-sec", "0"], "'0' is outside (0, 1)"),
         (["--eps-cor", "1.5"], "'1.5' is outside (0, 1)"),

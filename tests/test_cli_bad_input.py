@@ -67,7 +67,7 @@ RUN_CASES: list[tuple[list[str], str]] = [
     (["--sample-fraction", "x"], "'x'"),
     (["--qber-threshold", "0.6"], "'0.6'"),
     (["--qber-threshold", "-0.1"], "'-0.1'"),
-    (["--reconciliation", "ldpc"], "'ldpc'"),
+    (["--reconciliation", "polar"], "'polar'"),
     (["--reconciliation", "cascade:"], "'cascade:'"),
     (["--reconciliation", "cascade:fast"], "'fast'"),
     (["--key-length", "asymptotic"], "'asymptotic'"),

@@ -37,6 +37,13 @@ TESTED = {
     "--json stream.json",
     "qkd keyrate --params gys --distances 0:40:5 --simulate 1e9 --simulate-points 3 "
     "--plot simulated.png",
+    "qkd kme init --dir kme",
+    "qkd kme serve --dir kme --site alice &",
+    "qkd kme serve --dir kme --site bob &",
+    "qkd kme feed --dir kme --qubits 1000000 --runs 1",
+    "qkd kme get-key --dir kme --sae sae-alice --slave sae-bob --out a.json --ids-out ids.json",
+    "qkd kme get-key-with-id --dir kme --sae sae-bob --master sae-alice --key-ids-from ids.json "
+    "--out b.json",
     "qkd run bb84 --distance 25 --qubits 100000000",
     "qkd run bb84 --distance 50 --source wcp:mu=0.5 --qubits 1000000000 --eve pns",
     "qkd run decoy-bb84 --distance 50 --qubits 10000000000",
@@ -47,6 +54,8 @@ NOT_RUN = {
     'pip install -e ".[test]"': "installs the test extras (CI does it)",
     "python -m pytest": "is the test suite itself",
     "python -c": "saves IBM Quantum credentials on the user's machine",
+    'pip install -e ".[kme]"': "installs the KME extra (CI installs its packages with the tests)",
+    "python -m qkd_circuits.kme.hybrid": "run with the whole set-up in tests/kme",
 }
 
 

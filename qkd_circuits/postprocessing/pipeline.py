@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
+from functools import partial
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -46,6 +47,7 @@ from qkd_circuits.postprocessing.reconciliation.cascade import (
     reconcile_cascade,
 )
 from qkd_circuits.postprocessing.reconciliation.cascade_variants import CASCADE_VARIANTS
+from qkd_circuits.postprocessing.reconciliation.ldpc import reconcile_ldpc
 from qkd_circuits.postprocessing.security import PhaseErrorAnalysis, SecurityAnalysis
 from qkd_circuits.postprocessing.verification import VerificationResult, verify_keys
 from qkd_circuits.randomness import RNGLike, ensure_rng, ensure_secret_rng
@@ -59,20 +61,36 @@ STAGES = ("estimation", "reconciliation", "verification", "key_length", "amplifi
 """Post-processing stages in order (authentication follows them, always)."""
 
 
+LDPC_VARIANTS = ("blind",)
+"""Variants of ``ldpc`` (``"ldpc"`` alone: rate-adaptive, one message and one ack per frame)."""
+
+
+def _allowed_reconciliations() -> str:
+    return (
+        f"cascade[:VARIANT] with VARIANT in {', '.join(CASCADE_VARIANTS)}, "
+        f"ldpc or ldpc:{'|'.join(LDPC_VARIANTS)}"
+    )
+
+
 def parse_reconciliation(spec: str) -> tuple[str, str]:
-    """Split ``"cascade"`` / ``"cascade:VARIANT"`` into ``(method, variant)``."""
+    """Split ``"cascade"`` / ``"cascade:VARIANT"`` / ``"ldpc"`` / ``"ldpc:blind"`` into
+    ``(method, variant)``; ``"ldpc"`` gives ``("ldpc", "")``."""
     if not isinstance(spec, str):
         raise ConfigError(f"reconciliation must be a string such as 'cascade:biconf', got {spec!r}")
     method, colon, variant = spec.partition(":")
+    if method == "ldpc":
+        if colon and variant not in LDPC_VARIANTS:
+            raise ConfigError(
+                f"unknown ldpc variant {variant!r} in {spec!r}; allowed: "
+                f"{_allowed_reconciliations()}"
+            )
+        return method, variant
     if colon and not variant:
         raise ConfigError(
             f"empty cascade variant in {spec!r}; allowed: {', '.join(CASCADE_VARIANTS)}"
         )
     if method != "cascade":
-        raise ConfigError(
-            f"unknown reconciliation {spec!r}; allowed: cascade[:VARIANT] with VARIANT in "
-            f"{', '.join(CASCADE_VARIANTS)}"
-        )
+        raise ConfigError(f"unknown reconciliation {spec!r}; allowed: {_allowed_reconciliations()}")
     variant = variant or "original"
     if variant not in CASCADE_VARIANTS:
         raise ConfigError(
@@ -82,6 +100,17 @@ def parse_reconciliation(spec: str) -> tuple[str, str]:
     return method, variant
 
 
+def _padding_rng(secret_rng: RNGLike) -> RNGLike:
+    """Secret stream of LDPC's punctured padding bits, independent of the pre-shared key's:
+    None stays None (a fresh OS-CSPRNG generator), a Generator is shared (its later draws
+    differ), an int seed gives a spawned child of that seed."""
+    if secret_rng is None or isinstance(secret_rng, np.random.Generator):
+        return secret_rng
+    if isinstance(secret_rng, bool) or not isinstance(secret_rng, (int, np.integer)):
+        return secret_rng  # ensure_secret_rng reports the bad value
+    return np.random.default_rng(np.random.SeedSequence(int(secret_rng), spawn_key=(0x1D9C,)))
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class PostprocessingConfig:
     """Parameters of the classical post-processing.
@@ -89,7 +118,7 @@ class PostprocessingConfig:
     Attributes:
         sample_fraction: Fraction of the sifted key disclosed to estimate the QBER, in (0, 1).
         qber_threshold: Abort when the sample QBER exceeds this (``Q_tol``), in [0, 0.5].
-        reconciliation: ``"cascade"`` or ``"cascade:VARIANT"``.
+        reconciliation: ``"cascade"``, ``"cascade:VARIANT"``, ``"ldpc"`` or ``"ldpc:blind"``.
         key_length: The finite-key statement: ``"variable"`` (the length from the
             observed sample errors, Tupkary et al. arXiv:2311.01600) or ``"fixed"``
             (from ``qber_threshold`` as ``Q_tol``, Tomamichel et al. 2012 Theorem 2).
@@ -272,8 +301,9 @@ def distill_key(
             Toeplitz seed); one child stream per stage.
         secret_rng: Secret generator or seed for the simulated pre-shared key;
             None: the OS CSPRNG (:func:`~qkd_circuits.randomness.secret_generator`).
-        reconciler: Replaces :func:`reconcile_cascade` (same signature); for tests
-            of what verification catches.
+        reconciler: Replaces the configured reconciler (:func:`reconcile_cascade`, or
+            :func:`~.reconciliation.ldpc.reconcile_ldpc` for ``ldpc[:blind]``; same
+            signature); for tests of what verification catches.
         on_stage: Called with each stage's name as it starts (progress display).
         analysis: The protocol's security analysis: its bases, its abort test and
             its finite-key length (default: BB84's
@@ -298,8 +328,18 @@ def distill_key(
         )
     rngs = public_streams(rng)
     chan = channel if channel is not None else PublicChannel()
-    _, variant = parse_reconciliation(cfg.reconciliation)
-    reconcile = reconciler or reconcile_cascade
+    method, variant = parse_reconciliation(cfg.reconciliation)
+    reconcile: Reconciler
+    if reconciler is not None:
+        reconcile = reconciler
+    elif method == "ldpc":
+        # One-way syndrome decoding; a frame that fails is left uncorrected and the
+        # verification below rejects the key (reconciliation/ldpc.py, "Frame errors").
+        reconcile = partial(
+            reconcile_ldpc, blind=variant == "blind", secret_rng=_padding_rng(secret_rng)
+        )
+    else:
+        reconcile = reconcile_cascade
     clock = Stopwatch(on_stage)
     est: QBEREstimate | None = None
     rec: ReconciliationResult | None = None

@@ -138,7 +138,7 @@ def test_tampered_channel_fails_authentication():
     [
         ({"sample_fraction": 1.0}, "sample fraction must be in (0, 1), got 1.0"),
         ({"qber_threshold": -0.1}, "got -0.1"),
-        ({"reconciliation": "ldpc"}, "unknown reconciliation 'ldpc'"),
+        ({"reconciliation": "polar"}, "unknown reconciliation 'polar'"),
         ({"reconciliation": "cascade:fast"}, "unknown cascade variant 'fast'"),
         ({"key_length": "magic"}, "'magic'"),
         ({"eps_sec": 0.0}, "eps_sec must be in (0, 1), got 0.0"),

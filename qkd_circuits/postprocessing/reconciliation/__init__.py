@@ -1,7 +1,10 @@
 """Information reconciliation: correct Bob's key to Alice's, counting what is disclosed.
 
 Cascade (Brassard & Salvail, EUROCRYPT '93) with the variants of arXiv:1407.3257:
-:func:`reconcile_cascade`, :data:`CASCADE_VARIANTS`.
+:func:`reconcile_cascade`, :data:`CASCADE_VARIANTS`. One-way LDPC syndrome decoding,
+rate-adaptive (Elkouss et al., QIC 11, 226 (2011)) and blind (Martínez-Mateo et al.,
+Sci. Rep. 3, 1576 (2013)): :func:`reconcile_ldpc`, with the code family of
+:mod:`~qkd_circuits.postprocessing.reconciliation.ldpc_codes`.
 """
 
 from qkd_circuits.postprocessing.reconciliation.cascade import (
@@ -16,6 +19,16 @@ from qkd_circuits.postprocessing.reconciliation.cascade_variants import (
     CascadeVariant,
     get_cascade_variant,
 )
+from qkd_circuits.postprocessing.reconciliation.ldpc import (
+    LdpcReconciliationResult,
+    LdpcStats,
+    reconcile_ldpc,
+    reconciliation_frames,
+)
+from qkd_circuits.postprocessing.reconciliation.ldpc_codes import (
+    build_code_cache,
+    list_code_cache,
+)
 
 __all__ = [
     "CASCADE_VARIANTS",
@@ -23,7 +36,13 @@ __all__ = [
     "QBER_FLOOR",
     "CascadeStats",
     "CascadeVariant",
+    "LdpcReconciliationResult",
+    "LdpcStats",
     "ReconciliationResult",
+    "build_code_cache",
     "get_cascade_variant",
+    "list_code_cache",
     "reconcile_cascade",
+    "reconcile_ldpc",
+    "reconciliation_frames",
 ]

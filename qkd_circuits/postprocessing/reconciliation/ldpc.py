@@ -1,0 +1,658 @@
+"""One-way LDPC reconciliation: syndrome decoding, rate-adaptive and blind.
+
+Protocol (per frame)
+--------------------
+Slepian–Wolf coding with side information: Alice sends the syndrome ``H x`` of
+her frame ``x``; Bob, who holds ``y = x ⊕ e``, decodes the error pattern ``e``
+from ``H y ⊕ H x = H e`` by belief propagation (the ``ldpc`` package's
+``BpDecoder``, product-sum, syndrome mode), with channel log-likelihood ratios
+``log((1 − q)/q)`` from the QBER estimate ``q``. One message from Alice and
+one acknowledgement from Bob per frame.
+
+Rate adaptation (Elkouss, Martínez-Mateo, Martin, QIC 11, 226 (2011)). A frame
+of a mother code of length ``n`` and ``m`` checks holds ``k_f`` key bits, ``p``
+*punctured* bits and ``s`` *shortened* bits (``k_f + p + s = n``):
+
+* shortened bits are fixed to 0 and known to both (their positions follow from
+  the code, :attr:`~.ldpc_codes.LdpcCode.shorten_order`): Bob's decoder treats
+  them as known;
+* punctured bits are **secret uniform bits drawn by Alice** (``secret_rng``),
+  never used as key; Bob's decoder gives them LLR 0. Their positions are a
+  prefix of the code's untainted puncturing order, so the punctured columns of
+  ``H`` are linearly independent (:mod:`~.ldpc_codes`).
+
+The rate is ``R = (k − s)/(n − p − s)``, chosen so that ``1 − R = f* h(q)`` for a
+design efficiency ``f*`` (:func:`design_efficiency`); the mother code is the one
+of the family (:mod:`~.ldpc_codes`) that carries the most key bits per frame at
+that rate with at most its untainted set punctured.
+
+Leakage, counted exactly
+------------------------
+The syndrome has ``m`` bits; the message is recorded with ``leaked_bits = m − p``.
+Why ``− p``: with ``T`` an invertible map of the syndrome space such that
+``T H_p = [0; I_p]`` (it exists because the ``p`` punctured columns ``H_p`` are
+independent), ``T·syndrome = (T₁ H_k x, T₂ H_k x ⊕ r)``: the last ``p`` bits are
+one-time-padded by Alice's uniform secret ``r`` and independent of the key, so
+the message tells Eve no more than ``m − p`` bits (the leakage of Elkouss et al.
+2011, ``(1 − R)(n − p − s)``). Every punctured value Alice later reveals (blind
+reconciliation) removes one bit of that pad and is recorded with
+``leaked_bits = 1`` each. Shortened values are fixed by the protocol (0) and
+leak nothing. Bob's acknowledgements (success or not) are public and
+authenticated but, like Cascade's requests, not counted (README, *Security
+model*). ``leaked_bits`` of the result equals the channel's count for the
+stage, discarded frames included.
+
+Blind reconciliation (Martínez-Mateo, Elkouss, Martin, Sci. Rep. 3, 1576 (2013))
+---------------------------------------------------------------------------------
+``blind=True``: a frame starts punctured for the *optimistic* efficiency
+:data:`BLIND_START_EFFICIENCY`; when Bob's decoding fails, Alice reveals the
+values of the next ``Δ`` punctured bits (last of the untainted order first) and
+Bob decodes again with them known, up to :data:`BLIND_ROUNDS` reveals reaching
+:func:`design_efficiency` + :data:`BLIND_END_MARGIN` (or every punctured bit).
+Two messages per attempt.
+
+Frame errors
+------------
+A frame whose decoding fails (BP did not converge to the syndrome after
+:data:`MAX_ITERATIONS` iterations, every blind reveal spent) is a **frame
+error**: Bob knows it, acknowledges the failure, and keeps his own bits for it
+uncorrected. The key is never emitted then: the verification stage compares a
+hash of the whole key and aborts (``verification_failed``) — discarding the frame
+instead would change the key length the finite-key statement was computed
+for, so it is not done here. A decoding that converges to a *wrong* error
+pattern (another word of the same syndrome coset) is not known to Bob and is
+caught by the same verification; it was seen once, 2 bits wrong in a 3,000-bit
+remainder frame on a code of length 4,000 (short codes of these high-degree
+distributions keep 4-cycles and low-weight words), never on the 10^4 and 10^5
+codes in the benchmarks.
+
+Frames and the last one
+-----------------------
+A key of at least one full frame is cut into ``⌊N / (n − δ n)⌋`` equal frames
+(``δ`` = :data:`MODULATION`, the modulated fraction ``(p + s)/n`` of Elkouss et al.
+2011): each carries at least ``n − δ n`` key bits, on the mother code of the family
+that reaches the design rate with at most its untainted set punctured. When no
+code reaches that rate for them, full frames carry ``n − δ n`` key bits; what is
+left of the key (less than one full frame) goes to frames of the next smaller code
+length of :data:`~.ldpc_codes.FRAME_SIZES`, and the last remainder to frames of
+its own code length (the next multiple of 1,000 above ``remainder / (1 − δ)``, built
+and cached on first use), at the design efficiency of its own number of key bits:
+no frame is mostly shortened (measured: such frames fail far below their rate's
+threshold). No bit is left unreconciled. Above the lowest rate's reach (QBER ≳ 9 %
+at n = 10^4) a frame carries fewer key bits and more shortened ones; below the
+highest rate's reach (QBER ≲ 1 %) and between two codes' reach, frames are
+over-protected (a lower rate than the design one, never a higher): more leakage,
+reported as it is.
+
+Frames are decoded in parallel, one process per CPU (the decoder holds the GIL),
+when there are at least two; the transcript is recorded frame after frame, in
+order, whatever the scheduling.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import os
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from multiprocessing import get_context
+from typing import Any, Final
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from qkd_circuits.analysis.entropy import binary_entropy
+from qkd_circuits.bits import as_bits
+from qkd_circuits.errors import ConfigError
+from qkd_circuits.postprocessing.channel import PublicChannel
+from qkd_circuits.postprocessing.reconciliation.cascade import ReconciliationResult
+from qkd_circuits.postprocessing.reconciliation.ldpc_codes import (
+    DEFAULT_SEED,
+    FRAME_SIZES,
+    RATES,
+    LdpcCode,
+    cache_dir,
+    get_code,
+)
+from qkd_circuits.randomness import RNGLike, ensure_secret_rng
+
+__all__ = [
+    "BLIND_END_MARGIN",
+    "BLIND_ROUNDS",
+    "BLIND_START_EFFICIENCY",
+    "EFFICIENCY_FLOOR",
+    "EFFICIENCY_SLOPE",
+    "MAX_ITERATIONS",
+    "MODULATION",
+    "QBER_FLOOR",
+    "LdpcReconciliationResult",
+    "LdpcStats",
+    "design_efficiency",
+    "reconcile_ldpc",
+    "reconciliation_frames",
+]
+
+QBER_FLOOR: Final[float] = 1e-3
+"""Smallest QBER used for the rate and the LLRs (an estimate of 0 is raised to this)."""
+
+MAX_ITERATIONS: Final[int] = 100
+"""Belief-propagation iterations per decoding attempt."""
+
+EFFICIENCY_FLOOR: Final[float] = 1.08
+"""``f_∞`` of :func:`design_efficiency` (the codes at n = 10^5 fail often below ~1.08)."""
+
+EFFICIENCY_SLOPE: Final[float] = 10.0
+"""``a`` of :func:`design_efficiency`."""
+
+
+def design_efficiency(q: float, n: int) -> float:
+    """Target ``f* = (1 − R)/h(q)`` of a non-blind frame of code length ``n``:
+    ``f_∞ + a / √(n h(q))``. The excess over ``f_∞`` is a finite-length margin of a few
+    standard deviations of the frame's error count (its information ``n h(q)``), larger
+    for short frames and low QBERs; ``f_∞`` and ``a`` are set from
+    ``benchmarks/bench_ldpc.py`` (frame error rate ≲ 10^-2)."""
+    h = float(binary_entropy(max(q, QBER_FLOOR)))
+    return EFFICIENCY_FLOOR + EFFICIENCY_SLOPE / math.sqrt(n * h)
+
+
+BLIND_START_EFFICIENCY: Final[float] = 1.02
+"""Efficiency of a blind frame's first attempt."""
+
+BLIND_END_MARGIN: Final[float] = 0.15
+"""A blind frame reveals until its efficiency is :func:`design_efficiency` + this."""
+
+MODULATION: Final[float] = 0.1
+"""Fraction ``δ = (p + s)/n`` of a full frame that is punctured or shortened."""
+
+BLIND_ROUNDS: Final[int] = 6
+"""Reveals of a blind frame after its first attempt (each one a message and an ack)."""
+
+_MIN_CODE: Final[int] = 1000  # remainder codes have a length that is a multiple of this
+_KNOWN: Final[float] = 1e-12  # error probability given to shortened and revealed bits
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LdpcStats:
+    """LDPC-specific details of one reconciliation.
+
+    Attributes:
+        blind: Blind reconciliation (reveals on failure).
+        codes: Names of the mother codes used (:func:`~.ldpc_codes.code_name`).
+        code_bits: Code length ``n`` (frame size, key + punctured + shortened bits).
+        frames: Frames the key was cut into.
+        frame_errors: Frames that failed to decode (left uncorrected; the key is then
+            rejected by verification).
+        frame_key_bits: Key bits of each frame, in key order.
+        syndrome_bits: Syndrome bits sent, over all frames (``Σ m``).
+        punctured_bits: Punctured bits credited against them (``Σ p``).
+        shortened_bits: Shortened bits (``Σ s``).
+        revealed_bits: Punctured values revealed by blind reconciliation.
+        attempts: Decoding attempts over all frames (``frames`` when not blind).
+        iterations: Belief-propagation iterations over all attempts.
+        design_efficiency: ``f*`` of the first attempt.
+        rate: Adapted rate ``(k − s)/(n − p − s)`` of the first frame's first attempt.
+        qber_used: ``max(qber, QBER_FLOOR)``: the QBER of the rate and the LLRs.
+    """
+
+    blind: bool
+    codes: tuple[str, ...]
+    code_bits: int
+    frames: int
+    frame_errors: int
+    frame_key_bits: tuple[int, ...]
+    syndrome_bits: int
+    punctured_bits: int
+    shortened_bits: int
+    revealed_bits: int
+    attempts: int
+    iterations: int
+    design_efficiency: float
+    rate: float
+    qber_used: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LdpcReconciliationResult(ReconciliationResult):
+    """A :class:`~.cascade.ReconciliationResult` with the LDPC details.
+
+    Attributes:
+        ldpc: :class:`LdpcStats` (``frames``, ``frame_errors``, …).
+    """
+
+    ldpc: LdpcStats
+
+    @property
+    def frames(self) -> int:
+        """Frames the key was cut into."""
+        return self.ldpc.frames
+
+    @property
+    def frame_errors(self) -> int:
+        """Frames that failed to decode (their bits left uncorrected)."""
+        return self.ldpc.frame_errors
+
+
+def reconciliation_frames(result: ReconciliationResult) -> tuple[int | None, int | None]:
+    """``(frames, frame_errors)`` of any reconciliation result, for the report.
+
+    LDPC: both counts. Cascade: its frames, and ``None`` frame errors (Cascade cannot
+    tell a frame left with errors; verification does). Other results: ``(None, None)``.
+    """
+    ldpc = getattr(result, "ldpc", None)
+    if isinstance(ldpc, LdpcStats):
+        return ldpc.frames, ldpc.frame_errors
+    if result.cascade is not None:
+        return result.cascade.frames, None
+    return None, None
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """What Alice and Bob both derive from the public QBER estimate for one frame."""
+
+    rate: float  # mother code design rate
+    n: int
+    seed: int
+    key_bits: int
+    punctured: int
+    shortened: int
+    reveals: tuple[int, ...]  # Δ of each blind reveal
+
+
+def _positions(code: LdpcCode, p: int, s: int) -> tuple[NDArray[np.int64], ...]:
+    """Punctured, shortened and key positions of a frame with ``p`` punctured, ``s`` shortened."""
+    punct = code.puncture_order[:p].astype(np.int64)
+    fill = np.concatenate([code.shorten_order, code.puncture_order[::-1]]).astype(np.int64)
+    taken = np.zeros(code.n, dtype=bool)
+    taken[punct] = True
+    fill = fill[~taken[fill]]
+    short = fill[:s]
+    taken[short] = True
+    key = np.flatnonzero(~taken)
+    return punct, short, key
+
+
+def _frame_shape(code: LdpcCode, key_bits: int, leak: float) -> tuple[int, int]:
+    """``(p, s)`` for ``key_bits`` at ``leak`` syndrome bits per key bit (clamped)."""
+    p = round(code.m - leak * key_bits)
+    p = max(0, min(code.max_punctured, p, code.n - key_bits))
+    return p, code.n - key_bits - p
+
+
+def _best_code(
+    codes: list[LdpcCode], k_f: int, leak: float, most_punctured: bool
+) -> LdpcCode | None:
+    """The code whose frame of ``k_f`` key bits at ``leak`` syndrome bits per key bit needs
+    ``0 <= p <= max_punctured`` and ``s >= 0``: with the fewest punctured bits (puncturing
+    costs BP more than shortening), or for blind frames the most (the reveals' range); or
+    None."""
+    best: tuple[float, LdpcCode] | None = None
+    for code in codes:
+        p = code.m - leak * k_f
+        s = code.n - k_f - p
+        score = -p if most_punctured else p
+        if 0 <= p <= code.max_punctured and s >= 0 and (best is None or score < best[0]):
+            best = (score, code)
+    return None if best is None else best[1]
+
+
+def _clamped_code(codes: list[LdpcCode], k_f: int, leak: float) -> LdpcCode:
+    """When no code reaches the rate exactly: the one whose clamped frame leaks the least
+    among those leaking at least ``leak`` per key bit (over-protected, never under-)."""
+    best: tuple[float, LdpcCode] | None = None
+    worst: tuple[float, LdpcCode] | None = None
+    for code in codes:
+        if k_f > code.n:
+            continue
+        p, _ = _frame_shape(code, k_f, leak)
+        cost = code.m - p
+        if cost >= leak * k_f - 1 and (best is None or cost < best[0]):
+            best = (cost, code)
+        if worst is None or cost > worst[0]:
+            worst = (cost, code)
+    chosen = best or worst
+    assert chosen is not None
+    return chosen[1]
+
+
+def _layout(
+    n_key: int, q: float, size: int, seed: int, blind: bool
+) -> list[tuple[LdpcCode, int, float]]:
+    """Frames ``(code, key bits, f of the first attempt)``.
+
+    Full frames carry ``n − ⌊MODULATION · n⌋`` key bits (``d = p + s`` modulated bits, as
+    in Elkouss et al. 2011) on the code of the family that reaches the frame's rate
+    with ``0 <= p <= max_punctured``; what is left of the key goes to frames of the next
+    smaller code length of :data:`FRAME_SIZES`, and the last remainder to a code of its
+    own length (module docstring).
+    """
+    h = float(binary_entropy(q))
+    equal = _equal_frames(n_key, q, h, size, seed, blind)
+    if equal is not None:
+        return equal
+    lengths = [size] + [n for n in sorted(FRAME_SIZES, reverse=True) if n < size]
+    out: list[tuple[LdpcCode, int, float]] = []
+    left = n_key
+    for n in lengths:
+        while left >= n - math.floor(MODULATION * n):
+            k = n - math.floor(MODULATION * n)
+            out.append(_frame(n, k, q, h, seed, blind))
+            left -= out[-1][1]
+    if left > 0:
+        # The remainder gets a code of its own length (a multiple of 1,000, built and
+        # cached on first use), with the same modulated fraction: no frame is mostly
+        # shortened (such frames decode far worse than their rate says).
+        n_r = max(_MIN_CODE, math.ceil(left / (1 - MODULATION) / _MIN_CODE) * _MIN_CODE)
+        while left > 0:
+            out.append(
+                _frame(n_r, min(left, n_r - math.floor(MODULATION * n_r)), q, h, seed, blind)
+            )
+            left -= out[-1][1]
+    return out
+
+
+def _equal_frames(
+    n_key: int, q: float, h: float, size: int, seed: int, blind: bool
+) -> list[tuple[LdpcCode, int, float]] | None:
+    """``⌊n_key / k_full⌋`` equal frames (±1 bit) of at least ``k_full`` key bits each
+    (at most δ modulated), when codes of length ``size`` reach their rate; else None."""
+    count = n_key // (size - math.floor(MODULATION * size))
+    if count < 1:
+        return None
+    sizes = [(n_key * (i + 1)) // count - (n_key * i) // count for i in range(count)]
+    if max(sizes) >= size:
+        return None
+    codes = [get_code(r, size, seed=seed) for r in RATES]
+    chosen: dict[int, tuple[LdpcCode, float]] = {}
+    for k in set(sizes):
+        f = BLIND_START_EFFICIENCY if blind else design_efficiency(q, k)
+        code = _best_code(codes, k, f * h, blind)
+        if code is None:
+            return None
+        chosen[k] = (code, f)
+    return [(chosen[k][0], k, chosen[k][1]) for k in sizes]
+
+
+def _frame(
+    n: int, k: int, q: float, h: float, seed: int, blind: bool
+) -> tuple[LdpcCode, int, float]:
+    """One frame of (at most) ``k`` key bits on a code of length ``n``."""
+    codes = [get_code(r, n, seed=seed) for r in RATES]
+    code = _best_code(codes, k, BLIND_START_EFFICIENCY * h, True) if blind else None
+    if code is not None:
+        return code, k, BLIND_START_EFFICIENCY
+    # Not blind, or a blind frame no code can start that optimistically: a one-shot
+    # frame, with the blind end margin when blind.
+    f = design_efficiency(q, k) + (BLIND_END_MARGIN if blind else 0.0)
+    code = _best_code(codes, k, f * h, False)
+    if code is not None:
+        return code, k, f
+    lowest = codes[0]
+    if lowest.m < f * h * k:
+        # Above the reach of the lowest rate (high QBER): fewer key bits, more shortening.
+        for _ in range(8):  # f* grows as k shrinks: iterate to k = m / (f*(k) h)
+            k = max(1, math.floor(lowest.m / (f * h)))
+            f = design_efficiency(q, k) + (BLIND_END_MARGIN if blind else 0.0)
+        k = max(1, math.floor(lowest.m / (f * h)))
+        return lowest, k, f
+    return _clamped_code(codes, k, f * h), k, f
+
+
+def _plans(n_key: int, q: float, blind: bool, size: int, seed: int) -> list[_Plan]:
+    h = float(binary_entropy(q))
+    plans = []
+    for code, k_f, f_start in _layout(n_key, q, size, seed, blind):
+        p, s = _frame_shape(code, k_f, f_start * h)
+        reveals: tuple[int, ...] = ()
+        if blind and f_start == BLIND_START_EFFICIENCY:
+            f_end = design_efficiency(q, k_f) + BLIND_END_MARGIN
+            p_end, _ = _frame_shape(code, k_f, f_end * h)
+            total = max(0, p - p_end)
+            step = math.ceil(total / BLIND_ROUNDS) if total else 0
+            out, left = [], total
+            while left > 0:
+                out.append(min(step, left))
+                left -= step
+            reveals = tuple(out)
+        plans.append(_Plan(code.rate, code.n, seed, k_f, p, s, reveals))
+    return plans
+
+
+# ------------------------------------------------------------------ Bob's decoder
+_DECODERS: dict[tuple[float, int, int, str], Any] = {}
+
+
+def _decoder(code: LdpcCode) -> Any:
+    from ldpc import BpDecoder  # imported lazily: only LDPC runs need it
+
+    key = (code.rate, code.n, code.seed, str(cache_dir()))
+    dec = _DECODERS.get(key)
+    if dec is None:
+        dec = BpDecoder(
+            code.H,
+            error_rate=0.05,
+            max_iter=MAX_ITERATIONS,
+            bp_method="product_sum",
+            schedule="parallel",
+            input_vector_type="syndrome",
+        )
+        _DECODERS[key] = dec
+    return dec
+
+
+@dataclass(frozen=True, slots=True)
+class _Outcome:
+    ok: bool
+    corrected: NDArray[np.uint8]
+    attempts: int
+    iterations: int
+    revealed: int
+
+
+def _bob_frame(
+    plan: _Plan,
+    q: float,
+    syndrome: NDArray[np.uint8],
+    bob_key: NDArray[np.uint8],
+    alice_reveals: NDArray[np.uint8],
+) -> _Outcome:
+    """Bob's side of one frame. ``alice_reveals`` are the punctured values Alice would
+    send, in reveal order (last punctured first); Bob reads only those he asks for."""
+    code = get_code(plan.rate, plan.n, seed=plan.seed)
+    punct, short, key = _positions(code, plan.punctured, plan.shortened)
+    y = np.zeros(code.n, dtype=np.uint8)
+    y[key] = bob_key
+    probs = np.full(code.n, q)
+    probs[punct] = 0.5
+    probs[short] = _KNOWN
+    dec = _decoder(code)
+    attempts = iterations = revealed = 0
+    order = punct[::-1]
+    rounds = (0, *plan.reveals)
+    for delta in rounds:
+        if delta:
+            idx = order[revealed : revealed + delta]
+            y[idx] = alice_reveals[revealed : revealed + delta]
+            probs[idx] = _KNOWN
+            revealed += delta
+        dec.update_channel_probs(probs)
+        e = dec.decode(syndrome ^ code.syndrome(y))
+        attempts += 1
+        iterations += int(dec.iter)
+        if dec.converge:
+            return _Outcome(True, (y ^ e)[key].astype(np.uint8), attempts, iterations, revealed)
+    return _Outcome(False, bob_key.copy(), attempts, iterations, revealed)
+
+
+def _bob_task(args: tuple[Any, ...]) -> _Outcome:
+    return _bob_frame(*args)
+
+
+def _workers() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
+def _check_qber(qber: object) -> float:
+    if isinstance(qber, bool) or not isinstance(qber, numbers.Real):
+        raise ConfigError(f"qber must be a real number in [0, 0.5), got {qber!r}")
+    q = float(qber)
+    if not (math.isfinite(q) and 0.0 <= q < 0.5):
+        raise ConfigError(f"qber must be in [0, 0.5), got {qber!r}")
+    return q
+
+
+def _frame_size(frame_bits: object, n_key: int) -> int:
+    if frame_bits is None:
+        return FRAME_SIZES[-1] if n_key >= FRAME_SIZES[-1] else FRAME_SIZES[0]
+    if (
+        isinstance(frame_bits, bool)
+        or not isinstance(frame_bits, numbers.Integral)
+        or int(frame_bits) < 1000
+    ):
+        raise ConfigError(f"frame_bits must be None or an integer >= 1000, got {frame_bits!r}")
+    return int(frame_bits)
+
+
+def reconcile_ldpc(
+    alice: ArrayLike,
+    bob: ArrayLike,
+    *,
+    qber: float,
+    channel: PublicChannel | None = None,
+    rng: RNGLike = None,
+    secret_rng: RNGLike = None,
+    stage: str = "reconciliation",
+    blind: bool = False,
+    frame_bits: int | None = None,
+    code_seed: int = DEFAULT_SEED,
+    parallel: bool | None = None,
+    variant: str | None = None,
+) -> LdpcReconciliationResult:
+    """Reconcile Bob's key with Alice's by one-way LDPC syndrome decoding.
+
+    Same contract as :func:`~.cascade.reconcile_cascade`: Alice's key is read only to
+    compute her syndromes; Bob's side decodes from his key and what is on ``channel``.
+
+    Args:
+        alice: Alice's key, 1-D 0/1 values, shape ``(n,)``.
+        bob: Bob's noisy key, same shape.
+        qber: QBER estimate in ``[0, 0.5)`` (raised to :data:`QBER_FLOOR`): sets the
+            rate and the decoder's LLRs. Also the ``q`` of ``result.efficiency``.
+        channel: Public channel on which every message is recorded; a fresh one if None.
+        rng: Unused (the protocol draws nothing public: every position follows from
+            the code); accepted for the reconciler signature of ``distill_key``.
+        secret_rng: Secret generator for the punctured bits' values (None: the OS
+            CSPRNG, :func:`~qkd_circuits.randomness.ensure_secret_rng`).
+        stage: Stage name under which messages and leakage are recorded.
+        blind: Blind reconciliation (reveal punctured values on failure).
+        frame_bits: Code length, one of ``FRAME_SIZES`` (10^4, 10^5) or any length
+            >= 1000 (its codes are built on first use); None: 10^5 for keys of
+            10^5 bits or more, else 10^4.
+        code_seed: Seed of the code family (both parties must use the same).
+        parallel: Decode frames in worker processes (None: when there are >= 2
+            frames and >= 2 CPUs).
+        variant: Ignored (the ``distill_key`` reconciler signature passes it).
+
+    Returns:
+        The :class:`~.cascade.ReconciliationResult`, with ``ldpc`` set and
+        ``method`` ``"ldpc"`` or ``"ldpc:blind"``.
+
+    Raises:
+        ConfigError: on ``qber`` outside ``[0, 0.5)``, empty, non-binary or mismatched
+            keys, a bad ``frame_bits`` or ``stage``.
+    """
+    del rng, variant
+    q = max(_check_qber(qber), QBER_FLOOR)
+    a = as_bits(alice, name="alice")
+    b = as_bits(bob, name="bob")
+    if a.size == 0:
+        raise ConfigError("alice and bob keys must not be empty, got length 0")
+    if a.size != b.size:
+        raise ConfigError(f"alice and bob keys differ in length: {a.size} != {b.size}")
+    if not isinstance(stage, str) or not stage:
+        raise ConfigError(f"stage must be a non-empty string, got {stage!r}")
+    size = _frame_size(frame_bits, a.size)
+    secret = ensure_secret_rng(secret_rng)
+    chan = PublicChannel() if channel is None else channel
+
+    plans = _plans(a.size, q, blind, size, code_seed)
+    bounds = np.cumsum([0] + [pl.key_bits for pl in plans])
+
+    # Alice: her frames (key bits, secret punctured values, zero shortened bits) → syndromes.
+    tasks = []
+    headers = []
+    for pl, lo, hi in zip(plans, bounds[:-1], bounds[1:], strict=True):
+        code = get_code(pl.rate, pl.n, seed=pl.seed)
+        punct, _, key = _positions(code, pl.punctured, pl.shortened)
+        x = np.zeros(code.n, dtype=np.uint8)
+        x[key] = a[lo:hi]
+        pad = secret.integers(0, 2, size=punct.size, dtype=np.uint8)
+        x[punct] = pad
+        syndrome = code.syndrome(x)
+        headers.append(
+            np.array([round(pl.rate * 100), pl.n, pl.key_bits, pl.punctured, pl.shortened])
+        )
+        tasks.append((pl, q, syndrome, b[lo:hi], pad[::-1].copy()))
+
+    use_pool = (len(plans) >= 2 and _workers() >= 2) if parallel is None else bool(parallel)
+    if use_pool and len(plans) >= 2:
+        ctx = get_context("fork")
+        with ProcessPoolExecutor(max_workers=min(_workers(), len(plans)), mp_context=ctx) as pool:
+            outcomes = list(pool.map(_bob_task, tasks))
+    else:
+        outcomes = [_bob_task(t) for t in tasks]
+
+    corrected = np.empty(a.size, dtype=np.uint8)
+    leaked = messages = 0
+    for pl, (_, _, syndrome, _, pad), head, out, lo, hi in zip(
+        plans, tasks, headers, outcomes, bounds[:-1], bounds[1:], strict=True
+    ):
+        corrected[lo:hi] = out.corrected
+        code = get_code(pl.rate, pl.n, seed=pl.seed)
+        payload = head.astype(np.int64).tobytes() + np.packbits(syndrome).tobytes()
+        chan.send(stage, "alice", payload, leaked_bits=code.m - pl.punctured)
+        leaked += code.m - pl.punctured
+        done = 0
+        for attempt in range(out.attempts):
+            last = attempt == out.attempts - 1
+            chan.send(stage, "bob", b"\x01" if (last and out.ok) else b"\x00")
+            messages += 2
+            if last:
+                break
+            delta = pl.reveals[attempt]
+            chan.send(stage, "alice", pad[done : done + delta], leaked_bits=delta)
+            leaked += delta
+            done += delta
+
+    h = float(binary_entropy(q))
+    first = plans[0]
+    first_code = get_code(first.rate, first.n, seed=first.seed)
+    stats = LdpcStats(
+        blind=blind,
+        codes=tuple(dict.fromkeys(get_code(p.rate, p.n, seed=p.seed).name for p in plans)),
+        code_bits=size,
+        frames=len(plans),
+        frame_errors=sum(not o.ok for o in outcomes),
+        frame_key_bits=tuple(p.key_bits for p in plans),
+        syndrome_bits=sum(get_code(p.rate, p.n, seed=p.seed).m for p in plans),
+        punctured_bits=sum(p.punctured for p in plans),
+        shortened_bits=sum(p.shortened for p in plans),
+        revealed_bits=sum(o.revealed for o in outcomes),
+        attempts=sum(o.attempts for o in outcomes),
+        iterations=sum(o.iterations for o in outcomes),
+        design_efficiency=BLIND_START_EFFICIENCY if blind else design_efficiency(q, first.key_bits),
+        rate=(first_code.k - first.shortened) / (first.n - first.punctured - first.shortened),
+        qber_used=q,
+    )
+    return LdpcReconciliationResult(
+        corrected=corrected,
+        method="ldpc:blind" if blind else "ldpc",
+        leaked_bits=leaked,
+        messages=messages,
+        efficiency=leaked / (a.size * h) if h > 0 else math.nan,
+        ldpc=stats,
+    )
