@@ -23,6 +23,7 @@ import numpy as np
 from qkd_circuits.errors import ConfigError
 from qkd_circuits.kme import store as st
 from qkd_circuits.kme.config import SITES, UNIT_BITS, KMEConfig
+from qkd_circuits.protocols.registry import DEFAULT_PROTOCOL
 
 
 def feed_block(
@@ -68,7 +69,7 @@ def run_once(
     *,
     qubits: int,
     noise: str = "depolarizing=0.02",
-    protocol: str = "bb84",
+    protocol: str = DEFAULT_PROTOCOL,
     pools: Sequence[str] = SITES,
 ) -> dict[str, Any]:
     """One unseeded QKD run fed into both stores; returns its public figures."""
@@ -114,7 +115,7 @@ def feed(
     runs: int | None,
     interval: float = 0.0,
     noise: str = "depolarizing=0.02",
-    protocol: str = "bb84",
+    protocol: str = DEFAULT_PROTOCOL,
     pools: Sequence[str] = SITES,
     on_run: Callable[[dict[str, Any]], None] | None = None,
 ) -> list[dict[str, Any]]:
