@@ -7,6 +7,9 @@ Sci. Rep. 3, 1576 (2013)): :func:`reconcile_ldpc`, with the code family of
 :mod:`~qkd_circuits.postprocessing.reconciliation.ldpc_codes`.
 """
 
+from importlib import import_module
+from typing import Any
+
 from qkd_circuits.postprocessing.reconciliation.cascade import (
     MAX_PASSES,
     QBER_FLOOR,
@@ -19,16 +22,25 @@ from qkd_circuits.postprocessing.reconciliation.cascade_variants import (
     CascadeVariant,
     get_cascade_variant,
 )
-from qkd_circuits.postprocessing.reconciliation.ldpc import (
-    LdpcReconciliationResult,
-    LdpcStats,
-    reconcile_ldpc,
-    reconciliation_frames,
-)
-from qkd_circuits.postprocessing.reconciliation.ldpc_codes import (
-    build_code_cache,
-    list_code_cache,
-)
+
+_LAZY = {
+    "LdpcReconciliationResult": "ldpc",
+    "LdpcStats": "ldpc",
+    "reconcile_ldpc": "ldpc",
+    "reconciliation_frames": "ldpc",
+    "build_code_cache": "ldpc_codes",
+    "list_code_cache": "ldpc_codes",
+}
+"""LDPC names, imported on first use: their modules load scipy.sparse (~0.2 s), which
+``qkd --help`` and a Cascade run do not need (the CLI imports this package)."""
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        module = import_module(f"{__name__}.{_LAZY[name]}")
+        return getattr(module, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "CASCADE_VARIANTS",
