@@ -13,7 +13,10 @@ import sys
 
 import pytest
 
-HEAVY = ("qiskit", "qiskit_aer", "scipy.optimize")
+HEAVY = (
+    "qiskit", "qiskit_aer", "scipy.optimize", "scipy.sparse", "ldpc", "fastapi", "uvicorn",
+    "httpx", "cryptography",
+)  # fmt: skip
 
 _PROBE = """
 import contextlib, io, json, sys
@@ -42,7 +45,15 @@ def probe(argv: list[str], modules: tuple[str, ...] = HEAVY) -> dict[str, object
 
 @pytest.mark.parametrize(
     "argv",
-    [["--help"], ["--version"], ["run", "--help"], ["compare", "--help"], ["keyrate", "--help"]],
+    [
+        ["--help"],
+        ["--version"],
+        ["run", "--help"],
+        ["compare", "--help"],
+        ["keyrate", "--help"],
+        ["kme", "--help"],
+        ["ldpc-codes", "--help"],
+    ],
 )
 def test_help_and_version_import_no_qiskit(argv: list[str]) -> None:
     result = probe(argv)
