@@ -52,15 +52,21 @@ class LinkRun:
 
 
 def register_probabilities(
-    circuits: list[Any], executor: Executor, register: str, *, rng: np.random.Generator
-) -> NDArray[np.float64]:
-    """P(``register`` reads 0) of each circuit, from its exact distribution, float64."""
+    circuits: list[Any],
+    executor: Executor,
+    registers: tuple[str, ...],
+    *,
+    rng: np.random.Generator,
+) -> dict[str, NDArray[np.float64]]:
+    """Per register, P(it reads 0) of each circuit, float64 (len(circuits),), from each
+    circuit's exact distribution, tabulated once (1.0 where a circuit lacks the register)."""
     if not offers_distributions(executor):
         raise ConfigError("a link run needs an executor with exact distributions (backend 'aer')")
-    out = np.empty(len(circuits))
+    out = {name: np.empty(len(circuits)) for name in registers}
     for i, dist in enumerate(executor.distributions(circuits, rng=rng)):  # type: ignore[attr-defined]
-        bits = dist.outcomes.get(register)
-        out[i] = 1.0 if bits is None else float(dist.probs[bits[:, 0] == 0].sum())
+        for name in registers:
+            bits = dist.outcomes.get(name)
+            out[name][i] = 1.0 if bits is None else float(dist.probs[bits[:, 0] == 0].sum())
     return out
 
 
@@ -101,8 +107,8 @@ def run_link_exchanges(
     width = int(used.max()) + 1 if used.size else 1
     p_bob, p_eve = np.ones(width), np.ones(width)
     if used.size:
-        p_bob[used] = register_probabilities(circuits, executor, "bob", rng=quantum_rng)
-        p_eve[used] = register_probabilities(circuits, executor, "eve", rng=quantum_rng)
+        p_zero = register_probabilities(circuits, executor, ("bob", "eve"), rng=quantum_rng)
+        p_bob[used], p_eve[used] = p_zero["bob"], p_zero["eve"]
     bob, double = draw_bob_bits(detections, codes, p_bob, link.dark_count, rng=quantum_rng)
     eve_bits = np.zeros(codes.size, dtype=np.uint8)
     held = np.flatnonzero(detections.tagged)
