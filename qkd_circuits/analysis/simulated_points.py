@@ -310,12 +310,12 @@ def choose_distances(
     n_text = format_count(settings.pulses)
     if not keyed:
         d0 = curve[0][0] if curve else 0.0
-        hint = f"no number of pulses up to {format_count(MAX_PULSES)} gives one at {d0:g} km"
-        for k in range(math.ceil(math.log10(settings.pulses) + 1e-9), 13):
-            trial = replace(settings, pulses=10**k)
-            if 10**k > settings.pulses and expected_key_rate(parameters, d0, trial) > 0:
-                hint = f"about {format_count(10**k)} pulses give one at {d0:g} km"
-                break
+        enough = pulses_for_a_key(parameters, d0, settings, above=settings.pulses)
+        hint = (
+            f"no number of pulses up to {format_count(MAX_PULSES)} gives one at {d0:g} km"
+            if enough is None
+            else f"about {format_count(enough)} pulses give one at {d0:g} km"
+        )
         raise ConfigError(
             f"--simulate {n_text}: the expected key of {n_text} pulses (mu={settings.mu:g}, "
             f"nu={settings.nu:g}, vacuum) is 0 at every plotted distance; {hint}"
@@ -328,6 +328,21 @@ def choose_distances(
         )
     picks = np.unique(np.round(np.linspace(0, len(fits) - 1, min(count, len(fits)))))
     return [fits[int(i)] for i in picks]
+
+
+def pulses_for_a_key(
+    parameters: LinkParameters, distance_km: float, settings: SimulationSettings, *, above: int
+) -> int | None:
+    """The smallest power of ten of pulses, more than ``above`` and in [:data:`MIN_PULSES`,
+    :data:`MAX_PULSES`], whose expected key (:func:`expected_key_rate` at ``settings``
+    with that many pulses) over ``distance_km`` is positive; None if there is none."""
+    for k in range(round(math.log10(MIN_PULSES)), round(math.log10(MAX_PULSES)) + 1):
+        if (
+            10**k > above
+            and expected_key_rate(parameters, distance_km, replace(settings, pulses=10**k)) > 0
+        ):
+            return 10**k
+    return None
 
 
 def check_link(parameters: LinkParameters) -> None:

@@ -199,26 +199,26 @@ class DecoyBB84Protocol:
         probabilities with a vacuum decoy; None for other settings."""
         from qkd_circuits.analysis.simulated_points import (
             MAX_PULSES,
+            MIN_PULSES,
             SimulationSettings,
-            expected_key_rate,
+            pulses_for_a_key,
         )
 
         ints = link.intensities
         if ints.values[2] != 0 or ints.probabilities != DEFAULT_INTENSITY_PROBABILITIES:
             return None
-        mu, nu, km = ints.values[0], ints.values[1], link.distance_km
-        for k in range(1, int(math.log10(MAX_PULSES)) + 1):
-            if 10**k <= pulses:
-                continue
-            settings = SimulationSettings(
-                pulses=10**k, mu=mu, nu=nu, eps_sec=eps_sec, eps_cor=eps_cor
-            )
-            if expected_key_rate(link.parameters, km, settings) > 0:
-                return (
-                    f"over {km:g} km about 1e{k} pulses give a key (expected counts; this "
-                    f"run had {pulses:,})"
-                )
-        return f"no number of pulses up to {MAX_PULSES:.0e} gives a key over {km:g} km"
+        km = link.distance_km
+        settings = SimulationSettings(
+            pulses=MIN_PULSES, mu=ints.values[0], nu=ints.values[1], eps_sec=eps_sec,
+            eps_cor=eps_cor,
+        )  # fmt: skip
+        enough = pulses_for_a_key(link.parameters, km, settings, above=pulses)
+        if enough is None:
+            return f"no number of pulses up to {MAX_PULSES:.0e} gives a key over {km:g} km"
+        return (
+            f"over {km:g} km about 1e{round(math.log10(enough))} pulses give a key (expected "
+            f"counts; this run had {pulses:,})"
+        )
 
     def asymptotic_rate(self, qber: float) -> float:
         """Per single-photon sifted bit, BB84's ``1 − 2 h(Q)`` (Shor & Preskill 2000):

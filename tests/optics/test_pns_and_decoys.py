@@ -173,3 +173,11 @@ def test_a_decoy_run_too_short_for_a_key_says_how_many_pulses_would_do():
     report = run_config(RunConfig(protocol="decoy-bb84", qubits=10**8, link=link, seed=9))
     assert report.aborted and report.abort_reason == "key_too_short"
     assert "over 50 km about 1e10 pulses give a key" in report.abort_message
+
+
+def test_the_pulses_hint_of_a_tiny_run():
+    """Fewer pulses than the simulation's minimum still get a hint (not an error)."""
+    from qkd_circuits.protocols.decoy_bb84 import DECOY_BB84
+
+    hint = DECOY_BB84.pulses_hint(_link(decoys=(0.1,)), 50, eps_sec=1e-10, eps_cor=1e-15)
+    assert hint == "over 50 km about 1e10 pulses give a key (expected counts; this run had 50)"
