@@ -74,8 +74,13 @@ class SiftedKey:
             eve_choice: Eve's choice in each exchange, int (n,) over all exchanges, -1
                 where she did not attack (the protocols' ``eve_bases``).
             eve_bits: Eve's guess of Alice's bit in each exchange, uint8 (n,).
+
+        Returns this key unchanged when Eve attacked none of its bits: she has no
+        guess, so the report gives her none (and no hash of one).
         """
         choice = np.asarray(eve_choice)[self.positions].astype(np.int8)
+        if not np.any(choice >= 0):
+            return self
         return replace(
             self,
             eve_bits=np.asarray(eve_bits, dtype=np.uint8)[self.positions],

@@ -96,3 +96,17 @@ def test_eve_who_knows_every_key_bit_knows_the_final_key():
     half = sifted.with_eve(eve_choice=np.zeros(n, dtype=np.int8), eve_bits=half_bits)
     agree, bits = key_agreement(half, result)["final"]
     assert abs(agree / bits - 0.5) < 5 * 0.5 / math.sqrt(bits)
+
+
+def test_a_run_without_eve_gives_her_no_guess_and_hashes_none():
+    """Eve attacked nothing: the sifted key carries no guess of hers and the report has
+    no agreement figures (no second Toeplitz hash of a guess she does not have)."""
+    from qkd_circuits.runner import RunConfig, run_config
+
+    report = run_config(RunConfig(qubits=20_000, seed=5))
+    assert report.final_key_bits > 0
+    assert report.sifted.eve_bits is None
+    assert report.eve["attacked"] == 0
+    assert report.eve["key_agreement_before_amplification"] is None
+    assert report.eve["final_key_agreement"] is None
+    assert report.eve_agreement is None
