@@ -90,15 +90,21 @@ def memory_needed(qubits: int, block: int) -> int:
     return block * BYTES_PER_QUBIT + key
 
 
-def check_fits_in_memory(qubits: int, block: int | None = None) -> None:
+def check_fits_in_memory(
+    qubits: int, block: int | None = None, *, pulses_per_exchange: float | None = None
+) -> None:
     """Refuse, before any work, a run that cannot fit in this machine's memory.
 
     Args:
-        qubits: Exchanges of the run.
-        block: Largest block of a streamed run (None: one block of ``qubits``).
+        qubits: Exchanges of the run (over a link: its expected detections).
+        block: Largest block of a streamed run, in exchanges (None: one block of
+            ``qubits``).
+        pulses_per_exchange: Over a link, pulses sent per detection: the advice is then
+            given in pulses, the unit of ``--qubits`` and ``--block`` there. None: the
+            exchanges are qubits.
 
     Raises:
-        ConfigError: with the estimate and the largest number of qubits that fits.
+        ConfigError: with the estimate and the largest run (and block) that fits.
     """
     available = _available_memory()
     if available is None:
@@ -106,28 +112,38 @@ def check_fits_in_memory(qubits: int, block: int | None = None) -> None:
     block = qubits if block is None else block
     need = memory_needed(qubits, block)
     usable = int(0.9 * available)
-    if need > usable:
-        if qubits <= block:
-            most, rule = usable // BYTES_PER_QUBIT, f"~{BYTES_PER_QUBIT} bytes per qubit"
-        elif block * BYTES_PER_QUBIT > usable:
-            raise ConfigError(
-                f"a block of {block:,} qubits needs about "
-                f"{block * BYTES_PER_QUBIT / 2**30:.1f} GiB (~{BYTES_PER_QUBIT} bytes per "
-                f"qubit) but {available / 2**30:.1f} GiB is available: use --block "
-                f"{max(usable // (2 * BYTES_PER_QUBIT), MIN_BLOCK_QUBITS):,} or less"
-            )
-        else:
-            spare = usable - block * BYTES_PER_QUBIT
-            most = int(spare / (STREAM_KEY_BYTES_PER_QUBIT + STREAM_BYTES_PER_BLOCK / block))
-            rule = (
-                f"~{BYTES_PER_QUBIT} bytes per qubit of a {block:,}-qubit block, and up to "
-                f"{STREAM_KEY_BYTES_PER_QUBIT} bytes per qubit for the key it keeps"
-            )
+    if need <= usable:
+        return
+    unit = "qubit" if pulses_per_exchange is None else "detection"
+    ratio = 1.0 if pulses_per_exchange is None else pulses_per_exchange
+
+    def as_option(exchanges: int) -> str:
+        """``exchanges`` as a ``--qubits``/``--block`` value (pulses over a link)."""
+        if pulses_per_exchange is None:
+            return f"{exchanges:,} qubits"
+        return f"{exchanges:,} detections, about {int(exchanges * ratio):,} pulses"
+
+    if qubits > block and block * BYTES_PER_QUBIT > usable:
+        most_block = max(int(usable // (2 * BYTES_PER_QUBIT) * ratio), MIN_BLOCK_QUBITS)
         raise ConfigError(
-            f"{qubits:,} qubits need about {need / 2**30:.1f} GiB of memory ({rule}) but "
-            f"{available / 2**30:.1f} GiB is available: at most {most:,} qubits fit on "
-            "this machine"
+            f"a block of {block:,} {unit}s needs about {block * BYTES_PER_QUBIT / 2**30:.1f} "
+            f"GiB (~{BYTES_PER_QUBIT} bytes per {unit}) but {available / 2**30:.1f} GiB is "
+            f"available: use --block {most_block:,} or less"
         )
+    if qubits <= block:
+        most, rule = usable // BYTES_PER_QUBIT, f"~{BYTES_PER_QUBIT} bytes per {unit}"
+    else:
+        spare = usable - block * BYTES_PER_QUBIT
+        most = int(spare / (STREAM_KEY_BYTES_PER_QUBIT + STREAM_BYTES_PER_BLOCK / block))
+        rule = (
+            f"~{BYTES_PER_QUBIT} bytes per {unit} of a {block:,}-{unit} block, and up to "
+            f"{STREAM_KEY_BYTES_PER_QUBIT} bytes per {unit} for the key it keeps"
+        )
+    raise ConfigError(
+        f"{qubits:,} {unit}s need about {need / 2**30:.1f} GiB of memory ({rule}) but "
+        f"{available / 2**30:.1f} GiB is available: at most {as_option(most)} fit on this "
+        "machine"
+    )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -317,13 +333,12 @@ class RunConfig:
             return
         total, block = self.memory_exchanges()
         try:
-            check_fits_in_memory(total, block)
+            check_fits_in_memory(total, block, pulses_per_exchange=self.qubits / total)
         except ConfigError as exc:
             raise ConfigError(
                 f"{self.qubits:,} pulses over {self.link.distance_km:g} km give about "
-                f"{total:,} detections ({max(self.block_sizes):,} pulses per block), and "
-                + str(exc).replace("qubit", "detection")
-                + "; send fewer pulses (--qubits) or fewer per block (--block)"
+                f"{total:,} detections ({max(self.block_sizes):,} pulses per block), and {exc}"
+                "; send fewer pulses (--qubits) or fewer per block (--block)"
             ) from None
 
     def memory_exchanges(self) -> tuple[int, int]:

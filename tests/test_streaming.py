@@ -233,3 +233,22 @@ def test_all_aborted_blocks_report_their_most_common_reason() -> None:
     reasons = [b["abort_reason"] for b in report.blocks["per_block"]]  # type: ignore[index]
     assert report.aborted
     assert report.abort_reason == max(set(reasons), key=reasons.count)
+
+
+def test_a_link_run_too_large_for_memory_gives_its_advice_in_pulses(monkeypatch) -> None:
+    """Over a link memory follows the detections, but --qubits and --block count pulses:
+    the advice converts (at 0 km with single photons about 0.1 detection per pulse)."""
+    from qkd_circuits import runner
+    from qkd_circuits.analysis.link import get_preset
+    from qkd_circuits.optics.link import LinkModel
+
+    monkeypatch.setattr(runner, "_available_memory", lambda: 300 * 2**20)
+    link = LinkModel(distance_km=0, parameters=get_preset("gys"))
+    config = RunConfig(qubits=10**11, block_qubits=10**9, link=link)
+    total, block = config.memory_exchanges()
+    with pytest.raises(ConfigError, match=r"use --block ([\d,]+) or less") as info:
+        config.check_memory()
+    advised = int(info.value.args[0].rsplit("use --block ", 1)[1].split()[0].replace(",", ""))
+    assert "bytes per detection" in str(info.value) and "per qubit" not in str(info.value)
+    # The advised block, in pulses, gives detections that fit: well under `block`.
+    assert advised * total / config.qubits < block / 2
