@@ -13,7 +13,7 @@ from numpy.typing import NDArray
 from qkd_circuits.attacks.knowledge import eve_knowledge, key_agreement, pool_agreement, pool_joint
 from qkd_circuits.bits import Bits
 from qkd_circuits.postprocessing.pipeline import DistillationResult
-from qkd_circuits.postprocessing.reconciliation.ldpc import reconciliation_frames
+from qkd_circuits.postprocessing.reconciliation.cascade import ReconciliationResult
 from qkd_circuits.postprocessing.sifting import SiftedKey
 from qkd_circuits.versions import package_versions
 
@@ -251,7 +251,7 @@ def build_report(
             "messages": rec.messages,
             "leaked_bits": rec.leaked_bits,
             "residual_errors": result.residual_errors,
-            **dict(zip(("frames", "frame_errors"), reconciliation_frames(rec), strict=True)),
+            **dict(zip(("frames", "frame_errors"), _frames(rec), strict=True)),
         },
         verification=None
         if ver is None
@@ -310,6 +310,16 @@ def _run_fields(
             "eps_auth": pp.eps_auth,
         },
     }
+
+
+def _frames(rec: ReconciliationResult) -> tuple[int | None, int | None]:
+    """``(frames, frame_errors)`` of the report's ``reconciliation``; the LDPC module (and
+    its scipy.sparse) is imported only for a result that is not Cascade's."""
+    if rec.cascade is not None:
+        return rec.cascade.frames, None
+    from qkd_circuits.postprocessing.reconciliation.ldpc import reconciliation_frames
+
+    return reconciliation_frames(rec)
 
 
 def _eve_object(config: RunConfig, **measured: Any) -> dict[str, Any]:

@@ -55,17 +55,19 @@ goes to cell ``(p mod S, p mod G)`` of an ``S × G`` grid, and the 1-D cyclic
 convolution becomes a 2-D cyclic convolution of the grids — exactly, with no
 twiddle factors. The 2-D real FFTs are batches of short in-cache transforms:
 at ``n = 10^6`` (grid 245 × 4096) the three transforms take 17 ms on one core
-against 37 ms for 1-D real FFTs of length 10^6. They run through scipy's
-pocketfft binding with ``out=`` into work arrays kept between calls (at most
-64 MiB, one shape at a time; fresh arrays made a call at ``n = 10^6`` about
-1.5× slower, in page faults); without that binding, through the public
-``scipy.fft.rfftn``/``irfftn``. With two or more usable CPUs a helper thread
-builds and transforms the seed's grid while the caller does the key's, rounds
-half of the rows, and pocketfft runs the inverse on two threads. The
+against 37 ms for 1-D real FFTs of length 10^6. They run through
+``numpy.fft`` (pocketfft, as scipy's; numpy >= 2.0 takes ``out=``) into work
+arrays kept between calls (at most 64 MiB, one shape at a time; fresh arrays made
+a call at ``n = 10^6`` about 1.5× slower, in page faults). numpy rather than
+scipy: importing ``scipy.fft`` costs a run ~0.2 s of start-up, and numpy's
+single-threaded inverse is within 5 ms of scipy's two-threaded one at
+``n = 4.5·10^6`` (``benchmarks/bench_amplification.py``). With two or more usable
+CPUs a helper thread builds and transforms the seed's grid while the caller does
+the key's, and rounds half of the rows. The
 permutation into and out of the grid works on uint8 bits with a row
 permutation and a strided "skew" view, not with index arrays, and the grid is
 rounded and reduced mod 2 in cache-sized chunks. Shorter lengths use one 1-D real FFT (``S = 1``,
-``G = scipy.fft.next_fast_len(L, real=True)``).
+``G`` the smallest 5-smooth number ``>= L``, as ``scipy.fft.next_fast_len(L, real=True)``).
 
 **Why rounding the float64 result is exact.** Every true value is an integer in
 ``[0, k]`` (``k = n − m`` for the modified family, ``n`` for the standard one):
@@ -98,11 +100,8 @@ import os
 import sys
 import threading
 from collections.abc import Iterator
-from typing import Any
 
 import numpy as np
-import scipy.fft
-import scipy.linalg
 from numpy.lib.stride_tricks import as_strided
 from numpy.typing import ArrayLike, NDArray
 
@@ -135,8 +134,8 @@ def _usable_cpus() -> int:
         return os.cpu_count() or 1
 
 
-#: FFT threads for the 2-D transforms (pocketfft splits the batches of rows).
-_WORKERS = max(1, min(_usable_cpus(), 4))
+#: Threads for the transforms and the rounding (the caller and at most one helper).
+_WORKERS = max(1, min(_usable_cpus(), 2))
 
 #: Longest short axis of the grid.
 _SHORT_MAX = 256
@@ -167,6 +166,23 @@ def _smooth_numbers(limit: int) -> list[int]:
     return sorted(nums)
 
 
+def _next_fast_len(n: int) -> int:
+    """The smallest 5-smooth number ``>= n`` (``scipy.fft.next_fast_len(n, real=True)``:
+    the lengths of pocketfft's fast real transforms)."""
+    best = 1 << max(n - 1, 0).bit_length()
+    fives = 1
+    while fives < best:
+        threes = fives
+        while threes < best:
+            twos = threes
+            while twos < n:
+                twos *= 2
+            best = min(best, twos)
+            threes *= 3
+        fives *= 5
+    return best
+
+
 def _twos(x: int) -> int:
     """The exponent of 2 in ``x``."""
     return (x & -x).bit_length() - 1
@@ -186,7 +202,7 @@ def _grid_shape(min_len: int) -> tuple[int, int]:
     20.3 ms for the smallest product (64, 15625).
     """
     if min_len < _GRID_FROM:
-        return 1, scipy.fft.next_fast_len(max(min_len, 1), real=True)
+        return 1, _next_fast_len(max(min_len, 1))
     smooth = _smooth_numbers(2 * min_len)
     pairs: list[tuple[int, int]] = []
     for s in smooth:
@@ -200,7 +216,7 @@ def _grid_shape(min_len: int) -> tuple[int, int]:
         if i < len(smooth):
             pairs.append((s, smooth[i]))
     if not pairs:  # pragma: no cover - 2^a · 3^b always qualifies
-        return 1, scipy.fft.next_fast_len(min_len, real=True)
+        return 1, _next_fast_len(min_len)
     smallest = min(s * g for s, g in pairs)
     close = [(s, g) for s, g in pairs if s * g * 200 <= smallest * 201]
     return max(close, key=lambda sg: (_twos(sg[1]), sg[0]))
@@ -308,20 +324,6 @@ def _grid(min_len: int) -> _Grid:
 # --------------------------------------------------------------------------- core
 
 
-def _fft_backend() -> object | None:
-    """scipy's pocketfft binding with ``out=`` (private; ``None`` if this scipy lacks it)."""
-    try:
-        from scipy.fft._pocketfft import pypocketfft
-    except ImportError:  # pragma: no cover - depends on the scipy version
-        return None
-    if all(hasattr(pypocketfft, name) for name in ("r2c", "c2c", "c2r")):
-        return pypocketfft
-    return None  # pragma: no cover
-
-
-#: FFTs into preallocated arrays (``None``: the public ``scipy.fft``, which allocates).
-_POCKETFFT = _fft_backend()
-
 #: Workspaces up to this size are kept between calls (one shape at a time): with
 #: fresh arrays a call at n = 10^6 took about 1.5x as long (page faults).
 _WORKSPACE_MAX_BYTES = 64 << 20
@@ -390,7 +392,7 @@ _pool: concurrent.futures.ThreadPoolExecutor | None = None
 def _helper() -> concurrent.futures.ThreadPoolExecutor | None:
     """One helper thread for the second half of the work, if two FFT threads are allowed.
 
-    numpy's copies and ufuncs and pocketfft release the GIL, so the helper and
+    numpy's copies, ufuncs and FFTs release the GIL, so the helper and
     the caller run on two cores.
     """
     global _pool
@@ -434,10 +436,8 @@ def _grid_products(
     s, g, size = grid.short, grid.long, grid.size
     cells, spectra = work.cells, work.spectra
     big = size >= 4 * _GRID_FROM
-    workers = _WORKERS if big else 1
     axes: tuple[int, ...] = (2,) if s == 1 else (1, 2)
-    pocketfft: Any = _POCKETFFT
-    helper = _helper() if big and pocketfft is not None else None
+    helper = _helper() if big else None
 
     def fill(row: int, data: NDArray[np.uint8], scratch: _Scratch, transform: bool) -> None:
         seq = scratch.seq
@@ -445,8 +445,7 @@ def _grid_products(
         seq[data.size :] = 0
         grid.to_grid(seq, cells[row], scratch.stacked, scratch.skewed)
         if transform:
-            out = spectra[row : row + 1]
-            pocketfft.r2c(cells[row : row + 1], axes=axes, forward=True, inorm=0, out=out)
+            np.fft.rfftn(cells[row : row + 1], axes=axes, out=spectra[row : row + 1])
 
     # With a helper thread, it builds and transforms the seed's grid while this
     # thread does the keys'; otherwise all grids, then one batched transform.
@@ -458,23 +457,15 @@ def _grid_products(
             fill(row + 1, vectors[row], work.scratch[0], future is not None)
     finally:
         _finish(future)
-    if pocketfft is None:
-        spec = scipy.fft.rfftn(cells, axes=axes, workers=workers)
-        spec[1:] *= spec[0]
-        shape = (s, g)[-len(axes) :]
-        values = scipy.fft.irfftn(spec[1:], s=shape, axes=axes, workers=workers, overwrite_x=True)
-        return values.reshape(r, s, g)
     if future is None:
-        pocketfft.r2c(cells, axes=axes, forward=True, inorm=0, out=spectra, nthreads=workers)
+        np.fft.rfftn(cells, axes=axes, out=spectra)
     products = spectra[1:]
     products *= spectra[0]
     if s > 1:  # inverse along the short axis in place (divides by S) ...
-        pocketfft.c2c(products, axes=(1,), forward=False, inorm=2, out=products, nthreads=workers)
+        np.fft.ifft(products, axis=1, out=products)
     # ... then complex-to-real along the long axis (divides by G), into the cells.
     values = cells[1:]
-    pocketfft.c2r(
-        products, axes=(2,), lastsize=g, forward=False, inorm=2, out=values, nthreads=workers
-    )
+    np.fft.irfft(products, n=g, axis=2, out=values)
     return values
 
 
@@ -614,8 +605,15 @@ def toeplitz_hash_direct(key: ArrayLike, seed_bits: ArrayLike, out_len: int) -> 
     """
     k, s, _ = _check_inputs(key, seed_bits, out_len)
     n = k.size
-    matrix = scipy.linalg.toeplitz(s[n - 1 :], s[n - 1 :: -1]).astype(np.int64)
+    matrix = _toeplitz_matrix(s, m=s.size - n + 1, k=n)
     return ((matrix @ k.astype(np.int64)) & 1).astype(np.uint8)
+
+
+def _toeplitz_matrix(seed: NDArray[np.uint8], *, m: int, k: int) -> NDArray[np.int64]:
+    """The ``m × k`` Toeplitz matrix ``T[i, j] = seed[i − j + k − 1]`` (int64; for the
+    reference products only)."""
+    index = np.arange(m)[:, np.newaxis] - np.arange(k)[np.newaxis, :] + (k - 1)
+    return seed[index].astype(np.int64)
 
 
 def modified_toeplitz_seed_bits(n: int) -> int:
@@ -692,7 +690,7 @@ def modified_toeplitz_hash_direct(
     matrix = np.zeros((m, x.size), dtype=np.int64)
     matrix[:, :m] = np.eye(m, dtype=np.int64)
     if k:
-        matrix[:, m:] = scipy.linalg.toeplitz(s[k - 1 :], s[k - 1 :: -1])
+        matrix[:, m:] = _toeplitz_matrix(s, m=m, k=k)
     return ((matrix @ x.astype(np.int64)) & 1).astype(np.uint8)
 
 

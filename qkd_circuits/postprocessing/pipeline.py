@@ -47,7 +47,6 @@ from qkd_circuits.postprocessing.reconciliation.cascade import (
     reconcile_cascade,
 )
 from qkd_circuits.postprocessing.reconciliation.cascade_variants import CASCADE_VARIANTS
-from qkd_circuits.postprocessing.reconciliation.ldpc import reconcile_ldpc
 from qkd_circuits.postprocessing.security import PhaseErrorAnalysis, SecurityAnalysis
 from qkd_circuits.postprocessing.verification import VerificationResult, verify_keys
 from qkd_circuits.randomness import RNGLike, ensure_rng, ensure_secret_rng
@@ -335,6 +334,9 @@ def distill_key(
     elif method == "ldpc":
         # One-way syndrome decoding; a frame that fails is left uncorrected and the
         # verification below rejects the key (reconciliation/ldpc.py, "Frame errors").
+        # Imported here: its codes need scipy.sparse, 0.14 s that Cascade runs skip.
+        from qkd_circuits.postprocessing.reconciliation.ldpc import reconcile_ldpc
+
         reconcile = partial(
             reconcile_ldpc, blind=variant == "blind", secret_rng=_padding_rng(secret_rng)
         )
