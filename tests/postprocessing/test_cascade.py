@@ -30,6 +30,8 @@ from qkd_circuits.postprocessing.reconciliation.cascade import (
     _AliceParityOracle,
     _BobCascade,
     _PublicShuffles,
+    _SharedPermutations,
+    _Workspace,
     frame_bounds,
 )
 
@@ -545,3 +547,57 @@ def test_concurrent_frames_give_the_sequential_transcript(monkeypatch: pytest.Mo
         return channel.transcript(), result.corrected.tobytes()
 
     assert transcript(1) == transcript(4)
+
+
+def test_the_inside_out_step_is_a_bijection_onto_the_longer_permutations() -> None:
+    """(permutation of n, j in [0, n]) -> permutation of n + 1 is one-to-one and onto, so a
+    uniform permutation and a uniform j give a uniform longer one (exhaustive, n <= 5)."""
+    import itertools
+
+    for n in range(1, 6):
+        made = {
+            tuple(_SharedPermutations.extend(np.array(base, dtype=np.int32), j).tolist())
+            for base in itertools.permutations(range(n))
+            for j in range(n + 1)
+        }
+        assert made == set(itertools.permutations(range(n + 1)))
+
+
+def test_shared_permutations_are_the_unshared_ones_and_survive_eviction() -> None:
+    """Length n: exactly the frame's own shuffle; n + 1: its one-step extension; one that
+    was dropped (more than KEEP asked for) is recomputed identically."""
+    shared, ws = _SharedPermutations(1000), _Workspace()
+    first = {seed: shared.permutation(seed, 1001, ws).copy() for seed in range(3)}
+    for seed in range(3):
+        own = _PublicShuffles(1000).order(seed)
+        np.testing.assert_array_equal(shared.permutation(seed, 1000, ws), own)
+        longer = first[seed]
+        undone = longer[:1000].copy()
+        undone[undone == 1000] = longer[1000]
+        np.testing.assert_array_equal(undone, own)
+    for seed in range(3, 3 + 2 * _SharedPermutations.KEEP):  # evicts seeds 0-2
+        shared.permutation(seed, 1000, ws)
+    for seed in range(3):
+        np.testing.assert_array_equal(shared.permutation(seed, 1001, ws), first[seed])
+    with pytest.raises(ValueError, match="1002"):
+        shared.permutation(0, 1002, ws)
+
+
+def test_frames_share_their_regular_passes_permutations() -> None:
+    """Every frame of a key sends the same seed for its regular passes (one shuffle for
+    all of them), and the result does not depend on the number of threads."""
+    alice, bob, _ = noisy_pair(24_001, 0.04, 5)
+    channel = PublicChannel()
+    result = reconcile_cascade(alice, bob, qber=0.04, rng=2, channel=channel, frame_bits=4_000)
+    np.testing.assert_array_equal(result.corrected, alice)
+    opens = [
+        np.frombuffer(m.payload, dtype=np.int64)
+        for m in channel.messages
+        if m.sender == "bob" and len(m.payload) == 32
+    ]
+    regular = [o for o in opens if o[0] == 0]
+    by_pass: dict[int, set[int]] = {}
+    for _kind, number, seed, _size in regular:
+        by_pass.setdefault(int(number), set()).add(int(seed))
+    assert len(by_pass) >= 4 and all(len(seeds) == 1 for seeds in by_pass.values())
+    assert sum(1 for o in regular if o[1] == 0) == 6  # six frames, one first pass each
