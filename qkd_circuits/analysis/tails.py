@@ -83,6 +83,8 @@ def _binom_logpmf_raw(x: int, n: int, p: float, q: float) -> float:
         return 0.0 if x == n else -math.inf
     if x < 0 or x > n:
         return -math.inf
+    if n == 0:
+        return 0.0
     if x == 0:
         return -_bd0(n, n * q) - n * p if p < 0.1 else n * math.log(q)
     if x == n:

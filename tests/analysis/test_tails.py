@@ -107,6 +107,11 @@ def test_hypergeometric_pmf_and_edges() -> None:
         hypergeom_logpmf(x, 1000, 300, 40), hypergeom.logpmf(x, 1000, 300, 40), rtol=1e-12
     )
     assert hypergeom_logpmf(41, 1000, 300, 40) == -math.inf  # above the support
+    # No successes, or no failures, in the population: one point of support.
+    assert hypergeom_logpmf(np.array([0, 1]), 100, 0, 5).tolist() == [0.0, -math.inf]
+    assert hypergeom_logpmf(np.array([5, 4]), 100, 100, 5).tolist() == [0.0, -math.inf]
+    assert binom_logpmf(0, 0, 0.3) == 0.0
+    assert binom_logpmf(3, 10, 0.0) == -math.inf and binom_logpmf(10, 10, 1.0) == 0.0
     assert hypergeom_logcdf(-1, 100, 50, 10) == -math.inf
     assert hypergeom_logcdf(10, 100, 50, 10) == 0.0
     assert hypergeom_logcdf(2, 100, 95, 10) == -math.inf  # support starts at 5
