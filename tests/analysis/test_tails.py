@@ -35,22 +35,26 @@ def _exact_hypergeom_logcdf(e: int, total: int, good: int, draws: int) -> float:
     return float(mp.log(mp.fsum(terms)))
 
 
+@st.composite
+def _cases(draw: st.DrawFn) -> tuple[int, int, int, int]:
+    """(total, good, draws, e): populations up to 10^7 (a sifted key), samples up to 30%
+    of them (at most 2·10^5), error counts up to 1.2 times the sample's mean."""
+    total = draw(st.integers(1, 10**7))
+    good = round(draw(st.floats(0, 1)) * total)
+    draws = min(round(draw(st.floats(0, 0.3)) * total), 200_000)
+    return total, good, draws, int(draw(st.floats(0, 1.2)) * draws * good / total)
+
+
+_CASES = _cases()
+
+
 @settings(max_examples=300, deadline=None)
-@given(
-    total=st.integers(1, 10**7),
-    good_frac=st.floats(0, 1),
-    draws_frac=st.floats(0, 0.3),
-    e_frac=st.floats(0, 1.2),
-)
-def test_hypergeometric_lower_tail_matches_scipy(
-    total: int, good_frac: float, draws_frac: float, e_frac: float
-) -> None:
+@given(case=_CASES)
+def test_hypergeometric_lower_tail_matches_scipy(case: tuple[int, int, int, int]) -> None:
     """To scipy's accuracy: its betaln terms carry ~1e-8 absolute error at arguments
     ~10^6 (the mpmath tests below show ours does not)."""
-    good = round(good_frac * total)
-    draws = min(round(draws_frac * total), 200_000)
-    mean = draws * good / total
-    e = min(int(e_frac * mean), 10_000)
+    total, good, draws, e = case
+    e = min(e, 10_000)
     ours = hypergeom_logcdf(e, total, good, draws)
     ref = float(hypergeom.logcdf(e, total, good, draws))
     if math.isinf(ref):
@@ -65,20 +69,11 @@ def test_hypergeometric_lower_tail_matches_scipy(
 
 
 @settings(max_examples=60, deadline=None)
-@given(
-    total=st.integers(2, 10**7),
-    good_frac=st.floats(0, 1),
-    draws_frac=st.floats(0, 0.3),
-    e_frac=st.floats(0, 1.2),
-)
-def test_hypergeometric_lower_tail_is_exact(
-    total: int, good_frac: float, draws_frac: float, e_frac: float
-) -> None:
+@given(case=_CASES)
+def test_hypergeometric_lower_tail_is_exact(case: tuple[int, int, int, int]) -> None:
     """Against 40-digit sums: float64 precision, in the tail and near the mean."""
-    good = round(good_frac * total)
-    draws = min(round(draws_frac * total), 200_000)
-    mean = draws * good / total
-    e = min(int(e_frac * mean), 1_500)
+    total, good, draws, e = case
+    e = min(e, 1_500)
     low, high = max(0, draws - (total - good)), min(draws, good)
     if not low <= e < high:
         return
