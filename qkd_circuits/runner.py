@@ -472,6 +472,7 @@ def run(
     eps_sec: float = 1e-10,
     eps_cor: float = 1e-15,
     block_qubits: int | None = None,
+    link: LinkModel | None = None,
     progress: ProgressCallback | None = None,
 ) -> RunReport:
     """Run a QKD protocol end to end and return its report.
@@ -499,6 +500,10 @@ def run(
         block_qubits: Aer: stream the run in blocks of about this many exchanges,
             each distilled to its own key (None: :data:`DEFAULT_BLOCK_QUBITS`, so
             shorter runs are one block); see :attr:`RunConfig.block_sizes`.
+        link: Over a fibre link: its :class:`~qkd_circuits.optics.link.LinkModel`
+            (distance, parameters, source and decoy intensities; ``qkd run
+            --distance``). ``qubits`` then counts pulses. None: qubits straight into
+            the noise model.
         progress: ``progress(done, total)`` callback for the quantum phase.
 
     Raises:
@@ -513,6 +518,7 @@ def run(
         backend=backend,
         pack=pack,
         block_qubits=block_qubits,
+        link=link,
         postprocessing=PostprocessingConfig(
             sample_fraction=sample_fraction,
             qber_threshold=qber_threshold,

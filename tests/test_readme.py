@@ -8,6 +8,7 @@ import re
 import shlex
 import stat
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -271,3 +272,14 @@ def test_keyrate_simulate_example(in_tmp, capsys) -> None:
     assert [int(r[0]) for r in rows[-3:]] == [0, 10, 20]
     assert all(float(r[1]) > 0 and float(r[2]) > 0 for r in rows[-3:])
     assert (in_tmp / "simulated.png").read_bytes().startswith(b"\x89PNG")
+
+
+def test_the_python_api_examples_run_and_say_what_they_show() -> None:
+    """The ``python`` blocks of "Python API", executed in order in one namespace."""
+    text = README.read_text()
+    section = text[text.index("## Python API") : text.index("## Security model")]
+    namespace: dict[str, object] = {}
+    for block in re.findall(r"```python\n(.*?)```", section, flags=re.S):
+        exec(compile(block, "README.md", "exec"), namespace)
+    report: Any = namespace["report"]
+    assert report.detections == 1_344_976 and report.final_key_bits == 292_179

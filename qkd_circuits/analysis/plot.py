@@ -15,10 +15,11 @@ from qkd_circuits.errors import ConfigError
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
 
     from qkd_circuits.analysis.simulated_points import SimulatedSeries
 
-__all__ = ["plot_key_rates"]
+__all__ = ["key_rate_figure", "plot_key_rates"]
 
 
 def plot_key_rates(
@@ -29,17 +30,35 @@ def plot_key_rates(
     title: str | None = None,
     simulated: SimulatedSeries | None = None,
 ) -> None:
-    """Save a log-scale plot of key rate per pulse vs distance, one line per analysis.
+    """Save :func:`key_rate_figure` to ``path``; the format follows the file suffix
+    (png, pdf, svg, ...).
+
+    Raises:
+        ConfigError: if there is nothing to plot or the file cannot be written.
+    """
+    fig = key_rate_figure(points, link=link, title=title, simulated=simulated)
+    try:
+        fig.savefig(os.fspath(path), dpi=120)
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"cannot write plot {os.fspath(path)!r}: {exc}") from exc
+
+
+def key_rate_figure(
+    points: Sequence[KeyRatePoint],
+    *,
+    link: LinkParameters,
+    title: str | None = None,
+    simulated: SimulatedSeries | None = None,
+) -> Figure:
+    """A log-scale plot of key rate per pulse vs distance, one line per analysis.
 
     The PLOB bound of the fibre (−log2(1 − 10^(−αL/10)), Pirandola et al.
     2017) is always drawn, dashed, over the same distances. Zero rates (no
-    key) are left out of the log plot. The format follows the file suffix
-    (png, pdf, svg, ...). Uses ``matplotlib.figure.Figure`` directly, so no
-    display or pyplot state is involved.
+    key) are left out of the log plot. Uses ``matplotlib.figure.Figure`` directly,
+    so no display or pyplot state is involved (a notebook shows the returned figure).
 
     Args:
         points: Curve points (any order, several analyses).
-        path: Output file.
         link: The link, for the PLOB line and the default title.
         title: Plot title (default names the link).
         simulated: Simulated runs to overlay as points with ±1 SD error bars, with
@@ -47,7 +66,7 @@ def plot_key_rates(
             drawn as an open triangle on the lower edge.
 
     Raises:
-        ConfigError: if there is nothing to plot or the file cannot be written.
+        ConfigError: if there is nothing to plot.
     """
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
@@ -94,10 +113,7 @@ def plot_key_rates(
     )
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(loc="upper right", fontsize="small")
-    try:
-        fig.savefig(os.fspath(path), dpi=120)
-    except (OSError, ValueError) as exc:
-        raise ConfigError(f"cannot write plot {os.fspath(path)!r}: {exc}") from exc
+    return fig
 
 
 _SIM_COLOUR = "#8b008b"  # dark magenta: not in matplotlib's default colour cycle

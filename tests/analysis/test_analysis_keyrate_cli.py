@@ -182,3 +182,22 @@ def test_main_cli_usage_error_is_one_line(cli_main, capsys):
     assert cli_main(["keyrate", "--distances", "-5:100:5"]) == 2
     lines = capsys.readouterr().err.strip().splitlines()
     assert len(lines) == 1 and "error" in lines[0]
+
+
+def test_key_rate_figure_is_returned_for_notebooks():
+    """The figure behind --plot, for a caller that shows it instead of saving it."""
+    from matplotlib.figure import Figure
+
+    from qkd_circuits.analysis.curves import key_rate_curve
+    from qkd_circuits.analysis.link import get_preset
+    from qkd_circuits.analysis.plot import key_rate_figure
+
+    link = get_preset("gys")
+    points = key_rate_curve(link, [0.0, 50.0, 100.0], "infinite-decoy")
+    fig = key_rate_figure(points, link=link, title="t")
+    assert isinstance(fig, Figure)
+    (ax,) = fig.axes
+    assert ax.get_yscale() == "log" and ax.get_title() == "t"
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["infinite-decoy", "PLOB bound"]
+    with pytest.raises(ConfigError, match="no key-rate points"):
+        key_rate_figure([], link=link)

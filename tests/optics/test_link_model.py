@@ -196,3 +196,15 @@ def test_decoys_need_a_decoy_protocol_and_it_needs_them():
         )
     with pytest.raises(ConfigError, match="decoy-bb84 needs decoy intensities"):
         RunConfig(protocol="decoy-bb84", link=LinkModel(distance_km=5, parameters=GYS, source=wcp))
+
+
+def test_run_takes_a_link_like_run_config():
+    """``run(link=...)``: the Python API's spelling of ``qkd run --distance``."""
+    from qkd_circuits.runner import run
+
+    link = LinkModel(distance_km=5, parameters=GYS, source=Source.parse("wcp:mu=0.5"))
+    by_run = run(qubits=400_000, link=link, seed=8)
+    by_config = run_config(RunConfig(qubits=400_000, link=link, seed=8))
+    assert by_run.distance_km == 5 and by_run.pulses == 400_000
+    assert by_run.detections == by_config.detections > 0
+    assert by_run.final_key_bits == by_config.final_key_bits
