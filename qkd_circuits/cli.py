@@ -36,6 +36,7 @@ from qkd_circuits.protocols.registry import (
     get_protocol,
     protocol_info,
 )
+from qkd_circuits.sweep import cli as sweep_cli
 
 if TYPE_CHECKING:
     from qkd_circuits.report import RunReport
@@ -325,6 +326,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     keyrate_cli.add_parser(sub)
     kme_cli.add_parser(sub)
+    sweep_cli.add_parser(sub)
 
     c = sub.add_parser("compare", help="run several protocols on the same channel and compare them")
     c.add_argument(

@@ -49,6 +49,10 @@ TESTED = {
     "qkd run bb84 --distance 50 --source wcp:mu=0.5 --qubits 1000000000 --eve pns",
     "qkd run decoy-bb84 --distance 50 --qubits 10000000000",
     "qkd run decoy-bb84 --distance 50 --qubits 1000000000 --eve pns",
+    # Run, as written, by tests/sweep/test_readme_sweep.py.
+    "qkd sweep sweep.toml --table sweep.parquet",
+    "qkd sweep sweep.toml --table dask.parquet --dask-local 2",
+    "qkd sweep-plot sweep.parquet --out plots",
 }
 NOT_RUN = {
     "pip install -e .": "installs the package (CI does it)",

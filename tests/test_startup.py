@@ -15,7 +15,7 @@ import pytest
 
 HEAVY = (
     "qiskit", "qiskit_aer", "scipy.optimize", "scipy.sparse", "ldpc", "fastapi", "uvicorn",
-    "httpx", "cryptography",
+    "httpx", "cryptography", "dask", "distributed", "pyarrow",
 )  # fmt: skip
 
 _PROBE = """
@@ -53,6 +53,8 @@ def probe(argv: list[str], modules: tuple[str, ...] = HEAVY) -> dict[str, object
         ["keyrate", "--help"],
         ["kme", "--help"],
         ["ldpc-codes", "--help"],
+        ["sweep", "--help"],
+        ["sweep-plot", "--help"],
     ],
 )
 def test_help_and_version_import_no_qiskit(argv: list[str]) -> None:
@@ -105,6 +107,8 @@ def test_bad_key_length_imports_no_qiskit() -> None:
         ["compare", "--protocols", "bb84,nosuch"],
         ["keyrate", "--params", "nosuch"],
         ["keyrate", "--analysis", "nosuch"],
+        ["sweep", "nosuch.toml"],
+        ["sweep-plot", "nosuch.parquet"],
         ["--bogus"],
     ],
 )
