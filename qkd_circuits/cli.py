@@ -40,6 +40,7 @@ from qkd_circuits.sweep import cli as sweep_cli
 
 if TYPE_CHECKING:
     from qkd_circuits.report import RunReport
+    from qkd_circuits.runner import RunConfig
 
 # Start-up (issue 11): Qiskit, Aer, scipy.optimize, matplotlib and tqdm are imported
 # inside the commands that use them (the runner, the comparison, the pipeline), so
@@ -752,13 +753,17 @@ def _link_of(args: argparse.Namespace) -> Any:
     )
 
 
-def _cmd_run(args: argparse.Namespace) -> int:
-    _check_outputs(args)
-    from qkd_circuits.postprocessing.pipeline import PostprocessingConfig
-    from qkd_circuits.runner import RunConfig, plan_run, run_config, submit_run
+def run_config_of(args: argparse.Namespace) -> RunConfig:
+    """The :class:`~qkd_circuits.runner.RunConfig` of parsed ``qkd run`` arguments (also
+    each point of ``qkd sweep``).
 
-    link = _link_of(args)
-    config = RunConfig(
+    Raises:
+        ConfigError: an invalid combination (nothing is run).
+    """
+    from qkd_circuits.postprocessing.pipeline import PostprocessingConfig
+    from qkd_circuits.runner import RunConfig
+
+    return RunConfig(
         protocol=args.protocol,
         qubits=args.qubits,
         noise=args.noise,
@@ -776,8 +781,15 @@ def _cmd_run(args: argparse.Namespace) -> int:
             eps_sec=args.eps_sec,
             eps_cor=args.eps_cor,
         ),
-        link=link,
+        link=_link_of(args),
     )
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    _check_outputs(args)
+    from qkd_circuits.runner import plan_run, run_config, submit_run
+
+    config = run_config_of(args)
     status = sys.stderr if args.json == "-" or args.quiet else sys.stdout
 
     def on_budget(budget: Any) -> None:

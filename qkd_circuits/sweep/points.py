@@ -305,41 +305,20 @@ def check_points(spec: SweepSpec, points: Sequence[Point]) -> None:
 
 def run_config_of(args: argparse.Namespace) -> RunConfig:
     """The :class:`~qkd_circuits.runner.RunConfig` ``qkd run`` builds from ``args``
-    (as ``qkd_circuits.cli._cmd_run`` does), refusing what a sweep cannot run.
+    (:func:`qkd_circuits.cli.run_config_of`), refusing what a sweep cannot run.
 
     Raises:
         ConfigError: an invalid combination, or an ``ibm:`` backend (a hardware job
             outlives a sweep's worker: run those one by one with ``qkd run``).
     """
-    from qkd_circuits.cli import _link_of
-    from qkd_circuits.postprocessing.pipeline import PostprocessingConfig
-    from qkd_circuits.runner import RunConfig
+    from qkd_circuits.cli import run_config_of as cli_run_config_of
 
     if str(args.backend).startswith("ibm:"):
         raise ConfigError(
             f"backend {args.backend!r}: a sweep runs its points unattended and a hardware "
             "job outlives its worker; sweep on aer, aer-shots, aer-literal or fake:NAME"
         )
-    return RunConfig(
-        protocol=args.protocol,
-        qubits=args.qubits,
-        noise=args.noise,
-        eve=args.eve,
-        seed=args.seed,
-        backend=args.backend,
-        pack=args.pack,
-        max_shots=args.max_shots,
-        block_qubits=args.block,
-        postprocessing=PostprocessingConfig(
-            sample_fraction=args.sample_fraction,
-            qber_threshold=args.qber_threshold,
-            reconciliation=args.reconciliation,
-            key_length=args.key_length,
-            eps_sec=args.eps_sec,
-            eps_cor=args.eps_cor,
-        ),
-        link=_link_of(args),
-    )
+    return cli_run_config_of(args)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
