@@ -8,15 +8,23 @@ connections: the master SAE asks KME alice for one 256-bit key (``POST enc_keys`
 slave SAE asks KME bob for it by its ID (``POST dec_keys``), and the two keys are
 compared. A key request is one enc_keys call; each is followed by its dec_keys call.
 
+Two phases of ``--seconds`` each on the same pair (``--mode both``, the default): *plain*
+ETSI requests, then *named* ones, each enc_keys and dec_keys carrying a fresh request ID
+(the ``qkdc_request_id`` extension, as ``qkd kme get-key`` and ``KMEClient`` send it: the
+KMEs record every answer in the same transaction as the keys' new state, and the master's
+KME erases its kept answer when the slave's KME reports the retrieval). The named phase's
+rate is printed as a ratio to the plain phase's, measured in the same run.
+
 Checks: every answer 200, every key ID and every key distinct, the slave's key equal to
-the master's. Prints rates per second of the run, latencies and the stores' bookkeeping.
+the master's, a named answer echoing its request ID. Prints rates per second of each
+phase, latencies, CPU per key and the stores' bookkeeping.
 
 The load generator is a minimal asyncio HTTP/1.1 client (keep-alive, Content-Length
 only), because httpx in one process tops out near 600 requests/s on this machine and
 would measure itself. It runs in this process; the KMEs in two others: three processes
 on the machine's 2 cores.
 
-    python benchmarks/bench_kme.py [--seconds 30] [--concurrency 64] [--qubits 10000000]
+    python benchmarks/bench_kme.py [--seconds 30] [--concurrency 64] [--mode both]
 """
 
 from __future__ import annotations
@@ -34,11 +42,12 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
 from qkd_circuits.kme.certs import init_dir
-from qkd_circuits.kme.config import KMEConfig, load_config
+from qkd_circuits.kme.config import REQUEST_ID_EXTENSION, KMEConfig, load_config
 from qkd_circuits.kme.feed import run_once
 from qkd_circuits.kme.store import connect, counts
 from qkd_circuits.versions import package_versions
@@ -137,7 +146,7 @@ class Connection:
         return int(head[9:12]), await self.reader.readexactly(length)
 
 
-async def load(config: KMEConfig, seconds: float, concurrency: int) -> dict[str, Any]:
+async def load(config: KMEConfig, seconds: float, concurrency: int, named: bool) -> dict[str, Any]:
     alice, bob = config.site("alice"), config.site("bob")
     ctx_a, ctx_b = context(config, "sae-alice"), context(config, "sae-bob")
     ids: set[str] = set()
@@ -157,20 +166,33 @@ async def load(config: KMEConfig, seconds: float, concurrency: int) -> dict[str,
 
     async def pair(a: Connection, b: Connection) -> None:
         while time.perf_counter() < stop and len(errors) < 10:
+            enc: dict[str, Any] = {}
+            dec: dict[str, Any] = {}
+            if named:
+                enc["extension_optional"] = [{REQUEST_ID_EXTENSION: str(uuid.uuid4())}]
+                dec["key_IDs_extension"] = {REQUEST_ID_EXTENSION: str(uuid.uuid4())}
             t0 = time.perf_counter()
-            status, body = await a.post("/api/v1/keys/sae-bob/enc_keys", b"{}")
+            status, body = await a.post("/api/v1/keys/sae-bob/enc_keys", json.dumps(enc).encode())
             t1 = time.perf_counter()
             if status != 200:
                 errors.append(f"enc_keys {status} {body[:200]!r}")
                 continue
-            (key,) = json.loads(body)["keys"]
-            request = json.dumps({"key_IDs": [{"key_ID": key["key_ID"]}]}).encode()
-            status, body = await b.post("/api/v1/keys/sae-alice/dec_keys", request)
+            answer = json.loads(body)
+            (key,) = answer["keys"]
+            dec["key_IDs"] = [{"key_ID": key["key_ID"]}]
+            status, body = await b.post("/api/v1/keys/sae-alice/dec_keys", json.dumps(dec).encode())
             t2 = time.perf_counter()
             if status != 200:
                 errors.append(f"dec_keys {status} {body[:200]!r}")
                 continue
-            (got,) = json.loads(body)["keys"]
+            back = json.loads(body)
+            (got,) = back["keys"]
+            if named and (
+                answer.get("key_container_extension")
+                != {REQUEST_ID_EXTENSION: enc["extension_optional"][0][REQUEST_ID_EXTENSION]}
+                or back.get("key_container_extension") != dec["key_IDs_extension"]
+            ):
+                errors.append(f"request ID not echoed for {key['key_ID']}")
             material = base64.b64decode(key["key"])
             if got != key or len(material) != 32:
                 errors.append(f"keys differ for {key['key_ID']}")
@@ -210,8 +232,14 @@ def _quantiles(values: list[float]) -> str:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=30.0)
+    parser.add_argument("--seconds", type=float, default=30.0, help="per phase (default 30)")
     parser.add_argument("--concurrency", type=int, default=64, help="SAE pairs (default 64)")
+    parser.add_argument(
+        "--mode",
+        choices=("both", "plain", "named"),
+        default="both",
+        help="plain ETSI requests, requests named by a request ID, or both phases (default)",
+    )
     parser.add_argument("--qubits", type=int, default=10_000_000, help="qubits per feeding run")
     parser.add_argument("--keys", type=int, default=0, help="keys to feed (default: 1,800/s)")
     parser.add_argument(
@@ -219,15 +247,21 @@ def main() -> int:
         type=float,
         default=0.0,
         metavar="S",
-        help="before the load, wait up to S seconds for other processes to leave the CPUs",
+        help="before each phase, wait up to S seconds for other processes to leave the CPUs",
     )
     args = parser.parse_args()
-    need = args.keys or int(1_800 * args.seconds)
+    if args.seconds <= 0 or args.concurrency < 1:
+        parser.error(
+            f"--seconds must be > 0 and --concurrency >= 1: {args.seconds}, {args.concurrency}"
+        )
+    phases = ["plain", "named"] if args.mode == "both" else [args.mode]
+    need = args.keys or int(1_800 * args.seconds * len(phases))
     print(f"versions: {package_versions_line()}")
     print(
         f"machine: {platform.machine()}, {os.cpu_count()} logical CPUs; "
         f"load average {os.getloadavg()}"
     )
+    results: dict[str, dict[str, Any]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp) / "kme"
         init_dir(root, ports=(free_port(), free_port()))
@@ -248,45 +282,81 @@ def main() -> int:
             for s in ("alice", "bob"):
                 wait_port(config.site(s).port)
             time.sleep(0.5)
-            if args.wait_quiet:
-                waited = wait_quiet(args.wait_quiet, [os.getpid(), *(p.pid for p in procs)])
-                print(f"waited {waited:.0f} s for a quiet machine; load average {os.getloadavg()}")
-            busy0, client0 = machine_busy_seconds(), time.process_time()
-            servers0 = [process_seconds(p.pid) for p in procs]
-            result = run_loop(load(config, args.seconds, args.concurrency))
-            busy = machine_busy_seconds() - busy0
-            client = time.process_time() - client0
-            servers = [process_seconds(p.pid) - t for p, t in zip(procs, servers0, strict=True)]
+            for phase in phases:
+                if args.wait_quiet:
+                    waited = wait_quiet(args.wait_quiet, [os.getpid(), *(p.pid for p in procs)])
+                    print(
+                        f"[{phase}] waited {waited:.0f} s for a quiet machine; load average "
+                        f"{os.getloadavg()}"
+                    )
+                busy0, client0 = machine_busy_seconds(), time.process_time()
+                servers0 = [process_seconds(p.pid) for p in procs]
+                result = run_loop(load(config, args.seconds, args.concurrency, phase == "named"))
+                result["busy"] = machine_busy_seconds() - busy0
+                result["client"] = time.process_time() - client0
+                result["servers"] = [
+                    process_seconds(p.pid) - t for p, t in zip(procs, servers0, strict=True)
+                ]
+                result["load_end"] = os.getloadavg()
+                results[phase] = result
+                report(phase, result, args.concurrency)
         finally:
             for p in procs:
                 p.terminate()
             for p in procs:
                 p.wait(timeout=20)
         for s in ("alice", "bob"):
-            conn = connect(config.site(s).store_path)
+            path = config.site(s).store_path
+            conn = connect(path)
             print(f"store {s}: {counts(conn)}")
+            (pages,) = conn.execute("PRAGMA page_count").fetchone()
+            (page,) = conn.execute("PRAGMA page_size").fetchone()
+            (rows, size) = conn.execute(
+                "SELECT count(*), coalesce(sum(length(request_id) + length(params) "
+                "+ coalesce(length(response), 0)), 0) FROM requests"
+            ).fetchone()
             conn.close()
-    print(
-        f"{result['keys']:,} keys in {result['seconds']:.1f} s with {args.concurrency} SAE pairs: "
-        f"{result['rate']:,.0f} key requests/s (enc_keys, each followed by its dec_keys), "
-        f"slowest second {result['min_second']:,}, fastest {result['max_second']:,}"
-    )
-    print(f"latency enc_keys {result['enc_ms']}, dec_keys {result['dec_ms']}")
-    print(f"keys per second: {' '.join(str(n) for n in result['per_second'])}")
-    keys = int(result["keys"])
-    wall = float(result["seconds"])
-    others = busy - client - sum(servers)
-    print(
-        f"CPU per key: KME alice {servers[0] / keys * 1e3:.2f} ms, KME bob "
-        f"{servers[1] / keys * 1e3:.2f} ms, load generator {client / keys * 1e3:.2f} ms "
-        f"(total {(client + sum(servers)) / keys * 1e3:.2f} ms); other processes used "
-        f"{others / wall:.2f} of the 2 cores during the run"
-    )
-    errors = result["errors"]
-    assert isinstance(errors, list)
+            print(
+                f"store {s}: {pages * page / 1e6:.1f} MB; request rows {rows:,}, "
+                f"{size / max(1, rows):.0f} bytes of data each"
+            )
+    if len(results) == 2:
+        print(
+            f"named / plain: {results['named']['rate'] / results['plain']['rate']:.2f} of the "
+            f"rate, {cpu_per_key(results['named']) / cpu_per_key(results['plain']):.2f} of the "
+            "CPU per key"
+        )
+    errors = [e for r in results.values() for e in r["errors"]]
     print(f"errors {len(errors)}; duplicates none" if not errors else f"ERRORS {errors[:5]}")
     print(f"load average at end {os.getloadavg()}")
     return 0 if not errors else 1
+
+
+def cpu_per_key(result: dict[str, Any]) -> float:
+    """CPU seconds per key of the three processes (both KMEs and the load generator)."""
+    return (float(result["client"]) + sum(result["servers"])) / max(1, int(result["keys"]))
+
+
+def report(phase: str, result: dict[str, Any], concurrency: int) -> None:
+    keys = max(1, int(result["keys"]))
+    wall = float(result["seconds"])
+    servers = result["servers"]
+    client = float(result["client"])
+    others = float(result["busy"]) - client - sum(servers)
+    print(
+        f"[{phase}] {keys:,} keys in {wall:.1f} s with {concurrency} SAE pairs: "
+        f"{result['rate']:,.0f} key requests/s (enc_keys, each followed by its dec_keys), "
+        f"slowest second {result['min_second']:,}, fastest {result['max_second']:,}"
+    )
+    print(f"[{phase}] latency enc_keys {result['enc_ms']}, dec_keys {result['dec_ms']}")
+    print(f"[{phase}] keys per second: {' '.join(str(n) for n in result['per_second'])}")
+    print(
+        f"[{phase}] CPU per key: KME alice {servers[0] / keys * 1e3:.2f} ms, KME bob "
+        f"{servers[1] / keys * 1e3:.2f} ms, load generator {client / keys * 1e3:.2f} ms "
+        f"(total {cpu_per_key(result) * 1e3:.2f} ms); other processes used "
+        f"{others / wall:.2f} of the 2 cores during the phase; load average at its end "
+        f"{result['load_end']}"
+    )
 
 
 def run_loop(coro: Any) -> Any:

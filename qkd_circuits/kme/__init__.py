@@ -17,6 +17,14 @@ How the two KMEs agree (see :mod:`qkd_circuits.kme.store`):
   erases its own copy and hands the key to the master SAE.
 * ``dec_keys`` at the slave's KME hands the key to the named slave SAE once, then
   erases it (a tombstone of the key ID stays, so a replay is refused).
+* Every answer follows a durable commit (``synchronous = FULL``), so a KME killed
+  mid-request never serves a key twice. A request named by the SAE with a request ID
+  (the ``qkdc_request_id`` extension, which :class:`~qkd_circuits.kme.client.KMEClient`
+  and ``qkd kme get-key`` always send) is also never lost: its answer is committed with
+  the keys' new state, and a repeat of the ID by the same SAE with the same parameters,
+  after a cut connection or a restart, gets the same keys under the same key IDs
+  (:mod:`qkd_circuits.kme.app`). Plain requests are at most once, as ETSI 014 has no
+  acknowledgement.
 
 Nothing here is imported by ``qkd`` at start-up: fastapi, uvicorn, httpx and
 cryptography are imported by the ``qkd kme`` handlers that need them (the ``kme``

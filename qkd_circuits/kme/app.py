@@ -14,8 +14,51 @@ Errors are ``{"message": ..., "details": [...]}`` with 400 (bad request format o
 request outside the KME's limits), 401 (the caller is not an SAE of this KME, or asks
 for a key not issued to it) and 503 (not enough key, or the peer KME unreachable).
 
+**Idempotent requests** (this KME's extension, named by
+:data:`~qkd_circuits.kme.config.REQUEST_ID_EXTENSION`, ``qkdc_request_id``). ETSI 014 has
+no acknowledgement: a key whose answer is lost (the KME killed while sending it, the
+connection cut, the SAE timed out) would be gone, since re-serving a key without knowing
+whether the SAE got it could reuse it. So an SAE may name each request with a fresh UUID,
+in a POST enc_keys body as ``{"qkdc_request_id": UUID}`` in ``extension_optional`` (a KME
+without the extension ignores it, as §6.2 lets it) or in ``extension_mandatory`` (a KME
+without it answers 400, "not all extension_mandatory parameters are supported"), and in a
+POST dec_keys body as ``"key_IDs_extension": {"qkdc_request_id": UUID}``. Then:
+
+* The KME commits the keys' new state (issued to that master for those slaves, or handed
+  to that slave and erased) and the answer under the request ID in one SQLite
+  transaction, before it answers (:mod:`qkd_circuits.kme.store`).
+* The same SAE repeating the request ID with the same parameters (number, size, slaves;
+  master and key IDs) gets the same answer byte for byte: same keys, same key IDs, never
+  new keys. While the first try is still running in this KME, a repeat waits for it.
+  Another SAE presenting the request ID gets 401; other parameters (or the other kind of
+  request) under it get 400. The answer echoes the ID in ``key_container_extension``.
+* A request ID is remembered ``request_window_seconds`` (default 600 s). Its answer is
+  kept that long at the slave's KME (no acknowledgement), and at the master's KME until a
+  slave SAE has retrieved one of its keys: the peer KME reports that
+  (``/kme/v1/retrieved``), since a slave only learns key IDs from the master SAE, which
+  therefore had the answer. A repeat after that gets 400. A repeat after the window is a
+  new request.
+* A request without an ID keeps the spec's plain behaviour: at most once. A key whose
+  answer was lost is never served again (Get key: issued and erased at the master's KME,
+  held at the slave's until ``key_ttl_seconds``; Get key with key IDs: erased). A crash
+  costs such a client at most the keys of its requests in flight.
+
+Why this design. Without an ID a KME cannot tell a repeat from a new request of the
+same SAE, so re-serving a key could give it for two uses; the ID makes "the same
+request" explicit, and binds it to the certificate's identity, so no other SAE ever gets
+its answer (refusing, rather than giving each SAE its own ID space, also exposes a
+leaked or colliding ID). The answer is recorded in the transaction that issues the keys,
+not at the reservation: recorded means issued, so after a crash either the whole answer
+is there to repeat, or nothing was issued and the reservation is cancelled as before
+(the repeat then starts afresh). A repeat joins a try still running instead of starting
+a second one: otherwise the SAE could take one try's 503 as final while the other later
+issued keys nobody would ever ask for. Get key with key IDs keeps its answer for the
+window rather than keeping the key until a second fetch acknowledges it: a plain client
+keeps the spec's one fetch, and the extra holding is bounded and only for SAEs that ask.
+
 KME-to-KME (the caller must be the peer KME's certificate): ``POST /kme/v1/reserve``
-(bindings of reserved units to key IDs) and ``POST /kme/v1/cancel``.
+(bindings of reserved units to key IDs), ``POST /kme/v1/cancel`` and
+``POST /kme/v1/retrieved`` (request IDs of which a slave SAE retrieved a key).
 
 The KME never logs key material; uvicorn's access log is off unless asked for, and
 would show methods, paths and key IDs (public), never bodies.
@@ -24,7 +67,6 @@ would show methods, paths and key IDs (public), never bodies.
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 import inspect
 import json
@@ -34,13 +76,14 @@ import ssl
 import time
 import uuid
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import FastAPI, Request, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from qkd_circuits.kme import store as st
-from qkd_circuits.kme.config import UNIT_BITS, KMEConfig
+from qkd_circuits.kme.config import REQUEST_ID_EXTENSION, UNIT_BITS, KMEConfig
 from qkd_circuits.kme.store import StoreError
 
 log = logging.getLogger("qkd_circuits.kme")
@@ -77,23 +120,41 @@ def _json(obj: Any) -> Response:
     )
 
 
+def _answer(body: bytes) -> Response:
+    return Response(body, media_type="application/json", headers={"Cache-Control": "no-store"})
+
+
 def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def canonical_key_id(value: Any) -> str:
-    """A key ID in canonical UUID form, or StoreError(400)."""
+def canonical_uuid(value: Any, name: str) -> str:
+    """``value`` as a UUID in canonical form, or StoreError(400) naming field ``name``."""
     if not isinstance(value, str):
-        raise StoreError(400, "key_ID must be a UUID string", [{"key_ID": repr(value)[:80]}])
+        raise StoreError(400, f"{name} must be a UUID string", [{name: repr(value)[:80]}])
     try:
         parsed = uuid.UUID(value)
     except ValueError:
-        raise StoreError(400, "key_ID is not a UUID", [{"key_ID": value[:80]}]) from None
+        raise StoreError(400, f"{name} is not a UUID", [{name: value[:80]}]) from None
     if str(parsed) != value.lower():
-        raise StoreError(
-            400, "key_ID is not a UUID in its canonical form", [{"key_ID": value[:80]}]
-        )
+        raise StoreError(400, f"{name} is not a UUID in its canonical form", [{name: value[:80]}])
     return str(parsed)
+
+
+def canonical_key_id(value: Any) -> str:
+    """A key ID in canonical UUID form, or StoreError(400)."""
+    return canonical_uuid(value, "key_ID")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class KeyRequest:
+    """A parsed Get key request: ``slaves[0]`` is the URL's slave SAE; ``request_id`` the
+    SAE's idempotency ID (None: a plain request)."""
+
+    number: int
+    size: int
+    slaves: list[str]
+    request_id: str | None = None
 
 
 class PeerLink:
@@ -193,6 +254,11 @@ class PeerLink:
     async def cancel(self, key_ids: list[str]) -> None:
         await self._post("/kme/v1/cancel", {"key_IDs": key_ids})
 
+    async def retrieved(self, request_ids: list[str]) -> None:
+        """Tell the peer (the master SAEs' KME) that slave SAEs retrieved keys of these
+        requests."""
+        await self._post("/kme/v1/retrieved", {"request_IDs": request_ids})
+
     async def _sender(self) -> None:
         while True:
             await self._wake.wait()
@@ -240,6 +306,10 @@ def _cn(cert: Any) -> str | None:
 class KME:
     """One site's KME: the store, the peer link and the ETSI operations."""
 
+    MAX_REPORTS = 100_000
+    """Request IDs awaiting their report to the peer at most (beyond, the oldest are
+    dropped: their answers are then erased at the end of the request window instead)."""
+
     def __init__(self, config: KMEConfig, site: str) -> None:
         self.config = config
         self.site = config.site(site)
@@ -250,27 +320,36 @@ class KME:
         self._to_cancel: set[str] = set()
         self._kick = asyncio.Event()
         self._reconciler: asyncio.Task[None] | None = None
+        self._running: dict[str, tuple[st.RequestKey, asyncio.Task[bytes]]] = {}
+        self._to_report: dict[str, None] = {}  # insertion-ordered set
+        self._report_kick = asyncio.Event()
+        self._reporter: asyncio.Task[None] | None = None
+        self.replays = 0
 
     async def start(self) -> None:
         self.store.start()
         self._to_cancel.update(await self.store.run(st.pending_master))
         await self.link.start()
         self._reconciler = asyncio.create_task(self._reconcile())
+        self._reporter = asyncio.create_task(self._report())
         if self._to_cancel:
             self._kick.set()
 
     async def stop(self) -> None:
         log.info(
-            "%s stopping: %d store operations in %d transactions, %d reservation batches sent",
+            "%s stopping: %d store operations in %d transactions, %d reservation batches "
+            "sent, %d Get key answers replayed",
             self.site.kme_id,
             self.store.ops,
             self.store.batches,
             self.link.batches,
+            self.replays,
         )
-        if self._reconciler is not None:
-            self._reconciler.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._reconciler
+        for task in (self._reconciler, self._reporter):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         await self.link.close()
         self.store.close()
 
@@ -313,8 +392,8 @@ class KME:
             "max_SAE_ID_count": self.limits.max_SAE_ID_count,
         }
 
-    def parse_key_request(self, body: Any, slave: str) -> tuple[int, int, list[str]]:
-        """``(number, size, slaves)`` of a Key request, or StoreError(400)."""
+    def parse_key_request(self, body: Any, slave: str) -> KeyRequest:
+        """A Key request's fields, or StoreError(400)."""
         lim = self.limits
         if not isinstance(body, dict):
             raise StoreError(400, "the request body must be a JSON object (Key request)")
@@ -357,52 +436,107 @@ class KME:
             if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
                 raise StoreError(400, f"{name} must be an array of objects")
         mandatory = [k for ext in body.get("extension_mandatory", []) for k in ext]
-        if mandatory:
+        unsupported = [k for k in mandatory if k != REQUEST_ID_EXTENSION]
+        if unsupported:
             raise StoreError(
                 400,
                 "not all extension_mandatory parameters are supported",
-                [{"extension_mandatory_unsupported": k[:80]} for k in mandatory],
+                [{"extension_mandatory_unsupported": k[:80]} for k in unsupported],
             )
-        return number, size, slaves
+        given = [
+            ext[REQUEST_ID_EXTENSION]
+            for name in ("extension_mandatory", "extension_optional")
+            for ext in body.get(name, [])
+            if REQUEST_ID_EXTENSION in ext
+        ]
+        if len(given) > 1:
+            raise StoreError(400, f"{REQUEST_ID_EXTENSION} is given more than once")
+        request_id = canonical_uuid(given[0], REQUEST_ID_EXTENSION) if given else None
+        return KeyRequest(number=number, size=size, slaves=slaves, request_id=request_id)
 
-    async def enc_keys(self, caller: str, number: int, size: int, slaves: list[str]) -> list[Any]:
-        self.check_peer_sae(slaves[0], "slave_SAE_ID")
-        key_ids = [str(uuid.uuid4()) for _ in range(number)]
+    async def enc_keys(self, caller: str, request: KeyRequest) -> bytes:
+        """Get key: the Key container's JSON bytes."""
+        self.check_peer_sae(request.slaves[0], "slave_SAE_ID")
+        if request.request_id is None:
+            return await self._issue(caller, request, None)
+        key = st.RequestKey(
+            request_id=request.request_id,
+            kind=st.ENC,
+            caller=caller,
+            params=st.request_params(
+                number=request.number, size=request.size, slave_SAE_IDs=request.slaves
+            ),
+        )
+        running = self._running.get(key.request_id)
+        if running is not None:  # a repeat while the first try is still at work here
+            first, task = running
+            if first.caller != caller:
+                raise StoreError(
+                    401,
+                    f"{REQUEST_ID_EXTENSION} belongs to another SAE's request",
+                    [{REQUEST_ID_EXTENSION: key.request_id}],
+                )
+            if first != key:
+                raise StoreError(
+                    400,
+                    f"{REQUEST_ID_EXTENSION} was already used for a request with other parameters",
+                    [{REQUEST_ID_EXTENSION: key.request_id}],
+                )
+            self.replays += 1
+            return await asyncio.shield(task)
+        task = asyncio.ensure_future(self._issue(caller, request, key))
+        self._running[key.request_id] = (key, task)
+        task.add_done_callback(lambda t: self._finished(key.request_id, t))
+        return await asyncio.shield(task)  # a dropped connection does not stop the try
+
+    def _finished(self, request_id: str, task: asyncio.Task[bytes]) -> None:
+        self._running.pop(request_id, None)
+        if not task.cancelled():
+            task.exception()  # retrieved: its callers have it, or have gone
+
+    async def _issue(self, caller: str, request: KeyRequest, key: st.RequestKey | None) -> bytes:
+        key_ids = [str(uuid.uuid4()) for _ in range(request.number)]
         reserved: list[bool] = []
         try:
-            return await self._enc_keys(key_ids, reserved, caller, number, size, slaves)
+            return await self._issue_keys(key_ids, reserved, caller, request, key)
         except BaseException:
             if not reserved:  # nothing was reserved (e.g. not enough key): nothing to undo
                 raise
             # Whatever stopped this request (the peer, a refusal, a cancelled task), its
-            # key IDs are cancelled at the peer and here: no binding outlives it. This is
-            # safe even for keys whose delivery committed: those were erased here, and
-            # their answer never left.
+            # key IDs still pending here are cancelled at the peer and here: no binding
+            # outlives it. Keys whose delivery committed are no longer pending, and keep
+            # their binding (the reconciler checks): an idempotent request's retry gets them.
             self._cancel_later(key_ids)
             raise
 
-    async def _enc_keys(
+    async def _issue_keys(
         self,
         key_ids: list[str],
         reserved: list[bool],
         caller: str,
-        number: int,
-        size: int,
-        slaves: list[str],
-    ) -> list[Any]:
+        request: KeyRequest,
+        key: st.RequestKey | None,
+    ) -> bytes:
         # A cancellation while the reservation is queued still lets it commit: the
         # reconciler finds it among the pending rows at the next start at the latest.
         reserved.append(True)  # from here on units may be reserved
+        reserve = {
+            "pool": self.site.name,
+            "key_ids": key_ids,
+            "units_per_key": math.ceil(request.size / UNIT_BITS),
+            "size": request.size,
+            "master": caller,
+            "slaves": request.slaves,
+        }
         try:
-            reservations = await self.store.run(
-                st.reserve_master,
-                pool=self.site.name,
-                key_ids=key_ids,
-                units_per_key=math.ceil(size / UNIT_BITS),
-                size=size,
-                master=caller,
-                slaves=slaves,
-            )
+            if key is None:
+                reservations = await self.store.run(st.reserve_master, **reserve)
+            else:
+                body, reservations = await self.store.run(st.reserve_master_once, key, **reserve)
+                if body is not None:  # answered before (before a crash, say): the same keys
+                    reserved.clear()
+                    self.replays += 1
+                    return body
         except StoreError:
             reserved.clear()  # the reservation rolled back: nothing to undo
             raise
@@ -412,10 +546,13 @@ class KME:
                 "units": r.units,
                 "size": r.size,
                 "master_SAE_ID": caller,
-                "slave_SAE_IDs": slaves,
+                "slave_SAE_IDs": request.slaves,
             }
             for r in reservations
         ]
+        if key is not None:
+            for item in items:
+                item["master_request_ID"] = key.request_id
         try:
             refusals = await self.link.reserve(items)
         except PeerUnavailable as exc:
@@ -432,13 +569,17 @@ class KME:
             )
             await self.store.run(st.discard_master, refused)
             raise StoreError(503, "the peer KME's key store disagrees; no key was handed out")
-        material = await self.store.run(st.deliver_master, reservations)
-        return [
-            {"key_ID": r.key_id, "key": base64.b64encode(m).decode()}
-            for r, m in zip(reservations, material, strict=True)
-        ]
+        if key is None:
+            material = await self.store.run(st.deliver_master, reservations)
+            return st.key_container(key_ids, material)
+        answer, replayed = await self.store.run(st.deliver_master_once, key, reservations)
+        if replayed:  # answered meanwhile by another try: ours go back to the pool
+            self.replays += 1
+            self._cancel_later(key_ids)
+        return answer
 
-    def parse_key_ids(self, body: Any) -> list[str]:
+    def parse_key_ids(self, body: Any) -> tuple[list[str], str | None]:
+        """A Key IDs request's key IDs and request ID (None: none given), or StoreError(400)."""
         if not isinstance(body, dict):
             raise StoreError(400, "the request body must be a JSON object (Key IDs)")
         unknown = sorted(set(body) - _KEY_IDS_FIELDS)
@@ -458,17 +599,36 @@ class KME:
             ids.append(canonical_key_id(entry["key_ID"]))
         if len(set(ids)) != len(ids):
             raise StoreError(400, "a key_ID is given twice")
-        return ids
+        extension = body.get("key_IDs_extension", {})
+        if not isinstance(extension, dict):
+            raise StoreError(400, "key_IDs_extension must be an object")
+        request_id = extension.get(REQUEST_ID_EXTENSION)
+        if request_id is not None:
+            request_id = canonical_uuid(request_id, REQUEST_ID_EXTENSION)
+        return ids, request_id
 
-    async def dec_keys(self, caller: str, master: str, key_ids: list[str]) -> list[Any]:
+    async def dec_keys(
+        self, caller: str, master: str, key_ids: list[str], request_id: str | None = None
+    ) -> bytes:
+        """Get key with key IDs: the Key container's JSON bytes."""
         self.check_peer_sae(master, "master_SAE_ID")
-        material = await self.store.run(
-            st.retrieve_slave, caller=caller, master=master, key_ids=key_ids
+        if request_id is None:
+            got = await self.store.run(
+                st.retrieve_slave, caller=caller, master=master, key_ids=key_ids
+            )
+            self._report_later(got.notify)
+            return st.key_container(key_ids, got.material)
+        key = st.RequestKey(
+            request_id=request_id,
+            kind=st.DEC,
+            caller=caller,
+            params=st.request_params(master_SAE_ID=master, key_IDs=key_ids),
         )
-        return [
-            {"key_ID": k, "key": base64.b64encode(m).decode()}
-            for k, m in zip(key_ids, material, strict=True)
-        ]
+        body, notify = await self.store.run(
+            st.retrieve_slave_once, key, master=master, key_ids=key_ids
+        )
+        self._report_later(notify)
+        return body
 
     # -- KME-to-KME ----------------------------------------------------------------------
 
@@ -506,6 +666,8 @@ class KME:
                 for u in units
             ):
                 return "bad units"
+            if "master_request_ID" in item:
+                canonical_uuid(item["master_request_ID"], "master_request_ID")
         except (KeyError, TypeError, StoreError):
             return "malformed binding"
         return None
@@ -517,42 +679,87 @@ class KME:
         await self.store.run(st.cancel_slave, [canonical_key_id(k) for k in ids])
         return {"cancelled": len(ids)}
 
+    async def peer_retrieved(self, body: Any) -> dict[str, Any]:
+        ids = body.get("request_IDs") if isinstance(body, dict) else None
+        if not isinstance(ids, list) or len(ids) > 10_000:
+            raise StoreError(400, "request_IDs must be an array of at most 10,000")
+        checked = [canonical_uuid(r, "request_ID") for r in ids]
+        return {"forgotten": await self.store.run(st.forget_requests, checked)}
+
     def _cancel_later(self, key_ids: list[str]) -> None:
         self._to_cancel.update(key_ids)
         self._kick.set()
 
+    def _report_later(self, request_ids: list[str]) -> None:
+        if not request_ids:
+            return
+        for request_id in request_ids:
+            self._to_report[request_id] = None
+        while len(self._to_report) > self.MAX_REPORTS:
+            del self._to_report[next(iter(self._to_report))]
+        self._report_kick.set()
+
+    async def _report(self) -> None:
+        """Report to the peer, in batches, the requests of which a slave SAE retrieved a
+        key, so the master's KME erases their kept answers (best effort: an answer not
+        reported, e.g. lost in a crash, is erased at the end of the request window)."""
+        while True:
+            await self._report_kick.wait()
+            self._report_kick.clear()
+            await asyncio.sleep(0.02)  # let a batch gather
+            while self._to_report:
+                batch = list(self._to_report)[:5000]
+                try:
+                    await self.link.retrieved(batch)
+                except PeerUnavailable as exc:
+                    log.info("cannot report %d retrieval(s) to the peer yet: %s", len(batch), exc)
+                    await asyncio.sleep(1.0)
+                    continue
+                for request_id in batch:
+                    self._to_report.pop(request_id, None)
+
     async def _reconcile(self) -> None:
         """Cancel, at the peer and then here, reservations never handed out (left by a
-        crash, an unreachable peer or a refusal), so their units become available again."""
+        crash, an unreachable peer or a refusal), so their units become available again;
+        erase expired slave keys and request rows."""
+        period = min(60.0, self.limits.key_ttl_seconds / 2, self.limits.request_window_seconds / 2)
         next_expiry = 0.0
         while True:
             with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._kick.wait(), timeout=5.0)
+                await asyncio.wait_for(self._kick.wait(), timeout=min(5.0, period))
             self._kick.clear()
             if time.monotonic() >= next_expiry:
-                next_expiry = time.monotonic() + min(60.0, self.limits.key_ttl_seconds / 2)
-                expired = await self.store.run(
-                    st.expire_slave, time.time() - self.limits.key_ttl_seconds
-                )
+                next_expiry = time.monotonic() + period
+                now = time.time()
+                expired = await self.store.run(st.expire_slave, now - self.limits.key_ttl_seconds)
                 if expired:
                     log.info(
                         "erased %d key(s) not retrieved within %d s",
                         expired,
                         self.limits.key_ttl_seconds,
                     )
+                await self.store.run(st.expire_requests, now - self.limits.request_window_seconds)
             if not self._to_cancel:
                 continue
             batch = sorted(self._to_cancel)[:1000]
+            # only reservations still pending: a key whose delivery committed keeps its
+            # binding (FIFO writer: this runs after any delivery queued by the request)
+            pending = await self.store.run(st.pending_among, batch)
+            self._to_cancel.difference_update(set(batch) - set(pending))
+            if not pending:
+                if self._to_cancel:
+                    self._kick.set()
+                continue
             try:
-                await self.link.cancel(batch)
+                await self.link.cancel(pending)
             except PeerUnavailable as exc:
-                log.info("cannot cancel %d reservation(s) at the peer yet: %s", len(batch), exc)
+                log.info("cannot cancel %d reservation(s) at the peer yet: %s", len(pending), exc)
                 await asyncio.sleep(1.0)
                 self._kick.set()
                 continue
-            await self.store.run(st.release_master, batch)
-            self._to_cancel.difference_update(batch)
-            log.info("released %d reservation(s) never handed out", len(batch))
+            await self.store.run(st.release_master, pending)
+            self._to_cancel.difference_update(pending)
+            log.info("released %d reservation(s) never handed out", len(pending))
             if self._to_cancel:
                 self._kick.set()
 
@@ -661,8 +868,7 @@ def create_app(kme: KME) -> FastAPI:
             _query(request, set())
             raw = await _read_body(request, limit)
             body = {} if raw is None else raw
-        number, size, slaves = kme.parse_key_request(body, slave_SAE_ID)
-        return _json({"keys": await kme.enc_keys(caller, number, size, slaves)})
+        return _answer(await kme.enc_keys(caller, kme.parse_key_request(body, slave_SAE_ID)))
 
     async def dec_keys(request: Request) -> Response:
         master_SAE_ID = request.path_params["master_SAE_ID"]
@@ -671,11 +877,11 @@ def create_app(kme: KME) -> FastAPI:
             query = _query(request, {"key_ID"})
             if "key_ID" not in query:
                 raise StoreError(400, "key_ID query parameter missing")
-            ids = [canonical_key_id(query["key_ID"])]
+            ids, request_id = [canonical_key_id(query["key_ID"])], None
         else:
             _query(request, set())
-            ids = kme.parse_key_ids(await _read_body(request, limit))
-        return _json({"keys": await kme.dec_keys(caller, master_SAE_ID, ids)})
+            ids, request_id = kme.parse_key_ids(await _read_body(request, limit))
+        return _answer(await kme.dec_keys(caller, master_SAE_ID, ids, request_id))
 
     async def reserve(request: Request) -> Response:
         kme.caller_is_peer(request)
@@ -685,10 +891,15 @@ def create_app(kme: KME) -> FastAPI:
         kme.caller_is_peer(request)
         return _json(await kme.peer_cancel(await _read_body(request, 1024 * 1024)))
 
+    async def retrieved(request: Request) -> Response:
+        kme.caller_is_peer(request)
+        return _json(await kme.peer_retrieved(await _read_body(request, 1024 * 1024)))
+
     app.add_route("/api/v1/keys/{slave_SAE_ID}/status", status, methods=["GET"])
     app.add_route("/api/v1/keys/{slave_SAE_ID}/enc_keys", enc_keys, methods=["GET", "POST"])
     app.add_route("/api/v1/keys/{master_SAE_ID}/dec_keys", dec_keys, methods=["GET", "POST"])
     app.add_route("/kme/v1/reserve", reserve, methods=["POST"])
     app.add_route("/kme/v1/cancel", cancel, methods=["POST"])
+    app.add_route("/kme/v1/retrieved", retrieved, methods=["POST"])
 
     return app

@@ -75,6 +75,33 @@ def _client_options(p: argparse.ArgumentParser, role: str) -> None:
     )
 
 
+def _nonnegative_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
+    if not value >= 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a finite number >= 0, got {text!r}")
+    return value
+
+
+def _idempotency_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--request-id",
+        metavar="UUID",
+        help="the request's ID (default: a fresh one). The KME answers a repeat of a request "
+        "ID with the keys it gave the first time: repeat a command whose answer was lost "
+        "with the ID its error names",
+    )
+    p.add_argument(
+        "--retry-seconds",
+        type=_nonnegative_float,
+        default=30.0,
+        metavar="S",
+        help="repeat the request after a lost answer for up to S seconds (default 30; 0: once)",
+    )
+
+
 def add_parser(subparsers: Any) -> None:
     """Register ``kme`` and its subcommands on ``qkd``'s subparsers (``handler`` defaults)."""
     kme = subparsers.add_parser(
@@ -165,6 +192,7 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument(
         "--additional-slave", action="append", metavar="ID", help="another slave SAE (repeatable)"
     )
+    _idempotency_options(p)
     p.set_defaults(handler=cmd_get_key)
 
     p = sub.add_parser(
@@ -180,6 +208,7 @@ def add_parser(subparsers: Any) -> None:
         metavar="PATH",
         help="read the key IDs from this file (get-key --ids-out's ETSI Key IDs JSON)",
     )
+    _idempotency_options(p)
     p.set_defaults(handler=cmd_get_key_with_id)
 
 
@@ -271,11 +300,14 @@ def cmd_feed(args: argparse.Namespace) -> int:
 
 def _client(args: argparse.Namespace) -> Any:
     _need_extra()
-    from qkd_circuits.kme.client import KMEClient
+    from qkd_circuits.kme.client import KMEClient, RetryPolicy
     from qkd_circuits.kme.config import load_config
 
+    retry = RetryPolicy(seconds=getattr(args, "retry_seconds", 30.0))
     if args.kme and args.cert and args.key and args.ca:
-        return KMEClient(args.kme, cert=args.cert, key=args.key, ca=args.ca, timeout=args.timeout)
+        return KMEClient(
+            args.kme, cert=args.cert, key=args.key, ca=args.ca, timeout=args.timeout, retry=retry
+        )
     if not args.sae:
         raise ConfigError("give --sae ID (with --dir), or --kme, --cert, --key and --ca")
     config = load_config(args.dir)
@@ -287,6 +319,7 @@ def _client(args: argparse.Namespace) -> Any:
         key=args.key or key,
         ca=args.ca or config.ca,
         timeout=args.timeout,
+        retry=retry,
     )
 
 
@@ -314,6 +347,7 @@ def cmd_get_key(args: argparse.Namespace) -> int:
             number=args.number,
             size=args.size,
             additional_slave_sae_ids=args.additional_slave,
+            request_id=args.request_id,
         )
     _emit(args, {"keys": keys})
     if args.ids_out:
@@ -340,7 +374,7 @@ def _key_ids(args: argparse.Namespace) -> list[str]:
 
 def cmd_get_key_with_id(args: argparse.Namespace) -> int:
     with _client(args) as client:
-        keys = client.get_key_with_ids(args.master, _key_ids(args))
+        keys = client.get_key_with_ids(args.master, _key_ids(args), request_id=args.request_id)
     _emit(args, {"keys": keys})
     return 0
 

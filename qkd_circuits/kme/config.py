@@ -28,6 +28,12 @@ SITES = ("alice", "bob")
 UNIT_BITS = 256
 """Key material is stored and reserved in units of this many bits (32 bytes)."""
 UNIT_BYTES = UNIT_BITS // 8
+REQUEST_ID_EXTENSION = "qkdc_request_id"
+"""Name of this KME's request-ID extension parameter (ETSI GS QKD 014 V1.1.1 §6.2 and
+§6.4: in ``extension_optional`` or ``extension_mandatory`` of a Key request, in
+``key_IDs_extension`` of a Key IDs request; the value is a UUID the SAE draws afresh for
+each request). The ``qkdc_`` prefix follows the spec's vendor-prefixed examples
+(``abc_route_type``), so it cannot be taken for another vendor's ``request_id``."""
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 
@@ -43,6 +49,9 @@ class Limits:
     max_SAE_ID_count: int = 4  # additional slave SAEs per key (multicast)
     max_body_bytes: int = 65_536
     key_ttl_seconds: int = 86_400  # a key not retrieved by its slave SAEs in time is erased
+    # how long the answer of an idempotent request is kept for the SAE's retries (at most:
+    # the master's KME erases its copy as soon as a slave SAE has retrieved a key of it)
+    request_window_seconds: int = 600
 
     def check(self) -> None:
         sizes = (self.min_key_size, self.key_size, self.max_key_size)
@@ -56,6 +65,11 @@ class Limits:
             raise ConfigError("max_SAE_ID_count must be >= 0")
         if self.key_ttl_seconds < 1 or self.max_body_bytes < 1024:
             raise ConfigError("key_ttl_seconds must be >= 1 and max_body_bytes >= 1024")
+        if not 1 <= self.request_window_seconds <= self.key_ttl_seconds:
+            raise ConfigError(
+                f"request_window_seconds must be from 1 to key_ttl_seconds "
+                f"({self.key_ttl_seconds}), got {self.request_window_seconds}"
+            )
 
 
 @dataclass(frozen=True, slots=True)

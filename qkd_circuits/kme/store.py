@@ -9,28 +9,43 @@ Tables:
   be the *master* of a key made of this unit (even ``idx``: alice, odd: bob). ``state``:
   :data:`INACTIVE` (fed, the peer's copy not yet confirmed), :data:`AVAILABLE`,
   :data:`RESERVED` (part of the key ``key_id``).
-* ``keys(key_id, role, master, slaves, size)``: a key handed out or awaiting retrieval.
-  At the master's KME (``role = 'master'``) a row lives from the reservation until the key
-  is handed to the master SAE (a row left by a crash is *pending*, see
+* ``keys(key_id, role, master, slaves, size, request)``: a key handed out or awaiting
+  retrieval. At the master's KME (``role = 'master'``) a row lives from the reservation
+  until the key is handed to the master SAE (a row left by a crash is *pending*, see
   :func:`pending_master`); at the slave's KME (``role = 'slave'``) until every named slave
-  SAE has retrieved it (``slaves`` lists the ones still to come).
+  SAE has retrieved it (``slaves`` lists the ones still to come). ``request`` (slave rows
+  only) is the master SAE's request ID when the key was issued by an idempotent request:
+  the first retrieval is then reported to the master's KME (:func:`retrieve_slave`).
 * ``spent(key_id, why)``: tombstones: a key ID that was served, cancelled or discarded is
   never accepted again.
+* ``requests(request_id, kind, caller, params, response, created)``: the answers of
+  idempotent requests (``kind`` ``'enc'`` or ``'dec'``), by the request ID the SAE chose
+  (:data:`~qkd_circuits.kme.config.REQUEST_ID_EXTENSION`). ``response`` is the exact JSON
+  body that was answered, key material included, so that a retry of the same request by
+  the same SAE (``caller``) with the same parameters (``params``, canonical JSON) gets the
+  same bytes (:func:`replay`). It is erased (set NULL) at the master's KME as soon as the
+  peer reports that a slave SAE retrieved a key of it (:func:`forget_requests`: the slave
+  learnt the key ID from the master SAE, so that SAE had the answer), and every row is
+  deleted ``request_window_seconds`` after it was written (:func:`expire_requests`).
 
 A key is erased from a store when it is handed out: its units' rows are deleted with
 ``secure_delete`` on (SQLite overwrites the freed cells), and the WAL is truncated after
-checkpoints (``journal_size_limit``). Old WAL frames and freed disk blocks are out of
-SQLite's reach: keep the store on an encrypted file system.
+checkpoints (``journal_size_limit``). The one exception is the copy an idempotent request
+keeps in ``requests.response`` for its retries, bounded as said above. Old WAL frames and
+freed disk blocks are out of SQLite's reach: keep the store on an encrypted file system.
 
 Durability: ``synchronous = FULL`` (a commit survives a power cut, not only a killed
 process). Every operation of a KME runs on one writer thread; operations that arrive while
 a transaction is being committed are run together in the next one (group commit), each in
-its own savepoint, so one failing request never undoes another's.
+its own savepoint, so one failing request never undoes another's. A caller gets an
+operation's result only once its transaction is committed: a KME answers from durable
+state only.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import queue
 import sqlite3
@@ -42,9 +57,11 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from qkd_circuits.errors import ConfigError
-from qkd_circuits.kme.config import SITES, UNIT_BYTES
+from qkd_circuits.kme.config import REQUEST_ID_EXTENSION, SITES, UNIT_BYTES
 
 INACTIVE, AVAILABLE, RESERVED = 2, 0, 1
+ENC, DEC = "enc", "dec"
+"""The two kinds of idempotent request (``requests.kind``): Get key and Get key with key IDs."""
 T = TypeVar("T")
 
 SCHEMA = """
@@ -58,8 +75,12 @@ CREATE INDEX IF NOT EXISTS units_available ON units(pool) WHERE state = 0;
 CREATE INDEX IF NOT EXISTS units_by_key ON units(key_id) WHERE key_id IS NOT NULL;
 CREATE TABLE IF NOT EXISTS keys(
     key_id TEXT PRIMARY KEY, role TEXT NOT NULL, master TEXT NOT NULL, slaves TEXT NOT NULL,
-    size INTEGER NOT NULL, created REAL NOT NULL);
+    size INTEGER NOT NULL, created REAL NOT NULL, request TEXT);
 CREATE TABLE IF NOT EXISTS spent(key_id TEXT PRIMARY KEY, at REAL NOT NULL, why TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS requests(
+    request_id TEXT PRIMARY KEY, kind TEXT NOT NULL, caller TEXT NOT NULL, params TEXT NOT NULL,
+    response BLOB, created REAL NOT NULL);
+CREATE INDEX IF NOT EXISTS requests_created ON requests(created);
 """
 
 
@@ -86,11 +107,22 @@ def connect(path: str | Path) -> sqlite3.Connection:
     conn.execute("PRAGMA secure_delete=ON")
     conn.execute("PRAGMA journal_size_limit=1048576")
     conn.executescript(SCHEMA)
+    _add_column(conn, "keys", "request", "TEXT")  # stores made before idempotent requests
     for suffix in ("-wal", "-shm"):
         side = path.with_name(path.name + suffix)
         if side.exists():
             side.chmod(0o600)
     return conn
+
+
+def _add_column(conn: sqlite3.Connection, table: str, column: str, decl: str) -> None:
+    if column in {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}:
+        return
+    try:
+        conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {decl}")
+    except sqlite3.OperationalError:  # another process added it first
+        if column not in {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}:
+            raise
 
 
 def pool_of(idx: int) -> str:
@@ -272,13 +304,31 @@ def pending_master(conn: sqlite3.Connection) -> list[str]:
     return [r[0] for r in conn.execute("SELECT key_id FROM keys WHERE role = 'master'")]
 
 
+def pending_among(conn: sqlite3.Connection, key_ids: Sequence[str]) -> list[str]:
+    """Those of ``key_ids`` that are master reservations not handed out."""
+    if not key_ids:
+        return []
+    marks = ",".join("?" * len(key_ids))
+    return [
+        r[0]
+        for r in conn.execute(
+            f"SELECT key_id FROM keys WHERE role = 'master' AND key_id IN ({marks})",
+            list(key_ids),
+        )
+    ]
+
+
 def bind_slave(
     conn: sqlite3.Connection,
     items: Sequence[dict[str, Any]],
     *,
     pool: str,
 ) -> list[str | None]:
-    """Record the peer master KME's reservations; per item None (stored) or why not."""
+    """Record the peer master KME's reservations; per item None (stored) or why not.
+
+    An item's optional ``master_request_ID`` (the master SAE's request ID) is kept so that
+    the first retrieval of the key can be reported to the master's KME.
+    """
     out: list[str | None] = []
     now = time.time()
     for item in items:
@@ -303,14 +353,15 @@ def bind_slave(
                     (RESERVED, key_id, block, idx),
                 )
             conn.execute(
-                "INSERT INTO keys(key_id, role, master, slaves, size, created) "
-                "VALUES (?, 'slave', ?, ?, ?, ?)",
+                "INSERT INTO keys(key_id, role, master, slaves, size, created, request) "
+                "VALUES (?, 'slave', ?, ?, ?, ?, ?)",
                 (
                     key_id,
                     item["master_SAE_ID"],
                     json.dumps(item["slave_SAE_IDs"]),
                     item["size"],
                     now,
+                    item.get("master_request_ID"),
                 ),
             )
             conn.execute("RELEASE bind")
@@ -353,9 +404,19 @@ def expire_slave(conn: sqlite3.Connection, older_than: float) -> int:
     return len(ids)
 
 
+@dataclass(frozen=True, slots=True)
+class Retrieved:
+    """Keys handed to a slave SAE: their material (in the order asked), and the master
+    SAEs' request IDs of which a key was retrieved for the first time (to report to the
+    master's KME, :func:`forget_requests`)."""
+
+    material: list[bytes]
+    notify: list[str]
+
+
 def retrieve_slave(
     conn: sqlite3.Connection, *, caller: str, master: str, key_ids: Sequence[str]
-) -> list[bytes]:
+) -> Retrieved:
     """Hand the keys to slave SAE ``caller``, all or none; erase each one whose every named
     slave has now retrieved it.
 
@@ -366,7 +427,8 @@ def retrieve_slave(
     found = []
     for key_id in key_ids:
         row = conn.execute(
-            "SELECT master, slaves, size FROM keys WHERE key_id = ? AND role = 'slave'", (key_id,)
+            "SELECT master, slaves, size, request FROM keys WHERE key_id = ? AND role = 'slave'",
+            (key_id,),
         ).fetchone()
         if row is None:
             spent = conn.execute("SELECT why FROM spent WHERE key_id = ?", (key_id,)).fetchone()
@@ -375,7 +437,7 @@ def retrieve_slave(
                     400, "key_ID has already been retrieved or cancelled", [{"key_ID": key_id}]
                 )
             raise StoreError(400, "key_ID not found", [{"key_ID": key_id}])
-        key_master, slaves_json, size = row
+        key_master, slaves_json, size, request = row
         slaves = json.loads(slaves_json)
         if caller not in slaves:
             raise StoreError(
@@ -387,22 +449,173 @@ def retrieve_slave(
             raise StoreError(
                 400, "key_ID was not issued by this master_SAE_ID", [{"key_ID": key_id}]
             )
-        found.append((key_id, slaves, size))
+        found.append((key_id, slaves, size, request))
     out = []
     done = []
-    for key_id, slaves, size in found:
+    notify: dict[str, None] = {}
+    for key_id, slaves, size, request in found:
         out.append(_material(conn, key_id, size))
+        if request is not None:
+            notify[request] = None
         left = [s for s in slaves if s != caller]
         if left:
-            conn.execute("UPDATE keys SET slaves = ? WHERE key_id = ?", (json.dumps(left), key_id))
+            conn.execute(
+                "UPDATE keys SET slaves = ?, request = NULL WHERE key_id = ?",
+                (json.dumps(left), key_id),
+            )
         else:
             done.append(key_id)
     _erase(conn, done, "delivered to slave")
-    return out
+    return Retrieved(out, list(notify))
+
+
+# -- idempotent requests (the ``requests`` table) ----------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RequestKey:
+    """What an idempotent request is: the SAE's request ID, its kind (:data:`ENC` or
+    :data:`DEC`), the calling SAE (its certificate's CN) and its effective parameters as
+    canonical JSON (:func:`request_params`). A retry matches only if all four do."""
+
+    request_id: str
+    kind: str
+    caller: str
+    params: str
+
+    def __post_init__(self) -> None:
+        if self.kind not in (ENC, DEC):
+            raise ConfigError(f"request kind must be {ENC!r} or {DEC!r}, got {self.kind!r}")
+
+
+def request_params(**params: Any) -> str:
+    """Canonical JSON of a request's effective parameters (defaults filled in)."""
+    return json.dumps(params, sort_keys=True, separators=(",", ":"))
+
+
+def key_container(
+    key_ids: Sequence[str], material: Sequence[bytes], request_id: str | None = None
+) -> bytes:
+    """The ETSI Key container answered (JSON bytes); an idempotent request's ID is echoed
+    in ``key_container_extension`` so the SAE can tell that this KME honoured it."""
+    body: dict[str, Any] = {
+        "keys": [
+            {"key_ID": k, "key": base64.b64encode(m).decode()}
+            for k, m in zip(key_ids, material, strict=True)
+        ]
+    }
+    if request_id is not None:
+        body["key_container_extension"] = {REQUEST_ID_EXTENSION: request_id}
+    return json.dumps(body).encode()
+
+
+def replay(conn: sqlite3.Connection, request: RequestKey) -> bytes | None:
+    """The recorded answer of ``request`` (None: no such request ID yet).
+
+    Raises:
+        StoreError(401): the request ID is another SAE's.
+        StoreError(400): the same SAE used it for another kind of request or other
+            parameters, or its keys have already been retrieved by the slave SAE (the
+            master SAE had the answer then) and are no longer held here.
+    """
+    row = conn.execute(
+        "SELECT kind, caller, params, response FROM requests WHERE request_id = ?",
+        (request.request_id,),
+    ).fetchone()
+    if row is None:
+        return None
+    detail = [{REQUEST_ID_EXTENSION: request.request_id}]
+    kind, caller, params, response = row
+    if caller != request.caller:
+        raise StoreError(401, f"{REQUEST_ID_EXTENSION} belongs to another SAE's request", detail)
+    if kind != request.kind or params != request.params:
+        raise StoreError(
+            400,
+            f"{REQUEST_ID_EXTENSION} was already used for a request with other parameters",
+            detail,
+        )
+    if response is None:
+        raise StoreError(
+            400,
+            f"the keys of this {REQUEST_ID_EXTENSION} have been retrieved by a slave SAE, so "
+            "its answer was received; they are not served again",
+            detail,
+        )
+    return bytes(response)
+
+
+def _record(conn: sqlite3.Connection, request: RequestKey, body: bytes) -> None:
+    conn.execute(
+        "INSERT INTO requests(request_id, kind, caller, params, response, created) "
+        "VALUES (?, ?, ?, ?, ?, ?)",
+        (request.request_id, request.kind, request.caller, request.params, body, time.time()),
+    )
+
+
+def reserve_master_once(
+    conn: sqlite3.Connection, request: RequestKey, **reserve: Any
+) -> tuple[bytes | None, list[Reservation]]:
+    """``(answer, [])`` if ``request`` was answered before, else ``(None, reservations)``
+    (:func:`reserve_master` with ``reserve``'s arguments)."""
+    body = replay(conn, request)
+    if body is not None:
+        return body, []
+    return None, reserve_master(conn, **reserve)
+
+
+def deliver_master_once(
+    conn: sqlite3.Connection, request: RequestKey, reservations: Sequence[Reservation]
+) -> tuple[bytes, bool]:
+    """Issue the reserved keys to the master SAE under ``request``, in one transaction:
+    their units erased, the answer recorded. Returns ``(answer, replayed)``: ``replayed``
+    when ``request`` had been answered meanwhile (the reservations are then untouched, and
+    the caller cancels them)."""
+    body = replay(conn, request)
+    if body is not None:
+        return body, True
+    material = deliver_master(conn, reservations)
+    body = key_container([r.key_id for r in reservations], material, request.request_id)
+    _record(conn, request, body)
+    return body, False
+
+
+def retrieve_slave_once(
+    conn: sqlite3.Connection, request: RequestKey, *, master: str, key_ids: Sequence[str]
+) -> tuple[bytes, list[str]]:
+    """:func:`retrieve_slave` under ``request``: the keys erased and the answer recorded in
+    one transaction, or the recorded answer of an earlier try. Returns the answer and the
+    master request IDs to report (none for a replay)."""
+    body = replay(conn, request)
+    if body is not None:
+        return body, []
+    got = retrieve_slave(conn, caller=request.caller, master=master, key_ids=key_ids)
+    body = key_container(key_ids, got.material, request.request_id)
+    _record(conn, request, body)
+    return body, got.notify
+
+
+def forget_requests(conn: sqlite3.Connection, request_ids: Sequence[str]) -> int:
+    """Erase the kept answers of these Get key requests (a slave SAE retrieved one of their
+    keys); their rows stay, so a late retry is refused, until :func:`expire_requests`."""
+    n = 0
+    for request_id in request_ids:
+        n += conn.execute(
+            "UPDATE requests SET response = NULL "
+            "WHERE request_id = ? AND kind = 'enc' AND response IS NOT NULL",
+            (request_id,),
+        ).rowcount
+    return n
+
+
+def expire_requests(conn: sqlite3.Connection, older_than: float) -> int:
+    """Delete the request rows written before ``older_than`` (Unix time), kept answers
+    included; returns how many."""
+    return conn.execute("DELETE FROM requests WHERE created < ?", (older_than,)).rowcount
 
 
 def counts(conn: sqlite3.Connection) -> dict[str, Any]:
-    """Public bookkeeping of a store (no key material): units per pool and state, keys."""
+    """Public bookkeeping of a store (no key material): units per pool and state, keys,
+    tombstones, blocks, idempotent-request rows and how many of them still keep an answer."""
     units = {
         f"{pool}:{state}": n
         for pool, state, n in conn.execute(
@@ -412,7 +625,15 @@ def counts(conn: sqlite3.Connection) -> dict[str, Any]:
     keys = {role: n for role, n in conn.execute("SELECT role, count(*) FROM keys GROUP BY role")}
     (spent,) = conn.execute("SELECT count(*) FROM spent").fetchone()
     (blocks,) = conn.execute("SELECT count(*) FROM blocks").fetchone()
-    return {"units": units, "keys": keys, "spent": int(spent), "blocks": int(blocks)}
+    requests, kept = conn.execute("SELECT count(*), count(response) FROM requests").fetchone()
+    return {
+        "units": units,
+        "keys": keys,
+        "spent": int(spent),
+        "blocks": int(blocks),
+        "requests": int(requests),
+        "kept_answers": int(kept),
+    }
 
 
 # -- the writer thread --------------------------------------------------------------------

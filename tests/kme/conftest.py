@@ -8,7 +8,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -41,22 +41,28 @@ class Pair:
         self.logs = logs
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
 
-    def start(self, site: str) -> None:
-        log = (self.logs / f"{site}.log").open("ab")
-        self.procs[site] = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "qkd_circuits.kme",
-                "serve",
-                "--dir",
-                str(self.config.root),
-                "--site",
-                site,
-            ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
+    def start(self, *sites: str) -> None:
+        """Start these sites' KMEs (all at once) and wait until each one listens."""
+        for site in sites:
+            log = (self.logs / f"{site}.log").open("ab")
+            self.procs[site] = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "qkd_circuits.kme",
+                    "serve",
+                    "--dir",
+                    str(self.config.root),
+                    "--site",
+                    site,
+                ],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        for site in sites:
+            self.wait(site)
+
+    def wait(self, site: str) -> None:
         port = self.config.site(site).port
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
@@ -65,7 +71,7 @@ class Pair:
             with socket.socket() as s:
                 if s.connect_ex(("127.0.0.1", port)) == 0:
                     return
-            time.sleep(0.05)
+            time.sleep(0.02)
         raise RuntimeError(f"KME {site} did not start: {self.log(site)}")
 
     def log(self, site: str) -> str:
@@ -105,17 +111,17 @@ class Pair:
             conn.close()
 
 
-def make_config(tmp_path: Path) -> KMEConfig:
-    return init_dir(tmp_path / "kme", saes=SAES, ports=(free_port(), free_port()), days=2)
+def make_config(tmp_path: Path, saes: dict[str, list[str]] | None = None) -> KMEConfig:
+    return init_dir(tmp_path / "kme", saes=saes or SAES, ports=(free_port(), free_port()), days=2)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pair]:
-    """A running pair shared by a module's tests (each feeds what it uses)."""
+    """A running pair shared by the KME tests (each feeds what it uses, and counts only
+    what it changes itself)."""
     tmp = tmp_path_factory.mktemp("kme")
     p = Pair(make_config(tmp), tmp)
-    p.start("alice")
-    p.start("bob")
+    p.start("alice", "bob")
     p.feed(200)
     yield p
     p.stop_all()
@@ -125,7 +131,22 @@ def pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pair]:
 def fresh_pair(tmp_path: Path) -> Iterator[Pair]:
     """A running pair with empty stores, for one test."""
     p = Pair(make_config(tmp_path), tmp_path)
-    p.start("alice")
-    p.start("bob")
+    p.start("alice", "bob")
     yield p
     p.stop_all()
+
+
+@pytest.fixture
+def pair_with_saes(tmp_path: Path) -> Iterator[Callable[[dict[str, list[str]]], Pair]]:
+    """``pair_with_saes(saes)``: a running pair with empty stores and these SAEs per site."""
+    started: list[Pair] = []
+
+    def start(saes: dict[str, list[str]]) -> Pair:
+        p = Pair(make_config(tmp_path, saes), tmp_path)
+        started.append(p)
+        p.start("alice", "bob")
+        return p
+
+    yield start
+    for p in started:
+        p.stop_all()

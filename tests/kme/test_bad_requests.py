@@ -46,6 +46,15 @@ BAD = [
         "extension_mandatory",
     ),
     ("POST", ENC, b'{"extension_optional": "x"}', "array of objects"),
+    ("POST", ENC, b'{"extension_optional": [{"qkdc_request_id": "x"}]}', "not a UUID"),
+    ("POST", ENC, b'{"extension_optional": [{"qkdc_request_id": 5}]}', "must be a UUID"),
+    (
+        "POST",
+        ENC,
+        b'{"extension_optional": [{"qkdc_request_id": "%s"}],'
+        b' "extension_mandatory": [{"qkdc_request_id": "%s"}]}' % (UUID.encode(), UUID.encode()),
+        "more than once",
+    ),
     ("POST", ENC, b"{" + b'"a": 1, ' * 20000 + b'"b": 2}', "larger than"),
     ("GET", ENC + "?number=abc", None, "positive integer"),
     ("GET", ENC + "?number=1&number=2", None, "repeated"),
@@ -66,6 +75,19 @@ BAD = [
     ),
     ("POST", DEC, b'{"key_IDs": [{"key_ID": "' + UUID.encode() + b'"}]}', "not found"),
     ("GET", DEC, None, "missing"),
+    (
+        "POST",
+        DEC,
+        b'{"key_IDs": [{"key_ID": "%s"}], "key_IDs_extension": []}' % UUID.encode(),
+        "must be an object",
+    ),
+    (
+        "POST",
+        DEC,
+        b'{"key_IDs": [{"key_ID": "%s"}], "key_IDs_extension": {"qkdc_request_id": "{%s}"}}'
+        % (UUID.encode(), UUID.encode()),
+        "canonical form",
+    ),
     ("GET", DEC + "?key_ID=" + UUID, None, "not found"),
 ]
 
@@ -84,6 +106,11 @@ def test_bad_request_is_400_with_message(pair, http, method, path, body, says) -
 
 def test_unsupported_mandatory_extension_is_named_in_details(http) -> None:
     r = http.post(ENC, json={"extension_mandatory": [{"abc_route_type": "direct"}]})
+    assert r.status_code == 400
+    assert r.json()["details"] == [{"extension_mandatory_unsupported": "abc_route_type"}]
+    # the request ID is supported there; only the unsupported parameter is named
+    both = [{"qkdc_request_id": UUID, "abc_route_type": "direct"}]
+    r = http.post(ENC, json={"extension_mandatory": both})
     assert r.status_code == 400
     assert r.json()["details"] == [{"extension_mandatory_unsupported": "abc_route_type"}]
 

@@ -100,6 +100,29 @@ def test_get_key_and_get_key_with_id(pair, tmp_path, capsys) -> None:
     assert json.loads(capsys.readouterr().out)["source_KME_ID"] == "KME-alice"
 
 
+def test_get_key_with_a_request_id_repeats_the_same_answer(pair, capsys) -> None:
+    pair.feed(5)
+    root = str(pair.config.root)
+    request_id = "0b7e2f9c-3c55-4d7e-9a51-6c1d2e8f4a30"
+    argv = ["get-key", "--dir", root, "--sae", "sae-alice", "--slave", "sae-bob"]
+    assert main([*argv, "--request-id", request_id, "--number", "2"]) == 0
+    first = json.loads(capsys.readouterr().out)
+    assert main([*argv, "--request-id", request_id, "--number", "2"]) == 0
+    assert json.loads(capsys.readouterr().out) == first
+    assert main([*argv, "--request-id", request_id]) == 1  # number 1: another request
+    assert "other parameters" in capsys.readouterr().err
+    assert main([*argv, "--request-id", "nope"]) == 2
+    assert "must be a UUID" in capsys.readouterr().err
+    assert main([*argv, "--retry-seconds", "-1"]) == 2
+    ids = [k["key_ID"] for k in first["keys"]]
+    dec = ["get-key-with-id", "--dir", root, "--sae", "sae-bob", "--master", "sae-alice"]
+    dec_id = "5d0c8a1e-7b2f-4c3a-8e6d-9f1a2b3c4d5e"
+    for _ in range(2):
+        argv = [*dec, "--key-id", ids[0], "--key-id", ids[1], "--request-id", dec_id]
+        assert main(argv) == 0
+        assert json.loads(capsys.readouterr().out) == first
+
+
 def test_client_errors_are_clear(pair, tmp_path, capsys) -> None:
     root = str(pair.config.root)
     cert, key = pair.config.sae_cert("sae-alice")
