@@ -211,3 +211,20 @@ def test_each_protocol_submits_and_resumes_on_a_fake_device(name, tmp_path):
     assert report.backend_info["route"] == "aer" and report.sifted_bits > 0
     # A device's own error is a few percent at most on manila's best qubits.
     assert report.qber_actual < 0.1, (name, report.qber_actual)
+
+
+def test_the_comparison_figure_marks_an_aborted_protocol() -> None:
+    """An aborted protocol's bar has no height: the figure writes "aborted" on its place."""
+    from qkd_circuits.compare import ComparisonRow, comparison_figure
+
+    common = {"qubits": 1000, "sifted_bits": 500, "qber_actual": 0.03, "threshold": 0.11}
+    rows = [
+        ComparisonRow(protocol="bb84", final_key_bits=100, secret_key_rate=0.1, aborted=False,
+                      abort_reason=None, **common),
+        ComparisonRow(protocol="b92", final_key_bits=0, secret_key_rate=0.0, aborted=True,
+                      abort_reason="key_too_short", **common),
+    ]  # fmt: skip
+    ax = comparison_figure(rows, title="t").axes[0]
+    texts = {t.get_text(): t.get_position()[0] for t in ax.texts if t.get_text()}
+    assert set(texts) == {"0.1000", "aborted\nno key"}
+    assert texts["aborted\nno key"] == 1  # over b92's bar
