@@ -1,6 +1,7 @@
 """Wall time of whole ``qkd run`` commands: start-up, quantum phase and post-processing.
 
 Usage: python benchmarks/bench_end_to_end.py [--repeats 3] [--scaling 1e6,1e7,1e8]
+       [--baseline TREE]
 
 Runs ``python -m qkd_circuits run ...`` as a user would (a fresh process, so
 imports count) and prints the wall time, the peak resident memory of the
@@ -8,7 +9,10 @@ process, the stage times from the JSON report, and the key bits per second of
 wall time. ``--scaling`` runs BB84 with 4% depolarizing noise once per size and
 prints each stage's seconds and seconds per 10^6 qubits (a stage whose cost grows
 as n log n or slower keeps the second column nearly flat); runs longer than
-10^7 qubits are streamed in blocks of 10^7.
+10^7 qubits are streamed in blocks of 10^7. ``--baseline TREE`` (a checkout of an
+earlier commit, e.g. ``git worktree add /tmp/base COMMIT``) runs every case
+alternately with that tree's ``qkd_circuits`` and this one's, and prints both and
+their ratio (min / median / max of ``--repeats`` pairs, with the load average).
 """
 
 from __future__ import annotations
@@ -43,12 +47,19 @@ CASES = [
 ]
 
 
-def run_once(extra: list[str], report_path: Path) -> tuple[float, int, dict[str, Any]]:
-    """Wall seconds, peak RSS (KiB) and JSON report of one ``qkd run`` in a fresh process."""
+HERE = Path(__file__).resolve().parents[1]
+
+
+def run_once(
+    extra: list[str], report_path: Path, tree: Path | None = None
+) -> tuple[float, int, dict[str, Any]]:
+    """Wall seconds, peak RSS (KiB) and JSON report of one ``qkd run`` in a fresh process
+    (of the ``qkd_circuits`` in ``tree``, if given)."""
     cmd = [sys.executable, "-m", "qkd_circuits", "run", *extra, "--seed", str(SEED),
            "--json", str(report_path), "--quiet"]  # fmt: skip
+    env = None if tree is None else {**os.environ, "PYTHONPATH": str(tree)}
     start = time.perf_counter()
-    child = subprocess.Popen(cmd)
+    child = subprocess.Popen(cmd, env=env)
     _, status, usage = os.wait4(child.pid, 0)
     wall = time.perf_counter() - start
     child.returncode = os.waitstatus_to_exitcode(status)
@@ -82,11 +93,43 @@ def scaling(sizes: list[int]) -> None:
     print(f"| blocks | {blocks}")
 
 
+def against(baseline: Path, repeats: int) -> None:
+    """Each case run alternately on ``baseline`` and on this tree: min / median / max."""
+    if not (baseline / "qkd_circuits" / "__init__.py").is_file():
+        raise SystemExit(f"--baseline {baseline}: no qkd_circuits package there")
+    print(f"baseline tree {baseline}; this tree {HERE}; {repeats} pairs per case")
+    print("\n| case | baseline s (min / median / max) | this s (min / median / max) | ratio "
+          "(medians) | load |")  # fmt: skip
+    print("|---|---:|---:|---:|---|")
+    with tempfile.TemporaryDirectory() as tmp:
+        report_path = Path(tmp) / "r.json"
+        for name, extra in CASES:
+            times: dict[Path, list[float]] = {baseline: [], HERE: []}
+            loads = []
+            for _ in range(repeats):
+                for tree in times:
+                    loads.append(os.getloadavg()[0])
+                    times[tree].append(run_once(extra, report_path, tree)[0])
+            cells = []
+            for tree in (baseline, HERE):
+                t = sorted(times[tree])
+                cells.append(f"{t[0]:.2f} / {t[len(t) // 2]:.2f} / {t[-1]:.2f}")
+            ratio = sorted(times[HERE])[repeats // 2] / sorted(times[baseline])[repeats // 2]
+            print(f"| {name} | {cells[0]} | {cells[1]} | {ratio:.2f} | "
+                  f"{min(loads):.2f}–{max(loads):.2f} |")  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--scaling", default=None, help="sizes, e.g. 1e6,1e7,1e8")
+    parser.add_argument("--baseline", type=Path, default=None, help="tree of an earlier commit")
     args = parser.parse_args()
+    if args.baseline is not None:
+        print(f"seed {SEED}")
+        print("versions:", ", ".join(f"{k} {v}" for k, v in package_versions().items()))
+        against(args.baseline.resolve(), args.repeats)
+        return
     if args.scaling:
         print(f"seed {SEED}")
         print("versions:", ", ".join(f"{k} {v}" for k, v in package_versions().items()))
