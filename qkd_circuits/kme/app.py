@@ -254,6 +254,12 @@ class PeerLink:
     async def cancel(self, key_ids: list[str]) -> None:
         await self._post("/kme/v1/cancel", {"key_IDs": key_ids})
 
+    async def unused(self, request_id: str, key_ids: list[str]) -> bool:
+        """Ask the peer (the slave SAEs' KME) whether these keys of Get key request
+        ``request_id`` are all still bound there and untouched by any slave SAE."""
+        answer = await self._post("/kme/v1/unused", {"request_ID": request_id, "key_IDs": key_ids})
+        return isinstance(answer, dict) and answer.get("unused") is True
+
     async def retrieved(self, request_ids: list[str]) -> None:
         """Tell the peer (the master SAEs' KME) that slave SAEs retrieved keys of these
         requests."""
@@ -466,6 +472,7 @@ class KME:
             params=st.request_params(
                 number=request.number, size=request.size, slave_SAE_IDs=request.slaves
             ),
+            window_seconds=self.limits.request_window_seconds,
         )
         running = self._running.get(key.request_id)
         if running is not None:  # a repeat while the first try is still at work here
@@ -535,6 +542,7 @@ class KME:
                 body, reservations = await self.store.run(st.reserve_master_once, key, **reserve)
                 if body is not None:  # answered before (before a crash, say): the same keys
                     reserved.clear()
+                    await self._confirm_unused(key, body)
                     self.replays += 1
                     return body
         except StoreError:
@@ -574,9 +582,36 @@ class KME:
             return st.key_container(key_ids, material)
         answer, replayed = await self.store.run(st.deliver_master_once, key, reservations)
         if replayed:  # answered meanwhile by another try: ours go back to the pool
-            self.replays += 1
             self._cancel_later(key_ids)
+            await self._confirm_unused(key, answer)
+            self.replays += 1
         return answer
+
+    async def _confirm_unused(self, key: st.RequestKey, answer: bytes) -> None:
+        """Before a kept Get key answer is repeated, ask the peer (the slave SAEs' KME)
+        whether a slave SAE has touched its keys: the report of a retrieval is best effort
+        and may have been lost (a crash, a long outage), so it is not relied on alone.
+        Keys used or gone there: 400, and the answer is forgotten here. An unreachable
+        peer cannot tell; the answer is then repeated (a 503 would lose the keys of a
+        request whose answer was lost, which the repeat exists to recover): the one case
+        in which a key a slave has used can reach its master SAE a second time is a lost
+        retrieval report while the peer is down, and it is the same master SAE, which had
+        the key."""
+        key_ids = [k["key_ID"] for k in json.loads(answer)["keys"]]
+        try:
+            unused = await self.link.unused(key.request_id, key_ids)
+        except PeerUnavailable as exc:
+            log.info("peer KME %s unreachable, repeating an answer unconfirmed: %s",
+                     self.peer.kme_id, exc)  # fmt: skip
+            return
+        if not unused:
+            await self.store.run(st.forget_requests, [key.request_id])
+            raise StoreError(
+                400,
+                f"the keys of this {REQUEST_ID_EXTENSION} have been retrieved by a slave SAE "
+                "(or erased at its KME); they are not served again",
+                [{REQUEST_ID_EXTENSION: key.request_id}],
+            )
 
     def parse_key_ids(self, body: Any) -> tuple[list[str], str | None]:
         """A Key IDs request's key IDs and request ID (None: none given), or StoreError(400)."""
@@ -623,6 +658,7 @@ class KME:
             kind=st.DEC,
             caller=caller,
             params=st.request_params(master_SAE_ID=master, key_IDs=key_ids),
+            window_seconds=self.limits.request_window_seconds,
         )
         body, notify = await self.store.run(
             st.retrieve_slave_once, key, master=master, key_ids=key_ids
@@ -678,6 +714,15 @@ class KME:
             raise StoreError(400, "key_IDs must be an array")
         await self.store.run(st.cancel_slave, [canonical_key_id(k) for k in ids])
         return {"cancelled": len(ids)}
+
+    async def peer_unused(self, body: Any) -> dict[str, Any]:
+        request_id = body.get("request_ID") if isinstance(body, dict) else None
+        ids = body.get("key_IDs") if isinstance(body, dict) else None
+        if not isinstance(ids, list) or not ids or len(ids) > 10_000:
+            raise StoreError(400, "key_IDs must be an array of 1 to 10,000")
+        checked = canonical_uuid(request_id, "request_ID")
+        keys = [canonical_key_id(k) for k in ids]
+        return {"unused": await self.store.run(st.unused_at_slave, checked, keys)}
 
     async def peer_retrieved(self, body: Any) -> dict[str, Any]:
         ids = body.get("request_IDs") if isinstance(body, dict) else None
@@ -855,6 +900,8 @@ def create_app(kme: KME) -> FastAPI:
         return _json(await kme.status(caller, request.path_params["slave_SAE_ID"]))
 
     async def enc_keys(request: Request) -> Response:
+        if request.method == "HEAD":  # Starlette adds HEAD to GET routes: it must take no key
+            return Response(status_code=405, headers={"Allow": "GET, POST"})
         slave_SAE_ID = request.path_params["slave_SAE_ID"]
         caller = kme.caller_sae(request)
         if request.method == "GET":
@@ -871,6 +918,8 @@ def create_app(kme: KME) -> FastAPI:
         return _answer(await kme.enc_keys(caller, kme.parse_key_request(body, slave_SAE_ID)))
 
     async def dec_keys(request: Request) -> Response:
+        if request.method == "HEAD":
+            return Response(status_code=405, headers={"Allow": "GET, POST"})
         master_SAE_ID = request.path_params["master_SAE_ID"]
         caller = kme.caller_sae(request)
         if request.method == "GET":
@@ -895,11 +944,16 @@ def create_app(kme: KME) -> FastAPI:
         kme.caller_is_peer(request)
         return _json(await kme.peer_retrieved(await _read_body(request, 1024 * 1024)))
 
+    async def unused(request: Request) -> Response:
+        kme.caller_is_peer(request)
+        return _json(await kme.peer_unused(await _read_body(request, 1024 * 1024)))
+
     app.add_route("/api/v1/keys/{slave_SAE_ID}/status", status, methods=["GET"])
     app.add_route("/api/v1/keys/{slave_SAE_ID}/enc_keys", enc_keys, methods=["GET", "POST"])
     app.add_route("/api/v1/keys/{master_SAE_ID}/dec_keys", dec_keys, methods=["GET", "POST"])
     app.add_route("/kme/v1/reserve", reserve, methods=["POST"])
     app.add_route("/kme/v1/cancel", cancel, methods=["POST"])
     app.add_route("/kme/v1/retrieved", retrieved, methods=["POST"])
+    app.add_route("/kme/v1/unused", unused, methods=["POST"])
 
     return app

@@ -207,13 +207,29 @@ class KMEClient:
 
     def _call_once_or_again(self, path: str, body: dict[str, Any], request_id: str) -> Any:
         """POST ``body`` and, after a connection-level failure that may have reached the
-        KME, again (same body, same request ID) until :attr:`retry` gives up."""
+        KME, again (same body, same request ID) until :attr:`retry` gives up.
+
+        Raises:
+            KMEError: a repeated request answered by a KME that did not echo the request
+                ID (it ignores the extension, as ETSI 014 lets a KME ignore optional
+                ones): its keys are new ones, and those of the lost first answer may be
+                lost; the keys returned are refused rather than passed off as the first
+                answer's.
+        """
         deadline = time.monotonic() + self.retry.seconds
         delay = self.retry.first_delay
         first = True
         while True:
             try:
-                return self._call("POST", path, json=body)
+                result = self._call("POST", path, json=body)
+                echo = (result.get("key_container_extension") or {}).get(REQUEST_ID_EXTENSION)
+                if not first and echo != request_id:
+                    raise KMEError(
+                        200,
+                        f"the KME did not honour {REQUEST_ID_EXTENSION} {request_id} on a "
+                        "repeat: its keys are not the lost first answer's (which may be lost)",
+                    )
+                return result
             except KMEUnreachable as exc:
                 if first and not exc.sent:
                     raise

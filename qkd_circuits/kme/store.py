@@ -476,12 +476,15 @@ def retrieve_slave(
 class RequestKey:
     """What an idempotent request is: the SAE's request ID, its kind (:data:`ENC` or
     :data:`DEC`), the calling SAE (its certificate's CN) and its effective parameters as
-    canonical JSON (:func:`request_params`). A retry matches only if all four do."""
+    canonical JSON (:func:`request_params`). A retry matches only if all four do.
+    ``window_seconds``: how long a recorded answer may be repeated (None: until
+    :func:`expire_requests` deletes it)."""
 
     request_id: str
     kind: str
     caller: str
     params: str
+    window_seconds: float | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in (ENC, DEC):
@@ -510,7 +513,9 @@ def key_container(
 
 
 def replay(conn: sqlite3.Connection, request: RequestKey) -> bytes | None:
-    """The recorded answer of ``request`` (None: no such request ID yet).
+    """The recorded answer of ``request`` (None: no such request ID yet). An answer
+    recorded longer ago than ``request.window_seconds`` is not repeated (400), even if
+    :func:`expire_requests` has not deleted it yet.
 
     Raises:
         StoreError(401): the request ID is another SAE's.
@@ -519,13 +524,13 @@ def replay(conn: sqlite3.Connection, request: RequestKey) -> bytes | None:
             master SAE had the answer then) and are no longer held here.
     """
     row = conn.execute(
-        "SELECT kind, caller, params, response FROM requests WHERE request_id = ?",
+        "SELECT kind, caller, params, response, created FROM requests WHERE request_id = ?",
         (request.request_id,),
     ).fetchone()
     if row is None:
         return None
     detail = [{REQUEST_ID_EXTENSION: request.request_id}]
-    kind, caller, params, response = row
+    kind, caller, params, response, created = row
     if caller != request.caller:
         raise StoreError(401, f"{REQUEST_ID_EXTENSION} belongs to another SAE's request", detail)
     if kind != request.kind or params != request.params:
@@ -533,6 +538,11 @@ def replay(conn: sqlite3.Connection, request: RequestKey) -> bytes | None:
             400,
             f"{REQUEST_ID_EXTENSION} was already used for a request with other parameters",
             detail,
+        )
+    window = request.window_seconds
+    if window is not None and time.time() - created > window:
+        raise StoreError(
+            400, f"this {REQUEST_ID_EXTENSION} is older than the request window", detail
         )
     if response is None:
         raise StoreError(
@@ -592,6 +602,22 @@ def retrieve_slave_once(
     body = key_container(key_ids, got.material, request.request_id)
     _record(conn, request, body)
     return body, got.notify
+
+
+def unused_at_slave(conn: sqlite3.Connection, request_id: str, key_ids: Sequence[str]) -> bool:
+    """Whether every one of ``key_ids`` is still bound here, at the slave SAEs' KME, to
+    the Get key request ``request_id`` and untouched by any slave SAE (a retrieval erases
+    the key, or clears its request once one of several slaves has it). The master's KME
+    asks this before it repeats a kept answer: a key a slave has used is never re-served,
+    even when the report of its retrieval was lost."""
+    for key_id in key_ids:
+        row = conn.execute(
+            "SELECT 1 FROM keys WHERE key_id = ? AND role = 'slave' AND request = ?",
+            (key_id, request_id),
+        ).fetchone()
+        if row is None:
+            return False
+    return True
 
 
 def forget_requests(conn: sqlite3.Connection, request_ids: Sequence[str]) -> int:
