@@ -15,7 +15,7 @@ import pytest
 
 HEAVY = (
     "qiskit", "qiskit_aer", "scipy.optimize", "scipy.sparse", "ldpc", "fastapi", "uvicorn",
-    "httpx", "cryptography", "dask", "distributed", "pyarrow",
+    "httpx", "cryptography", "dask", "distributed", "pyarrow", "numba",
 )  # fmt: skip
 
 _PROBE = """

@@ -17,6 +17,18 @@ def test_distributions_sum_to_one_and_give_their_design_rate(rate):
     assert dist.design_rate() == pytest.approx(rate, abs=1e-3)
 
 
+@pytest.mark.parametrize("rate", sorted(lc.DERIVED_RATES))
+def test_derived_rates_keep_their_base_lambda_with_a_check_concentrated_rho(rate):
+    """0.75 and 0.85: the λ of a published rate, ρ on two consecutive degrees."""
+    dist, base = lc.DISTRIBUTIONS[rate], lc.DISTRIBUTIONS[lc.DERIVED_FROM[rate]]
+    assert lc.DERIVED_FROM[rate] not in lc.DERIVED_RATES
+    assert dist.variable == base.variable
+    (d1, r1), (d2, r2) = dist.check
+    assert d2 == d1 + 1 and 0 <= r1 <= 1 and 0 <= r2 <= 1
+    assert dist.design_rate() == pytest.approx(rate, abs=1e-9)
+    assert tuple(sorted(lc.RATES)) == lc.RATES and {0.75, 0.85} <= set(lc.RATES)
+
+
 @pytest.fixture
 def tmp_cache(tmp_path, monkeypatch):
     monkeypatch.setenv(lc.CACHE_ENV, str(tmp_path))
@@ -72,6 +84,6 @@ def test_cache_is_written_atomically_loaded_and_rebuilt_when_stale(tmp_cache):
 
 def test_bad_rate_or_length_is_refused():
     with pytest.raises(ConfigError, match="rate"):
-        lc.get_code(0.75, 10_000)
+        lc.get_code(0.72, 10_000)
     with pytest.raises(ConfigError, match="length"):
         lc.get_code(0.8, 10)

@@ -4,10 +4,12 @@ Protocol (per frame)
 --------------------
 Slepian–Wolf coding with side information: Alice sends the syndrome ``H x`` of
 her frame ``x``; Bob, who holds ``y = x ⊕ e``, decodes the error pattern ``e``
-from ``H y ⊕ H x = H e`` by belief propagation (the ``ldpc`` package's
-``BpDecoder``, product-sum, syndrome mode), with channel log-likelihood ratios
-``log((1 − q)/q)`` from the QBER estimate ``q``. One message from Alice and
-one acknowledgement from Bob per frame.
+from ``H y ⊕ H x = H e`` by product-sum belief propagation, with channel
+log-likelihood ratios ``log((1 − q)/q)`` from the QBER estimate ``q``: the compiled
+layered decoder of :mod:`~.bp_decoder` (numba, the ``fast`` extra) when numba is
+installed, else the ``ldpc`` package's ``BpDecoder`` (product-sum, flooding,
+syndrome mode) — ``decoder=`` chooses (:data:`DECODERS`). One message from Alice
+and one acknowledgement from Bob per frame.
 
 Rate adaptation (Elkouss, Martínez-Mateo, Martin, QIC 11, 226 (2011)). A frame
 of a mother code of length ``n`` and ``m`` checks holds ``k_f`` key bits, ``p``
@@ -63,15 +65,21 @@ for, so it is not done here. A decoding that converges to a *wrong* error
 pattern (another word of the same syndrome coset) is not known to Bob and is
 caught by the same verification; it was seen once, 2 bits wrong in a 3,000-bit
 remainder frame on a code of length 4,000 (short codes of these high-degree
-distributions keep 4-cycles and low-weight words), never on the 10^4 and 10^5
-codes in the benchmarks.
+distributions keep 4-cycles and low-weight words), and, before the codes'
+degree-2 construction (:mod:`~.ldpc_codes`), on ~5 % of the frames of 10^5 bits
+(words 3–8 bits away); ``benchmarks/bench_ldpc.py`` counts them apart.
 
 Frames and the last one
 -----------------------
-A key of at least one full frame is cut into ``⌊N / (n − δ n)⌋`` equal frames
-(``δ`` = :data:`MODULATION`, the modulated fraction ``(p + s)/n`` of Elkouss et al.
-2011): each carries at least ``n − δ n`` key bits, on the mother code of the family
-that reaches the design rate with at most its untainted set punctured. When no
+A key of at least one full frame is cut into equal frames of ``n − 2δn`` to
+``n − δn`` key bits (``δ`` = :data:`MODULATION`, 0.05, or :data:`BLIND_MODULATION`,
+0.1, for blind frames: the modulated fraction ``(p + s)/n`` of Elkouss et al.
+2011), each on the mother code of the family that reaches the design rate with at
+most its untainted set punctured; among the frame counts that fit, the one whose
+frames puncture the fewest bits (a higher-rate code shortened rather than a lower
+one punctured near its limit: measured, at Q = 2–4 % and n = 10^5 puncturing
+4,400–4,900 bits failed 3–13 of 48 frames where shortening the next code failed
+0–4 of ~50). When no
 code reaches that rate for them, full frames carry ``n − δ n`` key bits; what is
 left of the key (less than one full frame) goes to frames of the next smaller code
 length of :data:`~.ldpc_codes.FRAME_SIZES`, and the last remainder to frames of
@@ -84,17 +92,19 @@ highest rate's reach (QBER ≲ 1 %) and between two codes' reach, frames are
 over-protected (a lower rate than the design one, never a higher): more leakage,
 reported as it is.
 
-Frames are decoded in parallel, one process per CPU (the decoder holds the GIL),
-when there are at least two; the transcript is recorded frame after frame, in
-order, whatever the scheduling.
+Frames are decoded in parallel, one thread per CPU (the compiled decoder releases
+the GIL) or one process per CPU (the ``ldpc`` package's decoder holds it), when
+there are at least two; the transcript is recorded frame after frame, in order,
+whatever the scheduling.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import math
 import numbers
 import os
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
 from multiprocessing import get_context
 from typing import Any, Final
@@ -111,6 +121,7 @@ from qkd_circuits.postprocessing.reconciliation.ldpc_codes import (
     DEFAULT_SEED,
     FRAME_SIZES,
     RATES,
+    THRESHOLD_EFFICIENCY,
     LdpcCode,
     cache_dir,
     get_code,
@@ -119,16 +130,20 @@ from qkd_circuits.randomness import RNGLike, ensure_secret_rng
 
 __all__ = [
     "BLIND_END_MARGIN",
+    "BLIND_MODULATION",
     "BLIND_ROUNDS",
     "BLIND_START_EFFICIENCY",
-    "EFFICIENCY_FLOOR",
+    "DECODERS",
+    "EFFICIENCY_MARGIN",
     "EFFICIENCY_SLOPE",
     "MAX_ITERATIONS",
     "MODULATION",
     "QBER_FLOOR",
     "LdpcReconciliationResult",
     "LdpcStats",
+    "default_decoder",
     "design_efficiency",
+    "numba_available",
     "reconcile_ldpc",
     "reconciliation_frames",
 ]
@@ -139,21 +154,50 @@ QBER_FLOOR: Final[float] = 1e-3
 MAX_ITERATIONS: Final[int] = 100
 """Belief-propagation iterations per decoding attempt."""
 
-EFFICIENCY_FLOOR: Final[float] = 1.08
-"""``f_∞`` of :func:`design_efficiency` (the codes at n = 10^5 fail often below ~1.08)."""
+DECODERS: Final[tuple[str, ...]] = ("numba", "ldpc")
+"""``decoder=`` of :func:`reconcile_ldpc`: ``"numba"``, the compiled layered product-sum
+decoder of :mod:`~.bp_decoder` (needs numba); ``"ldpc"``, the ``ldpc`` package's
+flooding product-sum ``BpDecoder``."""
+
+
+def numba_available() -> bool:
+    """Whether numba is installed (found without importing it)."""
+    return importlib.util.find_spec("numba") is not None
+
+
+def default_decoder() -> str:
+    """``"numba"`` when numba is installed, else ``"ldpc"``."""
+    return "numba" if numba_available() else "ldpc"
+
+
+EFFICIENCY_MARGIN: Final[float] = 0.015
+"""``f_∞ − f_BP`` of :func:`design_efficiency` (set from ``benchmarks/bench_ldpc.py``)."""
 
 EFFICIENCY_SLOPE: Final[float] = 10.0
 """``a`` of :func:`design_efficiency`."""
 
 
 def design_efficiency(q: float, n: int) -> float:
-    """Target ``f* = (1 − R)/h(q)`` of a non-blind frame of code length ``n``:
-    ``f_∞ + a / √(n h(q))``. The excess over ``f_∞`` is a finite-length margin of a few
-    standard deviations of the frame's error count (its information ``n h(q)``), larger
-    for short frames and low QBERs; ``f_∞`` and ``a`` are set from
-    ``benchmarks/bench_ldpc.py`` (frame error rate ≲ 10^-2)."""
+    """Target ``f* = (1 − R)/h(q)`` of a non-blind frame of ``n`` key bits:
+    ``f_BP(R) + m + a / √(n h(q))``.
+
+    ``f_BP(R)`` is the efficiency at the BP threshold of the family's distributions
+    (:data:`~.ldpc_codes.THRESHOLD_EFFICIENCY`, interpolated in the rate ``R = 1 − f* h``
+    the frame needs: what the codes of that rate reach as n grows; 1.02–1.07, but 1.14
+    at rate 0.90), ``m`` = :data:`EFFICIENCY_MARGIN`, and ``a / √(n h)``
+    (``a`` = :data:`EFFICIENCY_SLOPE`) a finite-length margin of a few standard
+    deviations of the frame's error count (its information ``n h(q)``). Set from
+    ``benchmarks/bench_ldpc.py`` with the layered decoder: a single ``f_∞ = 1.04`` for
+    every rate left 12 % of the frames failing at Q = 2 % (rate 0.85) and all at 1 %
+    (rate 0.90) at n = 10^5, none at 8–10 %; ``a = 6`` left 2–20 % of the 10^4 frames
+    failing."""
     h = float(binary_entropy(max(q, QBER_FLOOR)))
-    return EFFICIENCY_FLOOR + EFFICIENCY_SLOPE / math.sqrt(n * h)
+    margin = EFFICIENCY_MARGIN + EFFICIENCY_SLOPE / math.sqrt(n * h)
+    f = 1.04 + margin
+    for _ in range(4):  # f* sets the rate, whose threshold sets f*
+        rate = min(max(1.0 - f * h, RATES[0]), RATES[-1])
+        f = float(np.interp(rate, RATES, [THRESHOLD_EFFICIENCY[r] for r in RATES])) + margin
+    return f
 
 
 BLIND_START_EFFICIENCY: Final[float] = 1.02
@@ -162,8 +206,18 @@ BLIND_START_EFFICIENCY: Final[float] = 1.02
 BLIND_END_MARGIN: Final[float] = 0.15
 """A blind frame reveals until its efficiency is :func:`design_efficiency` + this."""
 
-MODULATION: Final[float] = 0.1
-"""Fraction ``δ = (p + s)/n`` of a full frame that is punctured or shortened."""
+MODULATION: Final[float] = 0.05
+"""Fraction ``δ = (p + s)/n`` of a full frame that is punctured or shortened (non-blind):
+small, since puncturing and shortening both cost decoding power (measured:
+``benchmarks/bench_ldpc.py``); the family's rate steps of 0.05 are covered by it."""
+
+BLIND_MODULATION: Final[float] = 0.1
+"""``δ`` of a blind frame: its punctured bits are the range its reveals walk through."""
+
+
+def _modulation(blind: bool) -> float:
+    return BLIND_MODULATION if blind else MODULATION
+
 
 BLIND_ROUNDS: Final[int] = 6
 """Reveals of a blind frame after its first attempt (each one a message and an ack)."""
@@ -193,6 +247,7 @@ class LdpcStats:
         design_efficiency: ``f*`` of the first attempt.
         rate: Adapted rate ``(k − s)/(n − p − s)`` of the first frame's first attempt.
         qber_used: ``max(qber, QBER_FLOOR)``: the QBER of the rate and the LLRs.
+        decoder: The decoder used, one of :data:`DECODERS`.
     """
 
     blind: bool
@@ -210,6 +265,7 @@ class LdpcStats:
     design_efficiency: float
     rate: float
     qber_used: float
+    decoder: str = "ldpc"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -258,6 +314,7 @@ class _Plan:
     punctured: int
     shortened: int
     reveals: tuple[int, ...]  # Δ of each blind reveal
+    decoder: str = "ldpc"
 
 
 def _positions(code: LdpcCode, p: int, s: int) -> tuple[NDArray[np.int64], ...]:
@@ -321,13 +378,14 @@ def _layout(
 ) -> list[tuple[LdpcCode, int, float]]:
     """Frames ``(code, key bits, f of the first attempt)``.
 
-    Full frames carry ``n − ⌊MODULATION · n⌋`` key bits (``d = p + s`` modulated bits, as
-    in Elkouss et al. 2011) on the code of the family that reaches the frame's rate
-    with ``0 <= p <= max_punctured``; what is left of the key goes to frames of the next
-    smaller code length of :data:`FRAME_SIZES`, and the last remainder to a code of its
-    own length (module docstring).
+    Full frames carry ``n − ⌊δ n⌋`` key bits (``δ`` = :func:`_modulation`; ``d = p + s``
+    modulated bits, as in Elkouss et al. 2011) on the code of the family that reaches the
+    frame's rate with ``0 <= p <= max_punctured``; what is left of the key goes to frames
+    of the next smaller code length of :data:`FRAME_SIZES`, and the last remainder to a
+    code of its own length (module docstring).
     """
     h = float(binary_entropy(q))
+    delta = _modulation(blind)
     equal = _equal_frames(n_key, q, h, size, seed, blind)
     if equal is not None:
         return equal
@@ -335,19 +393,17 @@ def _layout(
     out: list[tuple[LdpcCode, int, float]] = []
     left = n_key
     for n in lengths:
-        while left >= n - math.floor(MODULATION * n):
-            k = n - math.floor(MODULATION * n)
+        while left >= n - math.floor(delta * n):
+            k = n - math.floor(delta * n)
             out.append(_frame(n, k, q, h, seed, blind))
             left -= out[-1][1]
     if left > 0:
         # The remainder gets a code of its own length (a multiple of 1,000, built and
         # cached on first use), with the same modulated fraction: no frame is mostly
         # shortened (such frames decode far worse than their rate says).
-        n_r = max(_MIN_CODE, math.ceil(left / (1 - MODULATION) / _MIN_CODE) * _MIN_CODE)
+        n_r = max(_MIN_CODE, math.ceil(left / (1 - delta) / _MIN_CODE) * _MIN_CODE)
         while left > 0:
-            out.append(
-                _frame(n_r, min(left, n_r - math.floor(MODULATION * n_r)), q, h, seed, blind)
-            )
+            out.append(_frame(n_r, min(left, n_r - math.floor(delta * n_r)), q, h, seed, blind))
             left -= out[-1][1]
     return out
 
@@ -355,23 +411,45 @@ def _layout(
 def _equal_frames(
     n_key: int, q: float, h: float, size: int, seed: int, blind: bool
 ) -> list[tuple[LdpcCode, int, float]] | None:
-    """``⌊n_key / k_full⌋`` equal frames (±1 bit) of at least ``k_full`` key bits each
-    (at most δ modulated), when codes of length ``size`` reach their rate; else None."""
-    count = n_key // (size - math.floor(MODULATION * size))
-    if count < 1:
-        return None
-    sizes = [(n_key * (i + 1)) // count - (n_key * i) // count for i in range(count)]
-    if max(sizes) >= size:
-        return None
+    """Equal frames (±1 bit) of codes of length ``size`` that reach their rate, or None.
+
+    ``c`` frames of at least ``n − 2⌊δn⌋`` key bits each (at most 2δ modulated) for
+    ``c`` from ``⌈n_key / (n − ⌊δn⌋)⌉`` up; non-blind, the count whose frames puncture
+    the fewest bits (a frame with fewer key bits can be a higher-rate code shortened
+    instead of a lower-rate one punctured near its limit, which decodes worse: measured,
+    ``benchmarks/README.md``), the first such count when blind (which wants punctured
+    bits). Else ``⌊n_key / (n − ⌊δn⌋)⌋`` frames of at least ``n − ⌊δn⌋`` key bits when
+    they fit in a frame.
+    """
+    d = math.floor(_modulation(blind) * size)
     codes = [get_code(r, size, seed=seed) for r in RATES]
-    chosen: dict[int, tuple[LdpcCode, float]] = {}
-    for k in set(sizes):
-        f = BLIND_START_EFFICIENCY if blind else design_efficiency(q, k)
-        code = _best_code(codes, k, f * h, blind)
-        if code is None:
-            return None
-        chosen[k] = (code, f)
-    return [(chosen[k][0], k, chosen[k][1]) for k in sizes]
+    first = math.ceil(n_key / (size - d))
+    counts = [c for c in range(first, n_key // (size - 2 * d) + 1) if c >= 1]
+    counts += [n_key // (size - d)]
+    best: tuple[int, list[tuple[LdpcCode, int, float]]] | None = None
+    for count in counts:
+        if count < 1:
+            continue
+        sizes = [(n_key * (i + 1)) // count - (n_key * i) // count for i in range(count)]
+        if max(sizes) >= size:
+            continue
+        chosen: dict[int, tuple[LdpcCode, float]] = {}
+        for k in set(sizes):
+            f = BLIND_START_EFFICIENCY if blind else design_efficiency(q, k)
+            code = _best_code(codes, k, f * h, blind)
+            if code is None:
+                break
+            chosen[k] = (code, f)
+        else:
+            frames = [(chosen[k][0], k, chosen[k][1]) for k in sizes]
+            if blind:
+                return frames
+            punctured = max(_frame_shape(c, k, f * h)[0] for c, k, f in frames)
+            if best is None or punctured < best[0]:
+                best = (punctured, frames)
+            if punctured == 0:
+                break
+    return None if best is None else best[1]
 
 
 def _frame(
@@ -420,25 +498,47 @@ def _plans(n_key: int, q: float, blind: bool, size: int, seed: int) -> list[_Pla
 
 
 # ------------------------------------------------------------------ Bob's decoder
-_DECODERS: dict[tuple[float, int, int, str], Any] = {}
+_DECODERS: dict[tuple[str, float, int, int, str], Any] = {}
 
 
-def _decoder(code: LdpcCode) -> Any:
-    from ldpc import BpDecoder  # imported lazily: only LDPC runs need it
-
-    key = (code.rate, code.n, code.seed, str(cache_dir()))
+def _decoder(code: LdpcCode, kind: str) -> Any:
+    """The decoder of ``code`` (built once per process): a :class:`~.bp_decoder.
+    BpSyndromeDecoder` (``"numba"``) or an ``ldpc.BpDecoder`` (``"ldpc"``)."""
+    key = (kind, code.rate, code.n, code.seed, str(cache_dir()))
     dec = _DECODERS.get(key)
     if dec is None:
-        dec = BpDecoder(
-            code.H,
-            error_rate=0.05,
-            max_iter=MAX_ITERATIONS,
-            bp_method="product_sum",
-            schedule="parallel",
-            input_vector_type="syndrome",
-        )
+        if kind == "numba":
+            from qkd_circuits.postprocessing.reconciliation.bp_decoder import BpSyndromeDecoder
+
+            dec = BpSyndromeDecoder(code.H, max_iterations=MAX_ITERATIONS, schedule="layered")
+        else:
+            from ldpc import BpDecoder  # imported lazily: only LDPC runs need it
+
+            dec = BpDecoder(
+                code.H,
+                error_rate=0.05,
+                max_iter=MAX_ITERATIONS,
+                bp_method="product_sum",
+                schedule="parallel",
+                input_vector_type="syndrome",
+            )
         _DECODERS[key] = dec
     return dec
+
+
+def _decode(
+    code: LdpcCode, kind: str, syndrome: NDArray[np.uint8], probs: NDArray[np.float64]
+) -> tuple[bool, NDArray[np.uint8], int]:
+    """``(converged, error pattern, iterations)`` of one decoding attempt."""
+    dec = _decoder(code, kind)
+    if kind == "numba":
+        out = dec.decode(syndrome, probs)
+        return out.converged, out.error, out.iterations
+    if not syndrome.any():  # the package returns at once, leaving its iteration count stale
+        return True, np.zeros(code.n, dtype=np.uint8), 0
+    dec.update_channel_probs(probs)
+    e = np.asarray(dec.decode(syndrome), dtype=np.uint8)
+    return bool(dec.converge), e, int(dec.iter)
 
 
 @dataclass(frozen=True, slots=True)
@@ -466,7 +566,6 @@ def _bob_frame(
     probs = np.full(code.n, q)
     probs[punct] = 0.5
     probs[short] = _KNOWN
-    dec = _decoder(code)
     attempts = iterations = revealed = 0
     order = punct[::-1]
     rounds = (0, *plan.reveals)
@@ -476,11 +575,10 @@ def _bob_frame(
             y[idx] = alice_reveals[revealed : revealed + delta]
             probs[idx] = _KNOWN
             revealed += delta
-        dec.update_channel_probs(probs)
-        e = dec.decode(syndrome ^ code.syndrome(y))
+        ok, e, its = _decode(code, plan.decoder, syndrome ^ code.syndrome(y), probs)
         attempts += 1
-        iterations += int(dec.iter)
-        if dec.converge:
+        iterations += its
+        if ok:
             return _Outcome(True, (y ^ e)[key].astype(np.uint8), attempts, iterations, revealed)
     return _Outcome(False, bob_key.copy(), attempts, iterations, revealed)
 
@@ -503,6 +601,19 @@ def _check_qber(qber: object) -> float:
     if not (math.isfinite(q) and 0.0 <= q < 0.5):
         raise ConfigError(f"qber must be in [0, 0.5), got {qber!r}")
     return q
+
+
+def _check_decoder(decoder: object) -> str:
+    if decoder is None:
+        return default_decoder()
+    if decoder not in DECODERS:
+        raise ConfigError(f"decoder must be None or one of {DECODERS}, got {decoder!r}")
+    if decoder == "numba" and not numba_available():
+        raise ConfigError(
+            "decoder 'numba' needs numba (pip install 'qkd-circuits[fast]'), "
+            "which is not installed; use decoder='ldpc'"
+        )
+    return str(decoder)
 
 
 def _frame_size(frame_bits: object, n_key: int) -> int:
@@ -530,6 +641,7 @@ def reconcile_ldpc(
     frame_bits: int | None = None,
     code_seed: int = DEFAULT_SEED,
     parallel: bool | None = None,
+    decoder: str | None = None,
     variant: str | None = None,
 ) -> LdpcReconciliationResult:
     """Reconcile Bob's key with Alice's by one-way LDPC syndrome decoding.
@@ -553,8 +665,9 @@ def reconcile_ldpc(
             >= 1000 (its codes are built on first use); None: 10^5 for keys of
             10^5 bits or more, else 10^4.
         code_seed: Seed of the code family (both parties must use the same).
-        parallel: Decode frames in worker processes (None: when there are >= 2
-            frames and >= 2 CPUs).
+        parallel: Decode frames in parallel, threads for ``"numba"``, processes for
+            ``"ldpc"`` (None: when there are >= 2 frames and >= 2 CPUs).
+        decoder: One of :data:`DECODERS`; None: :func:`default_decoder`.
         variant: Ignored (the ``distill_key`` reconciler signature passes it).
 
     Returns:
@@ -563,7 +676,8 @@ def reconcile_ldpc(
 
     Raises:
         ConfigError: on ``qber`` outside ``[0, 0.5)``, empty, non-binary or mismatched
-            keys, a bad ``frame_bits`` or ``stage``.
+            keys, a bad ``frame_bits``, ``stage`` or ``decoder`` (``"numba"`` without
+            numba installed).
     """
     del rng, variant
     q = max(_check_qber(qber), QBER_FLOOR)
@@ -576,10 +690,14 @@ def reconcile_ldpc(
     if not isinstance(stage, str) or not stage:
         raise ConfigError(f"stage must be a non-empty string, got {stage!r}")
     size = _frame_size(frame_bits, a.size)
+    kind = _check_decoder(decoder)
     secret = ensure_secret_rng(secret_rng)
     chan = PublicChannel() if channel is None else channel
 
-    plans = _plans(a.size, q, blind, size, code_seed)
+    plans = [
+        _Plan(p.rate, p.n, p.seed, p.key_bits, p.punctured, p.shortened, p.reveals, kind)
+        for p in _plans(a.size, q, blind, size, code_seed)
+    ]
     bounds = np.cumsum([0] + [pl.key_bits for pl in plans])
 
     # Alice: her frames (key bits, secret punctured values, zero shortened bits) → syndromes.
@@ -598,10 +716,17 @@ def reconcile_ldpc(
         )
         tasks.append((pl, q, syndrome, b[lo:hi], pad[::-1].copy()))
 
+    for pl in plans:  # build each decoder once, here, before any worker uses it
+        _decoder(get_code(pl.rate, pl.n, seed=pl.seed), kind)
     use_pool = (len(plans) >= 2 and _workers() >= 2) if parallel is None else bool(parallel)
     if use_pool and len(plans) >= 2:
-        ctx = get_context("fork")
-        with ProcessPoolExecutor(max_workers=min(_workers(), len(plans)), mp_context=ctx) as pool:
+        workers = min(_workers(), len(plans))
+        pool: Executor
+        if kind == "numba":
+            pool = ThreadPoolExecutor(max_workers=workers)
+        else:
+            pool = ProcessPoolExecutor(max_workers=workers, mp_context=get_context("fork"))
+        with pool:
             outcomes = list(pool.map(_bob_task, tasks))
     else:
         outcomes = [_bob_task(t) for t in tasks]
@@ -647,6 +772,7 @@ def reconcile_ldpc(
         design_efficiency=BLIND_START_EFFICIENCY if blind else design_efficiency(q, first.key_bits),
         rate=(first_code.k - first.shortened) / (first.n - first.punctured - first.shortened),
         qber_used=q,
+        decoder=kind,
     )
     return LdpcReconciliationResult(
         corrected=corrected,

@@ -2,43 +2,76 @@
 
 The family
 ----------
-Rates 0.50, 0.55, 0.60, 0.65, 0.70, 0.80, 0.90 (:data:`RATES`) at frame sizes 10^4
-and 10^5 (:data:`FRAME_SIZES`); puncturing and shortening reach every rate in
-between and beyond (:mod:`~qkd_circuits.postprocessing.reconciliation.ldpc`). Each
-code's degree distribution is one of those optimised for the binary symmetric
-channel by Elkouss, Leverrier, Alléaume, Boutros, "Efficient reconciliation
-protocol for discrete-variable quantum key distribution", ISIT 2009
+Rates 0.50, 0.55, …, 0.90 in steps of 0.05 (:data:`RATES`) at frame sizes 10^4 and
+10^5 (:data:`FRAME_SIZES`); puncturing and shortening reach every rate in between
+and beyond (:mod:`~qkd_circuits.postprocessing.reconciliation.ldpc`). The degree
+distributions of rates 0.50–0.70, 0.80 and 0.90 are those optimised for the binary
+symmetric channel by Elkouss, Leverrier, Alléaume, Boutros, "Efficient
+reconciliation protocol for discrete-variable quantum key distribution", ISIT 2009
 (arXiv:0901.2140) (:data:`DISTRIBUTIONS`; edge perspective: ``λ_i``, ``ρ_i`` the
-fraction of edges on variable / check nodes of degree ``i``). The coefficients
-come from a public transcription of that paper's table (the caligo project's
-``ldpc_degree_distributions.yaml``) and were *not* re-checked against the paper
-here. What is checked (``tests/postprocessing/test_ldpc_codes.py``): each
-distribution sums to 1 and gives its design rate ``1 − Σρ_i/i / Σλ_i/i`` to 10^-3.
-The transcription's rates 0.75 (design rate 0.739) and 0.85 (its ``λ`` sums to
-1.05) fail that check and are left out. What the codes are worth is measured in
-``benchmarks/bench_ldpc.py``.
+fraction of edges on variable / check nodes of degree ``i``), as a public
+transcription of that paper's table gives them (the caligo project's
+``ldpc_degree_distributions.yaml``). The paper's table itself could not be read
+here (no stored copy of its text beyond the abstract), so the coefficients were
+checked in two other ways:
+
+* each distribution sums to 1 and gives its design rate ``1 − Σρ_i/i / Σλ_i/i`` to
+  10^-3 (``tests/postprocessing/test_ldpc_codes.py``); the transcription's rates
+  0.75 (design rate 0.739) and 0.85 (its ``λ`` sums to 1.05) fail and are not used;
+* each one's belief-propagation threshold ``ε*`` on the BSC by density evolution
+  (population dynamics, ``python benchmarks/bench_ldpc.py --sections thresholds``),
+  as an efficiency ``f* = (1 − R)/h(ε*)``: 1.021 (0.50), 1.038 (0.55), 1.032 (0.60),
+  1.029 (0.65), 1.039 (0.80) — optimised ensembles, as the paper's — but **1.140
+  (0.90)**: the rate-0.9 distribution as transcribed is far from optimal (BP
+  threshold ε* = 0.0111 against the Shannon limit 0.0130), so frames at Q ≲ 1.5 %
+  reconcile with f ≳ 1.15 (``benchmarks/README.md``).
+
+Rates 0.75 and 0.85 (:data:`DERIVED_RATES`) are derived here, not published: the
+``λ`` of a published neighbour (:data:`DERIVED_FROM`) with a check-concentrated ``ρ``
+giving the rate (:func:`_check_concentrated`). Their thresholds: f* = 1.057 (0.75,
+λ of 0.80; with the λ of 0.70, 1.064) and 1.089 (0.85, λ of 0.90). The λ of 0.80 gives
+0.85 a better threshold (1.072), but its degree-26 variables leave 13,817 4-cycles at
+n = 10^4 (1,500 checks), where frames then decoded to wrong words 8 bits away and
+15 % of them failed at Q = 1 %; the λ of 0.90 (degrees ≤ 21) leaves none. The same
+construction at 0.90 gives 1.148, no better than the published 0.90.
 
 Construction (deterministic from ``(rate, n, seed)``)
 -----------------------------------------------------
 * Variable-node degrees from the distribution (``Λ_i ∝ λ_i / i``), rounded by
   largest remainder; ``m = round(n (1 − R))`` checks.
-* ``n < 30,000`` (:data:`_SOCKET_MIN_N`): **progressive edge growth** (Hu,
-  Eleftheriou, Arnold, IEEE Trans. IT 51, 386 (2005)) with the tree search
-  stopped at depth 2: each new edge of a variable goes to a check of lowest
+* **Degree-2 variables first** (:func:`_chain`): a cycle of degree-2 variables is a
+  codeword of its length, and the random graph had many short ones (measured at
+  n = 10^5: frames decoded to words 3–8 bits away, every bit of degree 2, a frame
+  error rate ~5–10 % at Q = 8 % whatever the rate). The first ``min(n₂, m − 1)``
+  lie on a path through the checks (the staircase of IRA codes: no cycle); rates
+  ≥ 0.75 have more degree-2 variables than checks, and each of the others joins
+  checks more than :data:`_TWO_DEPTH` degree-2 hops apart (a depth-limited
+  breadth-first search, as in progressive edge growth): no such codeword of
+  fewer than 9 bits. The edges of these variables are never moved afterwards.
+* ``n < 30,000`` (:data:`_SOCKET_MIN_N`): the other variables by **progressive edge
+  growth** (Hu, Eleftheriou, Arnold, IEEE Trans. IT 51, 386 (2005)) with the tree
+  search stopped at depth 2: each new edge of a variable goes to a check of lowest
   current degree among those not within two hops of it, so no 4-cycle is made
   while one can be avoided (the check degrees come out concentrated, as in
-  PEG); ~2–4 s per code at n = 10^4 in numpy. The full PEG search (the farthest
-  check) would also lengthen 6- and 8-cycles; in pure Python it costs a
-  breadth-first search per edge, minutes per code.
-* ``n ≥ 30,000``: sockets matched by a seeded random permutation (check degrees
-  following ``ρ``, adjusted by ±1 to the same number of edges; the configuration
-  model of Richardson & Urbanke, IEEE Trans. IT 47, 599 (2001)), then every
-  repeated edge and every 4-cycle (two checks sharing two variables: the entries
-  ≥ 2 of ``H Hᵀ``) is broken by swapping the check end of one of its edges with
-  that of a random other edge (MacKay's girth conditioning, IEEE Trans. IT 45,
-  399 (1999)); ~2–12 s per code at n = 10^5. At this length it ends with no
-  4-cycle; at n = 10^4 the random graph has ~10^4 and the swaps do not converge,
-  hence PEG there.
+  PEG); ~2–3 s per code at n = 10^4 in numpy. The variables of degree ≥ 21 of
+  rates 0.60–0.70 and 0.90 reach every check within two hops at this length,
+  hence the 4-cycles these codes keep (:attr:`LdpcCode.four_cycles`, listed by
+  ``qkd ldpc-codes``).
+* ``n ≥ 30,000``: the other sockets matched by a seeded random permutation (check
+  degrees following ``ρ``, adjusted by ±1 to the same number of edges; the
+  configuration model of Richardson & Urbanke, IEEE Trans. IT 47, 599 (2001)), then
+  every repeated edge and every 4-cycle (two checks sharing two variables: the entries
+  ≥ 2 of ``H Hᵀ``) is broken by swapping the check end of one of its edges with that
+  of a random other edge (MacKay's girth conditioning, IEEE Trans. IT 45, 399 (1999));
+  1–7 s per code at n = 10^5 (the whole family of both sizes: 55 s on this machine).
+  It ends with no 4-cycle. **Not a full PEG**: progressive edge growth searches the
+  whole graph breadth-first for each of the ~5·10^5 edges, ~10^11 steps at n = 10^5 —
+  hours in numpy; a compiled one would make the codes depend on numba, and the two
+  parties must build bit-identical codes with or without it. Depth-2 PEG at n = 10^5
+  in numpy (rate 0.90: 106 s per code against 5 s) decoded slightly better than the
+  socket code in a short test (12 frames per QBER, before the degree-2 construction:
+  8/12 against 10/12 failures at Q = 1.1 %, 0 against 1 at 1 %), not enough for its
+  build time on a clean machine.
 * The 4-cycles left are recorded (:attr:`LdpcCode.four_cycles`).
 * **Untainted puncturing order** (Elkouss, Martínez-Mateo, Martin, IEEE Wireless
   Commun. Lett. 1, 585 (2012)): variables are visited by increasing size of
@@ -84,9 +117,12 @@ __all__ = [
     "CACHE_ENV",
     "CONSTRUCTION_VERSION",
     "DEFAULT_SEED",
+    "DERIVED_FROM",
+    "DERIVED_RATES",
     "DISTRIBUTIONS",
     "FRAME_SIZES",
     "RATES",
+    "THRESHOLD_EFFICIENCY",
     "DegreeDistribution",
     "LdpcCode",
     "build_code_cache",
@@ -99,7 +135,7 @@ __all__ = [
 CACHE_ENV: Final[str] = "QKD_CIRCUITS_LDPC_CACHE"
 """Environment variable that overrides the cache directory."""
 
-CONSTRUCTION_VERSION: Final[int] = 1
+CONSTRUCTION_VERSION: Final[int] = 3
 """Bumped whenever the construction changes, so that stale cache files are rebuilt."""
 
 DEFAULT_SEED: Final[int] = 20090628
@@ -225,8 +261,37 @@ DISTRIBUTIONS: Final[dict[float, DegreeDistribution]] = {
     ),
 }
 
+
+def _check_concentrated(rate: float, base: DegreeDistribution) -> DegreeDistribution:
+    """``base``'s variable degrees ``λ`` with a check-concentrated ``ρ`` (two consecutive
+    degrees ``d, d + 1``, the form optimised ensembles take; Chung, Forney, Richardson,
+    Urbanke, IEEE Commun. Lett. 5, 58 (2001)) whose average gives design rate ``rate``:
+    ``Σρ_i/i = (1 − rate) Σλ_i/i``."""
+    target = (1.0 - rate) * sum(f / d for d, f in base.variable)
+    d = int(1.0 / target)
+    a = (target - 1.0 / (d + 1)) / (1.0 / d - 1.0 / (d + 1))
+    return DegreeDistribution(rate, base.variable, ((d, a), (d + 1, 1.0 - a)))
+
+
+# The transcription's rates 0.75 and 0.85 fail the design-rate check (module docstring):
+# in their place, the λ of a published neighbour with a check-concentrated ρ (module
+# docstring: thresholds of the candidates, and why 0.85 takes the λ of 0.90).
+DISTRIBUTIONS[0.75] = _check_concentrated(0.75, DISTRIBUTIONS[0.80])
+DISTRIBUTIONS[0.85] = _check_concentrated(0.85, DISTRIBUTIONS[0.90])
+DERIVED_FROM: Final[dict[float, float]] = {0.75: 0.80, 0.85: 0.90}
+"""The published rate whose ``λ`` each derived rate takes."""
+DERIVED_RATES: Final[frozenset[float]] = frozenset({0.75, 0.85})
+"""Rates whose distribution is derived here (:func:`_check_concentrated`), not published."""
+
 RATES: Final[tuple[float, ...]] = tuple(sorted(DISTRIBUTIONS))
 """Design rates of the family."""
+
+THRESHOLD_EFFICIENCY: Final[dict[float, float]] = {
+    0.50: 1.021, 0.55: 1.038, 0.60: 1.032, 0.65: 1.029, 0.70: 1.040,
+    0.75: 1.057, 0.80: 1.039, 0.85: 1.089, 0.90: 1.140,
+}  # fmt: skip
+"""``(1 − R)/h(ε*)`` at each distribution's BP threshold ε* on the BSC (density
+evolution, module docstring): the efficiency its codes approach as n grows."""
 
 
 def code_name(rate: float, n: int, seed: int = DEFAULT_SEED) -> str:
@@ -318,8 +383,12 @@ def _matrix(vs: I32, cs: I32, n: int, m: int) -> sp.csr_matrix:
     return sp.csr_matrix((data, (cs, vs)), shape=(m, n))
 
 
-def _bad_edges(vs: I32, cs: I32, n: int, m: int) -> tuple[NDArray[np.int64], int]:
-    """Edges to move: one of every repeated edge and one edge of every 4-cycle.
+def _bad_edges(
+    vs: I32, cs: I32, n: int, m: int, fixed: NDArray[np.bool_] | None = None
+) -> tuple[NDArray[np.int64], int]:
+    """Edges to move: one of every repeated edge and one edge of every 4-cycle, never one
+    of the ``fixed`` variables' (the degree-2 chain, :func:`_chain`) when the 4-cycle has
+    another.
 
     Returns the edge indices and the number of 4-cycles (check pairs sharing ≥ 2 variables).
     """
@@ -336,29 +405,107 @@ def _bad_edges(vs: I32, cs: I32, n: int, m: int) -> tuple[NDArray[np.int64], int
     cycles = int(a.size)
     if cycles == 0:
         return np.unique(dup), 0
-    # For each offending pair (a, b) move the edge (v, a) of the first variable v they share.
+    # For each offending pair (a, b) move the edge (v, a) of the first variable v they
+    # share that is not fixed.
     shared = H[a].multiply(H[b]).tocsr()
-    first = shared.indices[shared.indptr[:-1]]
-    edge_keys = first.astype(np.int64) * m + a
+    if fixed is not None:
+        shared.data[fixed[shared.indices]] = 0
+        shared.eliminate_zeros()
+    rows = np.flatnonzero(np.diff(shared.indptr) > 0)
+    first = shared.indices[shared.indptr[rows]]
+    edge_keys = first.astype(np.int64) * m + a[rows]
     sorted_keys = key[order]
     pos = np.searchsorted(sorted_keys, edge_keys)
     moves = order[pos]
     return np.unique(np.concatenate([dup, moves])), cycles
 
 
+_TWO_DEPTH: Final[int] = 7
+"""Degree-2 variables beyond the chain join checks more than this many degree-2 hops
+apart: every cycle of degree-2 variables, a codeword of its length, has more than
+``_TWO_DEPTH + 1`` of them."""
+
+
+def _chain(
+    vdeg: NDArray[np.int64], m: int, rng: np.random.Generator
+) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    """The checks of every degree-2 variable, ``(variables, (k, 2) checks)``.
+
+    A cycle of degree-2 variables is a codeword of the cycle's length (measured on the
+    random graph: frames decoded to words 3–8 bits away, all degree 2, FER ~10^-1 at
+    Q = 8 %). The first ``min(n₂, m − 1)`` lie on a path through the checks (variable
+    ``j`` joins ``π(j)`` and ``π(j + 1)``, ``π`` a seeded permutation): the staircase of
+    IRA codes (Jin, Khandekar, McEliece, Turbo Codes 2000), no cycle. The others (codes of
+    rate ≥ 0.75 have more degree-2 variables than checks) each join a check of fewest
+    degree-2 edges to a random check more than :data:`_TWO_DEPTH` degree-2 hops from it
+    (a breadth-first search, as in progressive edge growth), or the farthest when none is.
+    """
+    two = np.flatnonzero(vdeg == 2)
+    count = min(two.size, m - 1)
+    if count == 0:
+        return two[:0], np.zeros((0, 2), dtype=np.int64)
+    path = rng.permutation(m)[: count + 1]
+    pairs = [(int(path[j]), int(path[j + 1])) for j in range(count)]
+    adj: list[list[int]] = [[] for _ in range(m)]
+    for a, b in pairs:
+        adj[a].append(b)
+        adj[b].append(a)
+    order = rng.permutation(m)
+    degree = np.bincount(np.asarray(pairs, dtype=np.int64).ravel(), minlength=m)[order]
+    position = np.empty(m, dtype=np.int64)
+    position[order] = np.arange(m)
+    for _ in range(two.size - count):
+        a = int(order[int(np.argmin(degree))])
+        seen = {a}
+        frontier = [a]
+        for _depth in range(_TWO_DEPTH):
+            nxt = [u for c in frontier for u in adj[c] if u not in seen]
+            if not nxt:
+                break
+            seen.update(nxt)
+            frontier = list(dict.fromkeys(nxt))
+        b = -1
+        for _try in range(64):
+            c = int(rng.integers(m))
+            if c not in seen:
+                b = c
+                break
+        if b < 0:  # every check is near: the farthest layer
+            b = int(frontier[int(rng.integers(len(frontier)))]) if frontier != [a] else a
+            if b == a:
+                b = int((a + 1 + rng.integers(m - 1)) % m)
+        pairs.append((a, b))
+        adj[a].append(b)
+        adj[b].append(a)
+        degree[position[a]] += 1
+        degree[position[b]] += 1
+    return two, np.asarray(pairs, dtype=np.int64)
+
+
 def _peg_short(dist: DegreeDistribution, n: int, rng: np.random.Generator) -> tuple[I32, I32]:
     """Progressive edge growth with the search stopped at depth 2 (codes up to
-    :data:`_SOCKET_MIN_N`): variables in nondecreasing degree order, each new edge to a
-    check of lowest current degree among those *not* within two hops of the variable
-    (no 4-cycle), ties by a seeded draw; when every check is within two hops, the
-    lowest-degree check not yet connected (a 4-cycle, counted afterwards)."""
+    :data:`_SOCKET_MIN_N`), after the degree-2 variables (:func:`_chain`): the others
+    in nondecreasing degree order, each new edge to a check of lowest current degree among
+    those *not* within two hops of the variable (no 4-cycle), ties by a seeded draw; when
+    every check is within two hops, the lowest-degree check not yet connected (a 4-cycle,
+    counted afterwards)."""
     vdeg = np.sort(_degrees(dist.variable, n))
     m = round(n * (1.0 - dist.rate))
     deg = np.zeros(m, dtype=np.int64)
     var_checks: list[list[int]] = [[] for _ in range(n)]
     check_vars: list[list[int]] = [[] for _ in range(m)]
+    chain_vars, pairs = _chain(vdeg, m, rng)
+    for v, ends in zip(chain_vars.tolist(), pairs.tolist(), strict=True):
+        for c in ends:
+            var_checks[v].append(c)
+            check_vars[c].append(v)
+            deg[c] += 1
+    on_chain = np.zeros(n, dtype=bool)
+    on_chain[chain_vars] = True
     big = np.iinfo(np.int64).max
     for v in range(n):
+        if on_chain[v]:
+            continue
         near = np.zeros(m, dtype=bool)
         mine = var_checks[v]
         for _ in range(int(vdeg[v])):
@@ -408,19 +555,33 @@ def _socket_code(
     vdeg = vdeg[rng.permutation(n)]
     edges = int(vdeg.sum())
     cdeg = _check_degrees(dist, m, edges, rng)
-    vs = np.repeat(np.arange(n, dtype=np.int32), vdeg)
-    cs = rng.permutation(np.repeat(np.arange(m, dtype=np.int32), cdeg))
+    chain_vars, pairs = _chain(vdeg, m, rng)
+    fixed = np.zeros(n, dtype=bool)
+    fixed[chain_vars] = True
+    # The degree-2 variables' edges first, then the other variables' sockets matched at
+    # random to the checks' remaining sockets.
+    chain_vs = np.repeat(chain_vars, 2).astype(np.int32)
+    chain_cs = pairs.ravel().astype(np.int32)
+    left = cdeg - np.bincount(chain_cs, minlength=m)
+    rest = np.flatnonzero(~fixed)
+    rest_vs = np.repeat(rest, vdeg[rest]).astype(np.int32)
+    rest_cs = rng.permutation(np.repeat(np.arange(m, dtype=np.int32), left))
+    vs = np.concatenate([chain_vs, rest_vs])
+    cs = np.concatenate([chain_cs, rest_cs]).astype(np.int32)
+    movable = np.flatnonzero(~fixed[vs])
     cycles = 0
     for _ in range(_FIX_ROUNDS):
-        bad, cycles = _bad_edges(vs, cs, n, m)
+        bad, cycles = _bad_edges(vs, cs, n, m, fixed)
+        bad = bad[~fixed[vs[bad]]]
         if bad.size == 0:
             break
-        mask = np.ones(edges, dtype=bool)
+        mask = np.zeros(edges, dtype=bool)
+        mask[movable] = True
         mask[bad] = False
         partners = rng.choice(np.flatnonzero(mask), size=bad.size, replace=False)
         cs[bad], cs[partners] = cs[partners], cs[bad].copy()
     else:
-        _, cycles = _bad_edges(vs, cs, n, m)
+        _, cycles = _bad_edges(vs, cs, n, m, fixed)
     return vs, cs, cycles
 
 
