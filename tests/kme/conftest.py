@@ -5,12 +5,14 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 pytest.importorskip("fastapi")
@@ -20,7 +22,7 @@ pytest.importorskip("cryptography")
 
 from qkd_circuits.kme.certs import init_dir
 from qkd_circuits.kme.client import KMEClient
-from qkd_circuits.kme.config import KMEConfig
+from qkd_circuits.kme.config import REQUEST_ID_EXTENSION, KMEConfig
 from qkd_circuits.kme.feed import feed_block
 from qkd_circuits.kme.store import connect, counts
 
@@ -150,3 +152,26 @@ def pair_with_saes(tmp_path: Path) -> Iterator[Callable[[dict[str, list[str]]], 
     yield start
     for p in started:
         p.stop_all()
+
+
+#: The two key paths, and the raw HTTP helpers of the request-ID tests.
+ENC = "/api/v1/keys/{}/enc_keys"
+DEC = "/api/v1/keys/{}/dec_keys"
+
+
+def sae_http(pair, sae: str, site: str) -> httpx.Client:
+    cert, key = pair.config.sae_cert(sae)
+    ctx = ssl.create_default_context(cafile=str(pair.config.ca))
+    ctx.load_cert_chain(str(cert), str(key))
+    return httpx.Client(base_url=pair.config.site(site).url, verify=ctx, timeout=10)
+
+
+def enc_body(request_id: str, **fields: object) -> dict[str, object]:
+    return {**fields, "extension_optional": [{REQUEST_ID_EXTENSION: request_id}]}
+
+
+def dec_body(request_id: str, key_ids: list[str]) -> dict[str, object]:
+    return {
+        "key_IDs": [{"key_ID": k} for k in key_ids],
+        "key_IDs_extension": {REQUEST_ID_EXTENSION: request_id},
+    }

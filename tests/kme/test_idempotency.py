@@ -19,27 +19,7 @@ from qkd_circuits.errors import ConfigError
 from qkd_circuits.kme.client import KMEError, KMEUnreachable, RetryPolicy
 from qkd_circuits.kme.config import REQUEST_ID_EXTENSION
 from qkd_circuits.kme.store import connect
-
-ENC = "/api/v1/keys/{}/enc_keys"
-DEC = "/api/v1/keys/{}/dec_keys"
-
-
-def _http(pair, sae: str, site: str) -> httpx.Client:
-    cert, key = pair.config.sae_cert(sae)
-    ctx = ssl.create_default_context(cafile=str(pair.config.ca))
-    ctx.load_cert_chain(str(cert), str(key))
-    return httpx.Client(base_url=pair.config.site(site).url, verify=ctx, timeout=10)
-
-
-def _enc_body(request_id: str, **fields: object) -> dict[str, object]:
-    return {**fields, "extension_optional": [{REQUEST_ID_EXTENSION: request_id}]}
-
-
-def _dec_body(request_id: str, key_ids: list[str]) -> dict[str, object]:
-    return {
-        "key_IDs": [{"key_ID": k} for k in key_ids],
-        "key_IDs_extension": {REQUEST_ID_EXTENSION: request_id},
-    }
+from tests.kme.conftest import DEC, ENC, dec_body, enc_body, sae_http
 
 
 def _row(pair, site: str, request_id: str) -> tuple[str, bytes | None] | None:
@@ -64,10 +44,10 @@ def _wait(predicate, timeout: float = 10.0) -> None:
 def test_a_repeated_get_key_gets_the_same_answer_byte_for_byte(pair) -> None:
     pair.feed(20)
     request_id = str(uuid.uuid4())
-    with _http(pair, "sae-alice", "alice") as a, pair.client("sae-alice") as client:
+    with sae_http(pair, "sae-alice", "alice") as a, pair.client("sae-alice") as client:
         before = client.status("sae-bob")["stored_key_count"]
-        first = a.post(ENC.format("sae-bob"), json=_enc_body(request_id, number=2, size=512))
-        second = a.post(ENC.format("sae-bob"), json=_enc_body(request_id, number=2, size=512))
+        first = a.post(ENC.format("sae-bob"), json=enc_body(request_id, number=2, size=512))
+        second = a.post(ENC.format("sae-bob"), json=enc_body(request_id, number=2, size=512))
         assert first.status_code == second.status_code == 200
         assert first.content == second.content
         doc = first.json()
@@ -90,37 +70,37 @@ def test_a_repeated_get_key_gets_the_same_answer_byte_for_byte(pair) -> None:
         assert b.get_key_with_ids("sae-alice", [k["key_ID"] for k in doc["keys"]]) == doc["keys"]
     # the slave's retrieval is reported: the master's KME drops its kept answer
     _wait(lambda: _row(pair, "alice", request_id) == ("enc", None))
-    with _http(pair, "sae-alice", "alice") as a:
-        late = a.post(ENC.format("sae-bob"), json=_enc_body(request_id, number=2, size=512))
+    with sae_http(pair, "sae-alice", "alice") as a:
+        late = a.post(ENC.format("sae-bob"), json=enc_body(request_id, number=2, size=512))
     assert late.status_code == 400 and "retrieved by a slave SAE" in late.json()["message"]
 
 
 def test_another_sae_or_other_parameters_under_a_request_id_are_refused(pair) -> None:
     pair.feed(20)
     request_id = str(uuid.uuid4())
-    with _http(pair, "sae-bob", "bob") as b, _http(pair, "sae-bob-2", "bob") as b2:
-        first = b.post(ENC.format("sae-alice"), json=_enc_body(request_id))
+    with sae_http(pair, "sae-bob", "bob") as b, sae_http(pair, "sae-bob-2", "bob") as b2:
+        first = b.post(ENC.format("sae-alice"), json=enc_body(request_id))
         assert first.status_code == 200
         (key,) = first.json()["keys"]
-        stolen = b2.post(ENC.format("sae-alice"), json=_enc_body(request_id))
+        stolen = b2.post(ENC.format("sae-alice"), json=enc_body(request_id))
         assert stolen.status_code == 401 and "another SAE" in stolen.json()["message"]
         assert key["key"] not in stolen.text
         for changed in ({"number": 2}, {"size": 512}):
-            r = b.post(ENC.format("sae-alice"), json=_enc_body(request_id, **changed))
+            r = b.post(ENC.format("sae-alice"), json=enc_body(request_id, **changed))
             assert r.status_code == 400 and "other parameters" in r.json()["message"], changed
         # the defaults written out are the same request
-        same = _enc_body(request_id, number=1, size=256, additional_slave_SAE_IDs=[])
+        same = enc_body(request_id, number=1, size=256, additional_slave_SAE_IDs=[])
         assert b.post(ENC.format("sae-alice"), json=same).content == first.content
         # the same ID for the other kind of request is refused too
-        r = b.post(DEC.format("sae-alice"), json=_dec_body(request_id, [key["key_ID"]]))
+        r = b.post(DEC.format("sae-alice"), json=dec_body(request_id, [key["key_ID"]]))
         assert r.status_code == 400
-    with _http(pair, "sae-alice", "alice") as a:
+    with sae_http(pair, "sae-alice", "alice") as a:
         dec_id = str(uuid.uuid4())
-        got = a.post(DEC.format("sae-bob"), json=_dec_body(dec_id, [key["key_ID"]]))
+        got = a.post(DEC.format("sae-bob"), json=dec_body(dec_id, [key["key_ID"]]))
         assert got.status_code == 200 and got.json()["keys"] == [key]
-        again = a.post(DEC.format("sae-bob"), json=_dec_body(dec_id, [key["key_ID"]]))
+        again = a.post(DEC.format("sae-bob"), json=dec_body(dec_id, [key["key_ID"]]))
         assert again.content == got.content
-        other_ids = a.post(DEC.format("sae-bob"), json=_dec_body(dec_id, [str(uuid.uuid4())]))
+        other_ids = a.post(DEC.format("sae-bob"), json=dec_body(dec_id, [str(uuid.uuid4())]))
         assert other_ids.status_code == 400 and "other parameters" in other_ids.json()["message"]
         plain = a.post(DEC.format("sae-bob"), json={"key_IDs": [{"key_ID": key["key_ID"]}]})
         assert plain.status_code == 400 and "already been retrieved" in plain.json()["message"]
@@ -138,7 +118,7 @@ def test_without_a_request_id_each_request_is_new_and_served_at_most_once(pair) 
         assert again.value.status == 400
         with pytest.raises(ConfigError):
             a.get_key("sae-bob", idempotent=False, request_id=str(uuid.uuid4()))
-    with _http(pair, "sae-alice", "alice") as http:
+    with sae_http(pair, "sae-alice", "alice") as http:
         r = http.post(ENC.format("sae-bob"), json={})
         assert "key_container_extension" not in r.json()
 
@@ -164,7 +144,7 @@ def test_an_answer_lost_after_the_commit_is_served_by_the_repeat(pair) -> None:
     with pair.client("sae-alice") as a:
         before = a.status("sae-bob")["stored_key_count"]
         tls = _send_and_drop(
-            pair, "sae-alice", "alice", ENC.format("sae-bob"), _enc_body(request_id, number=3)
+            pair, "sae-alice", "alice", ENC.format("sae-bob"), enc_body(request_id, number=3)
         )
         _wait(lambda: _row(pair, "alice", request_id) is not None)  # committed
         tls.close()  # the answer is never read
@@ -176,9 +156,7 @@ def test_an_answer_lost_after_the_commit_is_served_by_the_repeat(pair) -> None:
     dec_id = str(uuid.uuid4())
     ids = [k["key_ID"] for k in keys]
     with pair.client("sae-bob") as b:
-        tls = _send_and_drop(
-            pair, "sae-bob", "bob", DEC.format("sae-alice"), _dec_body(dec_id, ids)
-        )
+        tls = _send_and_drop(pair, "sae-bob", "bob", DEC.format("sae-alice"), dec_body(dec_id, ids))
         _wait(lambda: _row(pair, "bob", dec_id) is not None)
         tls.close()
         assert b.get_key_with_ids("sae-alice", ids, request_id=dec_id) == keys
@@ -190,14 +168,14 @@ def test_concurrent_repeats_of_one_request_get_one_answer(pair) -> None:
     answers: list[bytes] = []
     with pair.client("sae-alice") as a:
         before = a.status("sae-bob")["stored_key_count"]
-    clients = [_http(pair, "sae-alice", "alice") for _ in range(6)]
+    clients = [sae_http(pair, "sae-alice", "alice") for _ in range(6)]
     for c in clients:  # TLS sessions first, so the requests overlap
         c.get("/api/v1/keys/sae-bob/status")
     go = threading.Barrier(len(clients))
 
     def send(c: httpx.Client) -> None:
         go.wait()
-        answers.append(c.post(ENC.format("sae-bob"), json=_enc_body(request_id, number=2)).content)
+        answers.append(c.post(ENC.format("sae-bob"), json=enc_body(request_id, number=2)).content)
 
     threads = [threading.Thread(target=send, args=(c,)) for c in clients]
     for t in threads:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import base64
 import json
-import ssl
 import time
 import uuid
 
@@ -19,27 +18,7 @@ from qkd_circuits.errors import BackendError
 from qkd_circuits.kme.client import KMEClient
 from qkd_circuits.kme.config import REQUEST_ID_EXTENSION
 from qkd_circuits.kme.store import connect
-
-ENC = "/api/v1/keys/{}/enc_keys"
-DEC = "/api/v1/keys/{}/dec_keys"
-
-
-def _http(pair, sae: str, site: str) -> httpx.Client:
-    cert, key = pair.config.sae_cert(sae)
-    ctx = ssl.create_default_context(cafile=str(pair.config.ca))
-    ctx.load_cert_chain(str(cert), str(key))
-    return httpx.Client(base_url=pair.config.site(site).url, verify=ctx, timeout=10)
-
-
-def _enc_body(request_id: str, **fields: object) -> dict[str, object]:
-    return {**fields, "extension_optional": [{REQUEST_ID_EXTENSION: request_id}]}
-
-
-def _dec_body(request_id: str, key_ids: list[str]) -> dict[str, object]:
-    return {
-        "key_IDs": [{"key_ID": k} for k in key_ids],
-        "key_IDs_extension": {REQUEST_ID_EXTENSION: request_id},
-    }
+from tests.kme.conftest import DEC, ENC, dec_body, enc_body, sae_http
 
 
 def _store_blobs(pair, site: str) -> list[bytes]:
@@ -72,8 +51,8 @@ def test_a_repeat_after_the_slave_retrieved_is_refused_even_if_the_report_was_lo
     pair = fresh_pair
     pair.feed(10)
     request_id = str(uuid.uuid4())
-    with _http(pair, "sae-alice", "alice") as a:
-        first = a.post(ENC.format("sae-bob"), json=_enc_body(request_id))
+    with sae_http(pair, "sae-alice", "alice") as a:
+        first = a.post(ENC.format("sae-bob"), json=enc_body(request_id))
     assert first.status_code == 200
     (key,) = first.json()["keys"]
     pair.kill("alice")  # the master's KME is down while the slave fetches: no report yet
@@ -82,8 +61,8 @@ def test_a_repeat_after_the_slave_retrieved_is_refused_even_if_the_report_was_lo
     time.sleep(0.3)  # bob's reporter has tried and is waiting to try again
     pair.kill("bob")  # the pending report dies with the process
     pair.start("alice", "bob")
-    with _http(pair, "sae-alice", "alice") as a:
-        late = a.post(ENC.format("sae-bob"), json=_enc_body(request_id))
+    with sae_http(pair, "sae-alice", "alice") as a:
+        late = a.post(ENC.format("sae-bob"), json=enc_body(request_id))
     assert key["key"] not in late.text, "the master's KME served a key the slave had used"
     assert late.status_code == 400
 
@@ -103,14 +82,14 @@ def test_a_key_retrieved_under_a_request_id_is_not_left_in_the_slave_store(pair)
         (key,) = a.get_key("sae-bob")
     raw = base64.b64decode(key["key"])
     dec_id = str(uuid.uuid4())
-    with _http(pair, "sae-bob", "bob") as b:
-        got = b.post(DEC.format("sae-alice"), json=_dec_body(dec_id, [key["key_ID"]]))
+    with sae_http(pair, "sae-bob", "bob") as b:
+        got = b.post(DEC.format("sae-alice"), json=dec_body(dec_id, [key["key_ID"]]))
         assert got.status_code == 200 and got.json()["keys"] == [key]
         cells = _store_blobs(pair, "bob")
         assert not any(raw in c or key["key"].encode() in c for c in cells), (
             "the slave's store still holds the retrieved key"
         )
-        again = b.post(DEC.format("sae-alice"), json=_dec_body(dec_id, [key["key_ID"]]))
+        again = b.post(DEC.format("sae-alice"), json=dec_body(dec_id, [key["key_ID"]]))
         assert key["key"] not in again.text, "the retrieved key was served a second time"
 
 
@@ -123,8 +102,8 @@ def test_a_request_id_older_than_the_window_is_not_replayed(pair) -> None:
     slave's KME has already expired). The row is aged here instead of waiting 600 s."""
     pair.feed(10)
     request_id = str(uuid.uuid4())
-    with _http(pair, "sae-alice", "alice") as a:
-        first = a.post(ENC.format("sae-bob"), json=_enc_body(request_id))
+    with sae_http(pair, "sae-alice", "alice") as a:
+        first = a.post(ENC.format("sae-bob"), json=enc_body(request_id))
         assert first.status_code == 200
         window = pair.config.limits.request_window_seconds
         conn = connect(pair.config.site("alice").store_path)
@@ -135,7 +114,7 @@ def test_a_request_id_older_than_the_window_is_not_replayed(pair) -> None:
             )
         finally:
             conn.close()
-        late = a.post(ENC.format("sae-bob"), json=_enc_body(request_id))
+        late = a.post(ENC.format("sae-bob"), json=enc_body(request_id))
     assert late.content != first.content, "an answer past its window was replayed"
 
 
@@ -175,7 +154,7 @@ def test_a_head_request_to_enc_keys_hands_out_no_key(pair) -> None:
     issues a plain key (erased at the master's KME) whose bytes the server never sends
     (no body for HEAD). Pre-existing, outside the diff."""
     pair.feed(10)
-    with pair.client("sae-alice") as a, _http(pair, "sae-alice", "alice") as http:
+    with pair.client("sae-alice") as a, sae_http(pair, "sae-alice", "alice") as http:
         before = a.status("sae-bob")["stored_key_count"]
         head = http.head(ENC.format("sae-bob"))
         after = a.status("sae-bob")["stored_key_count"]
