@@ -28,7 +28,7 @@ product makes them, the repeats of each configuration and the sweep's seed:
   qubits = 20000
 
   [axes]
-  protocol = ["bb84", "six-state"]
+  eve = ["none", "intercept-resend=0.2"]
   noise = ["depolarizing=0.01", "depolarizing=0.03"]
 
 options are the command's long options without '--' (sample-fraction = 0.2); a flag

@@ -12,14 +12,15 @@ the repeats of each configuration and the sweep's seed::
     qubits = 20000
 
     [axes]
-    protocol = ["bb84", "six-state"]
+    eve = ["none", "intercept-resend=0.2"]
     noise = ["depolarizing=0.01", "depolarizing=0.03"]
 
 Option names are the long options of the command without ``--`` (``sample-fraction``
-or ``sample_fraction``; ``protocol`` is ``qkd run``'s positional argument). Values are
-TOML strings, integers or floats, as they would be written after the option; ``true``
-or ``false`` for a flag (``pack = true``). This module checks the file's structure;
-:mod:`qkd_circuits.sweep.points` parses every value with the command's own parser.
+or ``sample_fraction``; ``protocol``, an axis like any other, is ``qkd run``'s
+positional argument). Values are TOML strings, integers or floats, as they would be
+written after the option; ``true`` or ``false`` for a flag (``pack = true``). This
+module checks the file's structure; :mod:`qkd_circuits.sweep.points` parses every value
+with the command's own parser.
 """
 
 from __future__ import annotations
