@@ -60,41 +60,15 @@ def test_get_key_and_get_key_with_id(pair, tmp_path, capsys) -> None:
     assert stat.S_IMODE(out.stat().st_mode) == 0o600
     keys = json.loads(out.read_text())["keys"]
     capsys.readouterr()
-    assert (
-        main(
-            [
-                "get-key-with-id",
-                "--dir",
-                root,
-                "--sae",
-                "sae-bob",
-                "--master",
-                "sae-alice",
-                "--key-id",
-                keys[0]["key_ID"],
-                "--key-id",
-                keys[1]["key_ID"],
-            ]
-        )
-        == 0
-    )
+
+    def get_with_ids(*key_ids: str) -> int:
+        ids = [arg for key_id in key_ids for arg in ("--key-id", key_id)]
+        return main(["get-key-with-id", "--dir", root, "--sae", "sae-bob", "--master",
+                     "sae-alice", *ids])  # fmt: skip
+
+    assert get_with_ids(keys[0]["key_ID"], keys[1]["key_ID"]) == 0
     assert json.loads(capsys.readouterr().out)["keys"] == keys
-    assert (
-        main(
-            [
-                "get-key-with-id",
-                "--dir",
-                root,
-                "--sae",
-                "sae-bob",
-                "--master",
-                "sae-alice",
-                "--key-id",
-                keys[0]["key_ID"],
-            ]
-        )
-        == 1
-    )
+    assert get_with_ids(keys[0]["key_ID"]) == 1
     assert "400" in capsys.readouterr().err
     assert main(["status", "--dir", root, "--sae", "sae-alice", "--slave", "sae-bob"]) == 0
     assert json.loads(capsys.readouterr().out)["source_KME_ID"] == "KME-alice"

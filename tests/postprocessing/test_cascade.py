@@ -541,7 +541,7 @@ def test_concurrent_frames_give_the_sequential_transcript(monkeypatch: pytest.Mo
     alice, bob, _ = noisy_pair(24_000, 0.04, 3)
 
     def transcript(workers: int) -> tuple[bytes, bytes]:
-        monkeypatch.setattr(cascade_module, "_workers", lambda: workers)
+        monkeypatch.setattr(cascade_module, "usable_cpus", lambda: workers)
         channel = PublicChannel()
         result = reconcile_cascade(alice, bob, qber=0.04, rng=9, channel=channel, frame_bits=4_000)
         return channel.transcript(), result.corrected.tobytes()

@@ -213,7 +213,7 @@ def frame_bounds(n: int, frame_bits: int = FRAME_BITS) -> list[int]:
     return [(n * i) // count for i in range(count + 1)]
 
 
-def _workers() -> int:
+def usable_cpus() -> int:
     """CPUs this process may run on (frames reconciled at once)."""
     try:
         return max(1, len(os.sched_getaffinity(0)))
@@ -1004,7 +1004,8 @@ class _FrameStats:
         )  # fmt: skip
 
 
-def _check_qber(qber: object) -> float:
+def check_qber(qber: object) -> float:
+    """``qber`` as a float in ``[0, 0.5)``, or ConfigError quoting it (Cascade and LDPC)."""
     if isinstance(qber, bool) or not isinstance(qber, numbers.Real):
         raise ConfigError(f"qber must be a real number in [0, 0.5), got {qber!r}")
     q = float(qber)
@@ -1092,7 +1093,7 @@ def reconcile_cascade(
             ``passes`` or ``confirm``.
     """
     spec = get_cascade_variant(variant)
-    q = _check_qber(qber)
+    q = check_qber(qber)
     n_passes = _optional_count(passes, name="passes", low=1, high=MAX_PASSES)
     n_confirm = _optional_count(confirm, name="confirm", low=0, high=MAX_CONFIRM)
     if n_confirm is None:
@@ -1154,7 +1155,7 @@ def reconcile_cascade(
         # the scheduling. Each thread reuses one workspace for its frames.
         seeds = [draw_seed(generator)] * len(bounds)
         channels = [PublicChannel() for _ in bounds]
-        workers = min(len(bounds), _workers())
+        workers = min(len(bounds), usable_cpus())
         spaces: queue.SimpleQueue[_Workspace] = queue.SimpleQueue()
         for _ in range(workers):
             spaces.put(_Workspace())

@@ -103,7 +103,6 @@ from __future__ import annotations
 import importlib.util
 import math
 import numbers
-import os
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
 from multiprocessing import get_context
@@ -116,7 +115,11 @@ from qkd_circuits.analysis.entropy import binary_entropy
 from qkd_circuits.bits import as_bits
 from qkd_circuits.errors import ConfigError
 from qkd_circuits.postprocessing.channel import PublicChannel
-from qkd_circuits.postprocessing.reconciliation.cascade import ReconciliationResult
+from qkd_circuits.postprocessing.reconciliation.cascade import (
+    ReconciliationResult,
+    check_qber,
+    usable_cpus,
+)
 from qkd_circuits.postprocessing.reconciliation.ldpc_codes import (
     DEFAULT_SEED,
     FRAME_SIZES,
@@ -587,22 +590,6 @@ def _bob_task(args: tuple[Any, ...]) -> _Outcome:
     return _bob_frame(*args)
 
 
-def _workers() -> int:
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except (AttributeError, OSError):
-        return max(1, os.cpu_count() or 1)
-
-
-def _check_qber(qber: object) -> float:
-    if isinstance(qber, bool) or not isinstance(qber, numbers.Real):
-        raise ConfigError(f"qber must be a real number in [0, 0.5), got {qber!r}")
-    q = float(qber)
-    if not (math.isfinite(q) and 0.0 <= q < 0.5):
-        raise ConfigError(f"qber must be in [0, 0.5), got {qber!r}")
-    return q
-
-
 def _check_decoder(decoder: object) -> str:
     if decoder is None:
         return default_decoder()
@@ -680,7 +667,7 @@ def reconcile_ldpc(
             numba installed).
     """
     del rng, variant
-    q = max(_check_qber(qber), QBER_FLOOR)
+    q = max(check_qber(qber), QBER_FLOOR)
     a = as_bits(alice, name="alice")
     b = as_bits(bob, name="bob")
     if a.size == 0:
@@ -718,9 +705,9 @@ def reconcile_ldpc(
 
     for pl in plans:  # build each decoder once, here, before any worker uses it
         _decoder(get_code(pl.rate, pl.n, seed=pl.seed), kind)
-    use_pool = (len(plans) >= 2 and _workers() >= 2) if parallel is None else bool(parallel)
+    use_pool = (len(plans) >= 2 and usable_cpus() >= 2) if parallel is None else bool(parallel)
     if use_pool and len(plans) >= 2:
-        workers = min(_workers(), len(plans))
+        workers = min(usable_cpus(), len(plans))
         pool: Executor
         if kind == "numba":
             pool = ThreadPoolExecutor(max_workers=workers)
