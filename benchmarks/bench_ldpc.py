@@ -29,21 +29,29 @@ Sections (``--sections``, all by default):
   reported as ``f* = (1 − R)/h(ε*)``; plus the derived candidates for 0.75, 0.85, 0.90.
 * ``throughput``: one 10^6-bit key at Q = 2 %, wall time of ``reconcile_ldpc`` (the
   compiled decoder on 2 threads and on 1, the ``ldpc`` package's on 2 processes)
-  and of Cascade, the same key, in this run (codes loaded and code compiled first).
+  and of Cascade, the same key, in this run (codes loaded and code compiled first),
+  min / median / max of ``--repeats`` timings (the package: one). ``--baseline TREE``
+  (a checkout of an earlier commit, e.g. ``git worktree add --detach /tmp/base
+  c15a4ef``) adds the 2-thread row timed alternately by that tree's package and this
+  one's, each in a fresh process on the same key, and their ratio.
 
 Usage: python benchmarks/bench_ldpc.py [--sections decoder,fer,throughput]
        [--frames 1000,300] [--sizes 10000,100000] [--qbers 0.01,0.02,0.04,0.06,0.08,0.10]
-       [--cascade-frames 20] [--blind-frames N] [--output PATH]
+       [--cascade-frames 20] [--blind-frames N] [--repeats 5] [--baseline TREE]
+       [--output PATH]
 """
 
 from __future__ import annotations
 
 import argparse
 import itertools
+import json
 import math
 import os
 import platform
+import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -57,8 +65,9 @@ from qkd_circuits.analysis.entropy import binary_entropy
 from qkd_circuits.postprocessing.reconciliation import ldpc as ldpc_mod
 from qkd_circuits.postprocessing.reconciliation import reconcile_cascade, reconcile_ldpc
 from qkd_circuits.postprocessing.reconciliation.ldpc_codes import (
-    DERIVED_RATES,
+    DESIGNED_RATES,
     DISTRIBUTIONS,
+    PUBLISHED,
     DegreeDistribution,
     LdpcCode,
     _check_concentrated,
@@ -249,14 +258,30 @@ def _population_de(
     return bool(run(eps, vd, vc, cd, cc, population, iterations, np.random.default_rng(seed)))
 
 
+def population_threshold(
+    dist: DegreeDistribution, population: int, shannon: float, low: float = 0.6
+) -> float:
+    """ε* of ``dist`` by 8 bisection steps of :func:`_population_de` in
+    ``[low · shannon, shannon]`` (300 iterations, seed 1): the largest ε found to decode."""
+    lo, hi = low * shannon, shannon
+    for _ in range(8):
+        mid = (lo + hi) / 2
+        if _population_de(mid, dist, population, 300, seed=1):
+            lo = mid
+        else:
+            hi = mid
+    return lo
+
+
 def thresholds_section(out: Callable[[str], None], rates: list[str], population: int) -> None:
     from scipy.optimize import brentq
 
     dists = dict(DISTRIBUTIONS)
     dists |= {
-        "0.75 (λ of 0.70)": _check_concentrated(0.75, DISTRIBUTIONS[0.70]),
-        "0.85 (λ of 0.90)": _check_concentrated(0.85, DISTRIBUTIONS[0.90]),
-        "0.90 (λ of 0.80)": _check_concentrated(0.90, DISTRIBUTIONS[0.80]),
+        # What construction versions <= 3 used, for comparison.
+        "0.75 (v3: λ of 0.80)": _check_concentrated(0.75, PUBLISHED[0.80]),
+        "0.85 (v3: λ of the published 0.90)": _check_concentrated(0.85, PUBLISHED[0.90]),
+        "0.90 (v3: published)": PUBLISHED[0.90],
     }
     out(f"### BP thresholds on the BSC (population {population:,}); {load()}")
     out()
@@ -268,15 +293,9 @@ def thresholds_section(out: Callable[[str], None], rates: list[str], population:
             continue
         rate = dist.design_rate()
         shannon = brentq(lambda e, r=rate: float(binary_entropy(e)) - (1 - r), 1e-6, 0.5 - 1e-9)
-        lo, hi = 0.6 * shannon, shannon
-        for _ in range(8):
-            mid = (lo + hi) / 2
-            if _population_de(mid, dist, population, 300, seed=1):
-                lo = mid
-            else:
-                hi = mid
+        lo = population_threshold(dist, population, shannon)
         f = (1 - rate) / float(binary_entropy(lo))
-        label = name + (" (derived)" if key in DERIVED_RATES else "")
+        label = name + (" (designed)" if key in DESIGNED_RATES else "")
         out(f"| {label} | {rate:.4f} | {shannon:.5f} | {lo:.5f} | {f:.3f} |")
     out()
 
@@ -354,36 +373,100 @@ def fer_section(
 
 
 # ------------------------------------------------------------------ throughput
-def throughput_section(out: Callable[[str], None], bits: int) -> None:
+_CHILD = """
+import json, sys, time
+import numpy as np
+from qkd_circuits.postprocessing.reconciliation import reconcile_ldpc
+keys = np.load(sys.argv[1])
+a, b, q = keys["a"], keys["b"], float(keys["q"])
+reconcile_ldpc(a[:200_000], b[:200_000], qber=q, secret_rng=1)  # codes + compile
+t0 = time.perf_counter()
+res = reconcile_ldpc(a, b, qber=q, secret_rng=1)
+print(json.dumps([time.perf_counter() - t0, res.ldpc.frame_errors, res.ldpc.frames]))
+"""
+
+
+def _child_seconds(tree: Path, keys: Path) -> tuple[float, str]:
+    """One 2-thread ``reconcile_ldpc`` of the saved key by the package of ``tree``, in a
+    fresh process (codes loaded and code compiled first, not timed)."""
+    env = dict(os.environ, PYTHONPATH=str(tree))
+    done = subprocess.run(
+        [sys.executable, "-c", _CHILD, str(keys)],
+        env=env, capture_output=True, text=True, check=True, cwd=tree,
+    )  # fmt: skip
+    seconds, failed, frames = json.loads(done.stdout.strip().splitlines()[-1])
+    return float(seconds), f"{failed}/{frames}"
+
+
+def throughput_section(
+    out: Callable[[str], None], bits: int, repeats: int, baseline: Path | None
+) -> None:
     q = 0.02
     a, b = frame(bits, q, np.random.SeedSequence(SEED + 1))
     h = float(binary_entropy(float(np.mean(a != b))))
     reconcile_ldpc(a[:200_000], b[:200_000], qber=q, secret_rng=SEED)  # codes + compile
     reconcile_ldpc(a[:200_000], b[:200_000], qber=q, secret_rng=SEED, decoder="ldpc")
-    out(f"### Throughput, {bits:,}-bit key, Q = 2 %; {load()}")
+    out(f"### Throughput, {bits:,}-bit key, Q = 2 %, median of {repeats}; {load()}")
     out()
-    out("| method | s | Mbit/s | f | frames failed |")
+    out("| method | s (min / median / max) | Mbit/s (median) | f | frames failed |")
     out("|---|---:|---:|---:|---:|")
-    runs: list[tuple[str, Callable[[], object]]] = [
+    runs: list[tuple[str, Callable[[], object], int]] = [
         ("ldpc, compiled layered, 2 threads",
-         lambda: reconcile_ldpc(a, b, qber=q, secret_rng=SEED)),
+         lambda: reconcile_ldpc(a, b, qber=q, secret_rng=SEED), repeats),
         ("ldpc, compiled layered, 1 thread",
-         lambda: reconcile_ldpc(a, b, qber=q, secret_rng=SEED, parallel=False)),
+         lambda: reconcile_ldpc(a, b, qber=q, secret_rng=SEED, parallel=False), repeats),
         ("ldpc, ldpc package, 2 processes",
-         lambda: reconcile_ldpc(a, b, qber=q, secret_rng=SEED, decoder="ldpc")),
-        ("cascade:original", lambda: reconcile_cascade(a, b, qber=q, rng=SEED)),
-        ("cascade:biconf", lambda: reconcile_cascade(a, b, qber=q, variant="biconf", rng=SEED)),
+         lambda: reconcile_ldpc(a, b, qber=q, secret_rng=SEED, decoder="ldpc"), 1),
+        ("cascade:original", lambda: reconcile_cascade(a, b, qber=q, rng=SEED), repeats),
+        ("cascade:biconf",
+         lambda: reconcile_cascade(a, b, qber=q, variant="biconf", rng=SEED), repeats),
     ]  # fmt: skip
-    for name, call in runs:
-        t0 = time.perf_counter()
-        res = call()
-        dt = time.perf_counter() - t0
+    for name, call, times in runs:
+        seconds = []
+        for _ in range(times):
+            t0 = time.perf_counter()
+            res = call()
+            seconds.append(time.perf_counter() - t0)
+        seconds.sort()
+        mid = seconds[len(seconds) // 2]
         f = res.leaked_bits / (a.size * h)  # type: ignore[attr-defined]
         st = getattr(res, "ldpc", None)
         failed = f"{st.frame_errors}/{st.frames}" if st is not None else "—"
-        out(f"| {name} | {dt:.2f} | {a.size / dt / 1e6:.3f} | {f:.3f} | {failed} |")
+        out(f"| {name} | {seconds[0]:.2f} / {mid:.2f} / {seconds[-1]:.2f} | "
+            f"{a.size / mid / 1e6:.3f} | {f:.3f} | {failed} |")  # fmt: skip
+    if baseline is not None:
+        _against(out, a, b, q, repeats, baseline)
     out()
     out(f"- {load()}")
+
+
+def _against(
+    out: Callable[[str], None], a: np.ndarray, b: np.ndarray, q: float, repeats: int,
+    baseline: Path,
+) -> None:  # fmt: skip
+    """The 2-thread LDPC row again, alternately by ``baseline``'s package and this one's,
+    each in a fresh process on the same key."""
+    if not (baseline / "qkd_circuits" / "__init__.py").is_file():
+        raise SystemExit(f"--baseline {baseline}: no qkd_circuits package there")
+    here = Path(__file__).resolve().parent.parent
+    times: dict[Path, list[float]] = {baseline: [], here: []}
+    failed: dict[Path, str] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        keys = Path(tmp) / "keys.npz"
+        np.savez(keys, a=a, b=b, q=q)
+        for _ in range(repeats):
+            for tree in times:
+                seconds, failed[tree] = _child_seconds(tree, keys)
+                times[tree].append(seconds)
+    for tree, label in ((baseline, f"baseline {baseline}"), (here, "this tree")):
+        t = sorted(times[tree])
+        mid = t[len(t) // 2]
+        out(f"| ldpc, 2 threads, {label} (fresh process, alternating) | {t[0]:.2f} / "
+            f"{mid:.2f} / {t[-1]:.2f} | {a.size / mid / 1e6:.3f} | — | "
+            f"{failed[tree]} |")  # fmt: skip
+    ratio = sorted(times[baseline])[repeats // 2] / sorted(times[here])[repeats // 2]
+    out()
+    out(f"- this tree / baseline, median throughput: {ratio:.2f}×")
 
 
 def main() -> None:
@@ -399,6 +482,8 @@ def main() -> None:
     parser.add_argument("--throughput-bits", type=int, default=1_000_000)
     parser.add_argument("--threshold-rates", default="", help="e.g. 0.70,0.90 (all: empty)")
     parser.add_argument("--population", type=int, default=40_000)
+    parser.add_argument("--repeats", type=int, default=5, help="timings per throughput row")
+    parser.add_argument("--baseline", type=Path, help="throughput: also time this tree's package")
     parser.add_argument("--output", type=Path)
     args = parser.parse_args()
     sections = set(args.sections.split(","))
@@ -436,7 +521,7 @@ def main() -> None:
         rates = [r for r in args.threshold_rates.split(",") if r]
         thresholds_section(out, rates, args.population)
     if "throughput" in sections:
-        throughput_section(out, args.throughput_bits)
+        throughput_section(out, args.throughput_bits, args.repeats, args.baseline)
     if args.output:
         tmp = args.output.with_suffix(args.output.suffix + ".tmp")
         tmp.write_text("\n".join(lines) + "\n")

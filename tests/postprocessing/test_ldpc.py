@@ -243,3 +243,50 @@ def test_qkd_ldpc_codes_lists_the_cache(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("QKD_CIRCUITS_LDPC_CACHE", str(tmp_path / "empty"))
     assert main(["ldpc-codes", "--list", "--json", "-"]) == 0
     assert json.loads(capsys.readouterr().out) == []
+
+
+def test_check_counts_are_known_before_a_code_is_built():
+    """`_best_code` filters rates by `_checks(rate, n)` before building: it must be the m
+    of the code the construction builds."""
+    from qkd_circuits.postprocessing.reconciliation.ldpc_codes import RATES
+
+    for rate in RATES:
+        code = get_code(rate, 10_000)
+        assert ldpc_mod._checks(rate, 10_000) == code.m
+
+
+def test_a_frame_builds_only_the_codes_that_can_carry_it(tmp_path, monkeypatch):
+    """A cold cache builds the one or two rates whose m can carry the frame (p >= 0 and
+    s >= 0), not the whole family (9 codes, ~20 s at 10^5)."""
+    from qkd_circuits.postprocessing.reconciliation import ldpc_codes
+
+    monkeypatch.setenv(ldpc_codes.CACHE_ENV, str(tmp_path))
+    built = []
+    original_get = ldpc_mod.get_code
+
+    def counting(rate, n, *, seed=ldpc_codes.DEFAULT_SEED):
+        built.append((rate, n))
+        return original_get(rate, n, seed=seed)
+
+    monkeypatch.setattr(ldpc_mod, "get_code", counting)
+    alice, bob = _keys(27_000, 0.03, seed=21)
+    res = reconcile_ldpc(alice, bob, qber=0.03, frame_bits=10_000, secret_rng=3)
+    assert np.array_equal(res.corrected, alice)
+    rates = {r for r, n in built if n == 10_000}
+    assert 1 <= len(rates) <= 2, rates
+    assert len(list(tmp_path.glob("*n10000*.npz"))) == len(rates)
+
+
+def test_design_efficiency_grows_as_frames_shrink_and_approaches_the_threshold():
+    """f*(q, n) = f_BP(R) h(q + zσ)/h(q) + c/√n: above the threshold efficiency, larger
+    for shorter frames, and → f_BP as n grows."""
+    from qkd_circuits.postprocessing.reconciliation.ldpc_codes import RATES, THRESHOLD_EFFICIENCY
+
+    for q in (0.02, 0.05, 0.1):
+        small, large, huge = (ldpc_mod.design_efficiency(q, n) for n in (10_000, 100_000, 10**9))
+        assert small > large > huge
+        h = float(binary_entropy(q))
+        rate = min(max(1 - huge * h, RATES[0]), RATES[-1])
+        f_bp = float(np.interp(rate, RATES, [THRESHOLD_EFFICIENCY[r] for r in RATES]))
+        assert huge == pytest.approx(f_bp, abs=2e-3)
+        assert ldpc_mod.blind_start_efficiency(q, 100_000) == pytest.approx(f_bp, abs=1e-3)

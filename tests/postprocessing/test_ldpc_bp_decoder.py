@@ -177,3 +177,18 @@ def test_reconcile_ldpc_refuses_a_bad_or_missing_decoder(monkeypatch):
         ldpc_mod.reconcile_ldpc(alice, bob, qber=0.02, decoder="numba")
     res = ldpc_mod.reconcile_ldpc(alice, bob, qber=0.02, secret_rng=1)
     assert res.ldpc.decoder == "ldpc" and np.array_equal(res.corrected, alice)
+
+
+def test_phi_table_is_within_half_a_bin_of_phi():
+    """Every float32 input in [PHI_MIN_X, PHI_MAX_X) reads φ within half a bin (in log x)
+    of the exact value: |φ'(x)| x · ln(1 + 1/256)/2 <= 1.95e-3; inputs below read φ(2^-24)."""
+    from qkd_circuits.postprocessing.reconciliation import bp_decoder as bd
+
+    table = bd.phi_table()
+    x = np.geomspace(bd.PHI_MIN_X, bd.PHI_MAX_X, 400_001)[:-1].astype(np.float32)
+    read = table[(x.view(np.int32) >> bd._SHIFT) - bd._BASE].astype(np.float64)
+    exact = bd._phi(x.astype(np.float64))
+    bound = x / np.sinh(x.astype(np.float64)) * np.log1p(1 / 256) / 2
+    assert np.all(np.abs(read - exact) <= bound * (1 + 1e-3) + 1e-6)
+    assert np.abs(read - exact).max() < 1.96e-3
+    assert table.dtype == np.float32 and table.size == 30 * bd.PHI_BINS_PER_OCTAVE

@@ -26,7 +26,9 @@ of a mother code of length ``n`` and ``m`` checks holds ``k_f`` key bits, ``p``
 The rate is ``R = (k − s)/(n − p − s)``, chosen so that ``1 − R = f* h(q)`` for a
 design efficiency ``f*`` (:func:`design_efficiency`); the mother code is the one
 of the family (:mod:`~.ldpc_codes`) that carries the most key bits per frame at
-that rate with at most its untainted set punctured.
+that rate with at most its untainted set punctured. Only the one or two rates whose
+``m`` can carry the frame (``p >= 0``, ``s >= 0``, known before a code is built) are
+built on first use, not the whole family (a cold cache then costs seconds, not ~20 s).
 
 Leakage, counted exactly
 ------------------------
@@ -47,11 +49,12 @@ stage, discarded frames included.
 Blind reconciliation (Martínez-Mateo, Elkouss, Martin, Sci. Rep. 3, 1576 (2013))
 ---------------------------------------------------------------------------------
 ``blind=True``: a frame starts punctured for the *optimistic* efficiency
-:data:`BLIND_START_EFFICIENCY`; when Bob's decoding fails, Alice reveals the
-values of the next ``Δ`` punctured bits (last of the untainted order first) and
-Bob decodes again with them known, up to :data:`BLIND_ROUNDS` reveals reaching
-:func:`design_efficiency` + :data:`BLIND_END_MARGIN` (or every punctured bit).
-Two messages per attempt.
+:func:`blind_start_efficiency` (its rate's BP threshold); when Bob's decoding fails,
+Alice reveals the values of the next ``Δ`` punctured bits (last of the untainted
+order first) and Bob decodes again with them known: :data:`BLIND_FINE_ROUNDS`
+reveals step evenly to :func:`design_efficiency`, the rest of the
+:data:`BLIND_ROUNDS` to :func:`design_efficiency` + :data:`BLIND_END_MARGIN` (or
+every punctured bit). Two messages per attempt.
 
 Frame errors
 ------------
@@ -133,17 +136,20 @@ from qkd_circuits.randomness import RNGLike, ensure_secret_rng
 
 __all__ = [
     "BLIND_END_MARGIN",
+    "BLIND_FINE_ROUNDS",
     "BLIND_MODULATION",
     "BLIND_ROUNDS",
-    "BLIND_START_EFFICIENCY",
     "DECODERS",
-    "EFFICIENCY_MARGIN",
-    "EFFICIENCY_SLOPE",
+    "EFFICIENCY_LOSS",
+    "EFFICIENCY_LOSS_EXPONENT",
+    "EFFICIENCY_SIGMAS",
+    "LOSS_REFERENCE",
     "MAX_ITERATIONS",
     "MODULATION",
     "QBER_FLOOR",
     "LdpcReconciliationResult",
     "LdpcStats",
+    "blind_start_efficiency",
     "default_decoder",
     "design_efficiency",
     "numba_available",
@@ -173,38 +179,76 @@ def default_decoder() -> str:
     return "numba" if numba_available() else "ldpc"
 
 
-EFFICIENCY_MARGIN: Final[float] = 0.015
-"""``f_∞ − f_BP`` of :func:`design_efficiency` (set from ``benchmarks/bench_ldpc.py``)."""
+EFFICIENCY_SIGMAS: Final[float] = 3.0
+"""``z`` of :func:`design_efficiency`: standard deviations of a frame's error count."""
 
-EFFICIENCY_SLOPE: Final[float] = 10.0
-"""``a`` of :func:`design_efficiency`."""
+EFFICIENCY_LOSS: Final[dict[float, float]] = {
+    0.50: 8.0, 0.55: 8.0, 0.60: 8.0, 0.65: 8.0, 0.70: 8.0, 0.75: 8.0, 0.80: 8.0,
+    0.85: 16.0, 0.90: 30.0,
+}  # fmt: skip
+"""``c(R)`` of :func:`design_efficiency`, per design rate: the codes' own finite-length
+loss at ``N`` = :data:`LOSS_REFERENCE` bits is ``c/√N``. Measured
+(``benchmarks/README.md``): 8 leaves no failed frame in ~105 at n = 10^5 over
+Q = 2–10 %; the high-rate codes, heavily punctured at Q < 2 %, needed more (with 8,
+12 of 105 frames failed at Q = 1.5 % and 14 at 1 %; with these, 1 and 0)."""
+
+
+LOSS_REFERENCE: Final[int] = 100_000
+"""Frame size ``N`` at which :data:`EFFICIENCY_LOSS` is given."""
+
+EFFICIENCY_LOSS_EXPONENT: Final[float] = 0.6
+"""``γ``: the loss is ``c/√N · (N/n)^γ`` with ``N`` = :data:`LOSS_REFERENCE`."""
 
 
 def design_efficiency(q: float, n: int) -> float:
     """Target ``f* = (1 − R)/h(q)`` of a non-blind frame of ``n`` key bits:
-    ``f_BP(R) + m + a / √(n h(q))``.
+    ``f_BP(R) · h(q + z σ)/h(q) + c(R)/√N · (N/n)^γ`` with ``σ = √(q (1 − q)/n)``.
 
-    ``f_BP(R)`` is the efficiency at the BP threshold of the family's distributions
-    (:data:`~.ldpc_codes.THRESHOLD_EFFICIENCY`, interpolated in the rate ``R = 1 − f* h``
-    the frame needs: what the codes of that rate reach as n grows; 1.02–1.07, but 1.14
-    at rate 0.90), ``m`` = :data:`EFFICIENCY_MARGIN`, and ``a / √(n h)``
-    (``a`` = :data:`EFFICIENCY_SLOPE`) a finite-length margin of a few standard
-    deviations of the frame's error count (its information ``n h(q)``). Set from
-    ``benchmarks/bench_ldpc.py`` with the layered decoder: a single ``f_∞ = 1.04`` for
-    every rate left 12 % of the frames failing at Q = 2 % (rate 0.85) and all at 1 %
-    (rate 0.90) at n = 10^5, none at 8–10 %; ``a = 6`` left 2–20 % of the 10^4 frames
-    failing."""
-    h = float(binary_entropy(max(q, QBER_FLOOR)))
-    margin = EFFICIENCY_MARGIN + EFFICIENCY_SLOPE / math.sqrt(n * h)
-    f = 1.04 + margin
-    for _ in range(4):  # f* sets the rate, whose threshold sets f*
+    A frame decodes when its own error fraction is below what its code corrects. That
+    fraction has standard deviation ``σ`` about ``q``, so the frame is designed for
+    ``q + z σ`` (``z`` = :data:`EFFICIENCY_SIGMAS`) at the BP threshold of its rate:
+    ``f_BP(R)`` is the efficiency at the threshold of the family's distributions
+    (:data:`~.ldpc_codes.THRESHOLD_EFFICIENCY`, interpolated in the rate
+    ``R = 1 − f* h`` the frame needs: what its codes reach as n grows), and the last
+    term is the codes' own finite-length loss: their waterfall lies ``∝ 1/√n`` below
+    the threshold (Amraoui, Montanari, Richardson, Urbanke, IEEE Trans. IT 55, 473
+    (2009)), ``c(R)`` (:data:`EFFICIENCY_LOSS`) at ``N`` = :data:`LOSS_REFERENCE`
+    bits; measured, it falls a little faster than ``1/√n`` from 10^4 to 10^5 bits
+    (``γ`` = :data:`EFFICIENCY_LOSS_EXPONENT`: with ``γ = 1/2``, 15 of 1,052 frames of
+    10^4 bits failed at Q = 2 %, with 0.6, 5). ``z``, ``c`` and ``γ`` are set from
+    ``benchmarks/bench_ldpc.py`` at n = 10^5 and 10^4 (``benchmarks/README.md``)."""
+    qq = max(q, QBER_FLOOR)
+    shifted = min(qq + EFFICIENCY_SIGMAS * math.sqrt(qq * (1.0 - qq) / n), 0.5)
+    spread = float(binary_entropy(shifted) / binary_entropy(qq))
+    return _at_threshold(
+        qq, spread, (LOSS_REFERENCE / n) ** EFFICIENCY_LOSS_EXPONENT / math.sqrt(LOSS_REFERENCE)
+    )
+
+
+def blind_start_efficiency(q: float, n: int) -> float:
+    """Efficiency of a blind frame's first attempt: ``f_BP(R)``, the threshold efficiency
+    of the rate the frame needs (what the average frame reaches as n grows; frames with
+    fewer errors than ``q n`` decode there). ``n`` is accepted for symmetry with
+    :func:`design_efficiency` (the start does not depend on it)."""
+    del n
+    return _at_threshold(max(q, QBER_FLOOR), 1.0, 0.0)
+
+
+def _at_threshold(q: float, spread: float, loss_scale: float) -> float:
+    """``f = f_BP(R) · spread + c(R) · loss_scale`` at the rate ``R = 1 − f h(q)`` it
+    implies (``f_BP``, ``c`` interpolated in the rate)."""
+    h = float(binary_entropy(q))
+    f_bp = [THRESHOLD_EFFICIENCY[r] for r in RATES]
+    loss = [EFFICIENCY_LOSS[r] for r in RATES]
+    f = 1.1
+    for _ in range(6):  # f sets the rate, whose threshold and loss set f
         rate = min(max(1.0 - f * h, RATES[0]), RATES[-1])
-        f = float(np.interp(rate, RATES, [THRESHOLD_EFFICIENCY[r] for r in RATES])) + margin
+        f = (
+            float(np.interp(rate, RATES, f_bp)) * spread
+            + float(np.interp(rate, RATES, loss)) * loss_scale
+        )
     return f
 
-
-BLIND_START_EFFICIENCY: Final[float] = 1.02
-"""Efficiency of a blind frame's first attempt."""
 
 BLIND_END_MARGIN: Final[float] = 0.15
 """A blind frame reveals until its efficiency is :func:`design_efficiency` + this."""
@@ -224,6 +268,11 @@ def _modulation(blind: bool) -> float:
 
 BLIND_ROUNDS: Final[int] = 6
 """Reveals of a blind frame after its first attempt (each one a message and an ack)."""
+
+BLIND_FINE_ROUNDS: Final[int] = 4
+"""The first reveals, which step evenly from :func:`blind_start_efficiency` to
+:func:`design_efficiency` (where most frames decode); the others step on to
+:func:`design_efficiency` + :data:`BLIND_END_MARGIN`."""
 
 _MIN_CODE: Final[int] = 1000  # remainder codes have a length that is a multiple of this
 _KNOWN: Final[float] = 1e-12  # error probability given to shortened and revealed bits
@@ -340,19 +389,27 @@ def _frame_shape(code: LdpcCode, key_bits: int, leak: float) -> tuple[int, int]:
     return p, code.n - key_bits - p
 
 
-def _best_code(
-    codes: list[LdpcCode], k_f: int, leak: float, most_punctured: bool
-) -> LdpcCode | None:
-    """The code whose frame of ``k_f`` key bits at ``leak`` syndrome bits per key bit needs
-    ``0 <= p <= max_punctured`` and ``s >= 0``: with the fewest punctured bits (puncturing
-    costs BP more than shortening), or for blind frames the most (the reveals' range); or
-    None."""
+def _checks(rate: float, n: int) -> int:
+    """``m`` of the family's code of ``rate`` and length ``n`` (its construction's
+    ``round(n (1 − R))``), known without building the code."""
+    return round(n * (1.0 - rate))
+
+
+def _best_code(n: int, seed: int, k_f: int, leak: float, most_punctured: bool) -> LdpcCode | None:
+    """The code of length ``n`` whose frame of ``k_f`` key bits at ``leak`` syndrome bits
+    per key bit needs ``0 <= p <= max_punctured`` and ``s >= 0``: with the fewest
+    punctured bits (puncturing costs BP more than shortening), or for blind frames the
+    most (the reveals' range); or None. Only the codes with ``p >= 0`` and ``s >= 0``
+    (one or two rates of the family) are built."""
     best: tuple[float, LdpcCode] | None = None
-    for code in codes:
-        p = code.m - leak * k_f
-        s = code.n - k_f - p
+    for rate in RATES:
+        p = _checks(rate, n) - leak * k_f
+        s = n - k_f - p
+        if p < 0 or s < 0:
+            continue
+        code = get_code(rate, n, seed=seed)
         score = -p if most_punctured else p
-        if 0 <= p <= code.max_punctured and s >= 0 and (best is None or score < best[0]):
+        if p <= code.max_punctured and (best is None or score < best[0]):
             best = (score, code)
     return None if best is None else best[1]
 
@@ -425,7 +482,6 @@ def _equal_frames(
     they fit in a frame.
     """
     d = math.floor(_modulation(blind) * size)
-    codes = [get_code(r, size, seed=seed) for r in RATES]
     first = math.ceil(n_key / (size - d))
     counts = [c for c in range(first, n_key // (size - 2 * d) + 1) if c >= 1]
     counts += [n_key // (size - d)]
@@ -438,8 +494,8 @@ def _equal_frames(
             continue
         chosen: dict[int, tuple[LdpcCode, float]] = {}
         for k in set(sizes):
-            f = BLIND_START_EFFICIENCY if blind else design_efficiency(q, k)
-            code = _best_code(codes, k, f * h, blind)
+            f = blind_start_efficiency(q, k) if blind else design_efficiency(q, k)
+            code = _best_code(size, seed, k, f * h, blind)
             if code is None:
                 break
             chosen[k] = (code, f)
@@ -459,17 +515,17 @@ def _frame(
     n: int, k: int, q: float, h: float, seed: int, blind: bool
 ) -> tuple[LdpcCode, int, float]:
     """One frame of (at most) ``k`` key bits on a code of length ``n``."""
-    codes = [get_code(r, n, seed=seed) for r in RATES]
-    code = _best_code(codes, k, BLIND_START_EFFICIENCY * h, True) if blind else None
+    start = blind_start_efficiency(q, k)
+    code = _best_code(n, seed, k, start * h, True) if blind else None
     if code is not None:
-        return code, k, BLIND_START_EFFICIENCY
+        return code, k, start
     # Not blind, or a blind frame no code can start that optimistically: a one-shot
     # frame, with the blind end margin when blind.
     f = design_efficiency(q, k) + (BLIND_END_MARGIN if blind else 0.0)
-    code = _best_code(codes, k, f * h, False)
+    code = _best_code(n, seed, k, f * h, False)
     if code is not None:
         return code, k, f
-    lowest = codes[0]
+    lowest = get_code(RATES[0], n, seed=seed)
     if lowest.m < f * h * k:
         # Above the reach of the lowest rate (high QBER): fewer key bits, more shortening.
         for _ in range(8):  # f* grows as k shrinks: iterate to k = m / (f*(k) h)
@@ -477,6 +533,7 @@ def _frame(
             f = design_efficiency(q, k) + (BLIND_END_MARGIN if blind else 0.0)
         k = max(1, math.floor(lowest.m / (f * h)))
         return lowest, k, f
+    codes = [get_code(r, n, seed=seed) for r in RATES]
     return _clamped_code(codes, k, f * h), k, f
 
 
@@ -486,18 +543,30 @@ def _plans(n_key: int, q: float, blind: bool, size: int, seed: int) -> list[_Pla
     for code, k_f, f_start in _layout(n_key, q, size, seed, blind):
         p, s = _frame_shape(code, k_f, f_start * h)
         reveals: tuple[int, ...] = ()
-        if blind and f_start == BLIND_START_EFFICIENCY:
-            f_end = design_efficiency(q, k_f) + BLIND_END_MARGIN
-            p_end, _ = _frame_shape(code, k_f, f_end * h)
-            total = max(0, p - p_end)
-            step = math.ceil(total / BLIND_ROUNDS) if total else 0
-            out, left = [], total
-            while left > 0:
-                out.append(min(step, left))
-                left -= step
-            reveals = tuple(out)
+        if blind and f_start == blind_start_efficiency(q, k_f):
+            reveals = _reveals(code, k_f, h, p, f_start, design_efficiency(q, k_f))
         plans.append(_Plan(code.rate, code.n, seed, k_f, p, s, reveals))
     return plans
+
+
+def _reveals(
+    code: LdpcCode, k_f: int, h: float, p: int, f_start: float, f_design: float
+) -> tuple[int, ...]:
+    """Punctured values revealed by each blind round: :data:`BLIND_FINE_ROUNDS` even steps
+    in f from ``f_start`` to ``f_design``, then even steps to ``f_design`` +
+    :data:`BLIND_END_MARGIN` (:data:`BLIND_ROUNDS` in all; empty steps dropped)."""
+    fine = [f_start + (f_design - f_start) * i / BLIND_FINE_ROUNDS
+            for i in range(1, BLIND_FINE_ROUNDS + 1)]  # fmt: skip
+    coarse_rounds = BLIND_ROUNDS - BLIND_FINE_ROUNDS
+    coarse = [f_design + BLIND_END_MARGIN * j / coarse_rounds for j in range(1, coarse_rounds + 1)]
+    out = []
+    left = p
+    for f in fine + coarse:
+        target, _ = _frame_shape(code, k_f, f * h)
+        if target < left:
+            out.append(left - target)
+            left = target
+    return tuple(out)
 
 
 # ------------------------------------------------------------------ Bob's decoder
@@ -756,7 +825,11 @@ def reconcile_ldpc(
         revealed_bits=sum(o.revealed for o in outcomes),
         attempts=sum(o.attempts for o in outcomes),
         iterations=sum(o.iterations for o in outcomes),
-        design_efficiency=BLIND_START_EFFICIENCY if blind else design_efficiency(q, first.key_bits),
+        design_efficiency=(
+            blind_start_efficiency(q, first.key_bits)
+            if blind
+            else design_efficiency(q, first.key_bits)
+        ),
         rate=(first_code.k - first.shortened) / (first.n - first.punctured - first.shortened),
         qber_used=q,
         decoder=kind,

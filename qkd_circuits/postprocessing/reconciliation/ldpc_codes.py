@@ -4,16 +4,17 @@ The family
 ----------
 Rates 0.50, 0.55, …, 0.90 in steps of 0.05 (:data:`RATES`) at frame sizes 10^4 and
 10^5 (:data:`FRAME_SIZES`); puncturing and shortening reach every rate in between
-and beyond (:mod:`~qkd_circuits.postprocessing.reconciliation.ldpc`). The degree
-distributions of rates 0.50–0.70, 0.80 and 0.90 are those optimised for the binary
-symmetric channel by Elkouss, Leverrier, Alléaume, Boutros, "Efficient
-reconciliation protocol for discrete-variable quantum key distribution", ISIT 2009
-(arXiv:0901.2140) (:data:`DISTRIBUTIONS`; edge perspective: ``λ_i``, ``ρ_i`` the
-fraction of edges on variable / check nodes of degree ``i``), as a public
-transcription of that paper's table gives them (the caligo project's
-``ldpc_degree_distributions.yaml``). The paper's table itself could not be read
-here (no stored copy of its text beyond the abstract), so the coefficients were
-checked in two other ways:
+and beyond (:mod:`~qkd_circuits.postprocessing.reconciliation.ldpc`). Degree
+distributions in edge perspective (``λ_i``, ``ρ_i`` the fraction of edges on
+variable / check nodes of degree ``i``; :data:`DISTRIBUTIONS`) of two origins.
+
+**Published** (rates 0.50–0.70 and 0.80; :data:`PUBLISHED` also keeps the replaced
+ones): those optimised for the binary symmetric channel by Elkouss, Leverrier,
+Alléaume, Boutros, "Efficient reconciliation protocol for discrete-variable quantum
+key distribution", ISIT 2009 (arXiv:0901.2140), as a public transcription of that
+paper's table gives them (the caligo project's ``ldpc_degree_distributions.yaml``).
+The paper's table itself could not be read here (no stored copy of its text beyond
+the abstract), so the coefficients were checked in two other ways:
 
 * each distribution sums to 1 and gives its design rate ``1 − Σρ_i/i / Σλ_i/i`` to
   10^-3 (``tests/postprocessing/test_ldpc_codes.py``); the transcription's rates
@@ -21,19 +22,40 @@ checked in two other ways:
 * each one's belief-propagation threshold ``ε*`` on the BSC by density evolution
   (population dynamics, ``python benchmarks/bench_ldpc.py --sections thresholds``),
   as an efficiency ``f* = (1 − R)/h(ε*)``: 1.021 (0.50), 1.038 (0.55), 1.032 (0.60),
-  1.029 (0.65), 1.039 (0.80) — optimised ensembles, as the paper's — but **1.140
-  (0.90)**: the rate-0.9 distribution as transcribed is far from optimal (BP
-  threshold ε* = 0.0111 against the Shannon limit 0.0130), so frames at Q ≲ 1.5 %
-  reconcile with f ≳ 1.15 (``benchmarks/README.md``).
+  1.029 (0.65), 1.040 (0.70), 1.039 (0.80) — optimised ensembles, as the paper's —
+  but 1.140 for the transcribed 0.90 (ε* = 0.0111 against the Shannon limit 0.0130).
 
-Rates 0.75 and 0.85 (:data:`DERIVED_RATES`) are derived here, not published: the
-``λ`` of a published neighbour (:data:`DERIVED_FROM`) with a check-concentrated ``ρ``
-giving the rate (:func:`_check_concentrated`). Their thresholds: f* = 1.057 (0.75,
-λ of 0.80; with the λ of 0.70, 1.064) and 1.089 (0.85, λ of 0.90). The λ of 0.80 gives
-0.85 a better threshold (1.072), but its degree-26 variables leave 13,817 4-cycles at
-n = 10^4 (1,500 checks), where frames then decoded to wrong words 8 bits away and
-15 % of them failed at Q = 1 %; the λ of 0.90 (degrees ≤ 21) leaves none. The same
-construction at 0.90 gives 1.148, no better than the published 0.90.
+**Designed here** (:data:`DESIGNED_RATES`: 0.75, 0.85, 0.90), by
+``benchmarks/design_ldpc_distributions.py`` (its docstring has the details and the run
+time): discretized density evolution of the sum-product decoder on the BSC
+(quantized LLR densities, FFT at the variable nodes, a quantized pairwise table at the
+checks; Richardson & Urbanke, Modern Coding Theory, §4.5; Chung, Forney, Richardson,
+Urbanke, IEEE Commun. Lett. 5, 58 (2001)) inside the iterative linear program over
+``λ`` for a fixed check-concentrated ``ρ`` (Richardson, Shokrollahi, Urbanke, IEEE
+Trans. IT 47, 619 (2001), §IV), on the entropy functional; variable degrees 2 … ≤
+:data:`MAX_DESIGN_DEGREE`, ``ρ`` on two consecutive degrees, the stability condition
+``λ_2 ρ'(1) · 2√(ε(1 − ε)) ≤ 0.9`` at the Shannon-limit ``ε`` of the rate before the
+final rate adjustment (≤ 0.95 after; tested), and a budget of 4-cycles of the n = 10^4
+code (depth-2 PEG, below), which is what limits the average check degree: larger ones
+gave better thresholds but thousands of 4-cycles at 10^4. Each one's threshold was then
+**verified by the population density evolution** of ``benchmarks/bench_ldpc.py``
+(40,000 messages, 300 iterations; 8 bisection steps in ``[0.85, 1] ε_Sh``):
+
+=====  ======================  ===========================  =====================
+rate   f* designed (verified)  f* before (v3 distribution)  4-cycles at n = 10^4
+=====  ======================  ===========================  =====================
+0.75   1.033                   1.057 (λ of 0.80)            0 (before: 0)
+0.85   1.054                   1.089 (λ of 0.90)            0 (before: 0)
+0.90   1.113                   1.140 (transcribed)          28 (before: 3,650)
+=====  ======================  ===========================  =====================
+
+(:data:`THRESHOLD_EFFICIENCY`). The program finds local optima: these are good
+ensembles under the constraints, not optimal ones. At 0.80 its best (f* = 1.045 by
+the grid density evolution, against 1.037 for the published one on the same grid) did
+not beat the published distribution, which is kept; 0.70 was not redesigned. Until construction
+version 3, 0.75 and 0.85 took the ``λ`` of 0.80 and 0.90 with a check-concentrated
+``ρ`` (:func:`_check_concentrated`); the λ of 0.80 at 0.85 (degree 26) had left 13,817
+4-cycles at n = 10^4, where frames decoded to wrong words 8 bits away.
 
 Construction (deterministic from ``(rate, n, seed)``)
 -----------------------------------------------------
@@ -54,9 +76,9 @@ Construction (deterministic from ``(rate, n, seed)``)
   current degree among those not within two hops of it, so no 4-cycle is made
   while one can be avoided (the check degrees come out concentrated, as in
   PEG); ~2–3 s per code at n = 10^4 in numpy. The variables of degree ≥ 21 of
-  rates 0.60–0.70 and 0.90 reach every check within two hops at this length,
-  hence the 4-cycles these codes keep (:attr:`LdpcCode.four_cycles`, listed by
-  ``qkd ldpc-codes``).
+  rates 0.60–0.70, and the late variables of 0.90 (checks of degree 50–51),
+  reach every check within two hops at this length, hence the 4-cycles these codes
+  keep (:attr:`LdpcCode.four_cycles`, listed by ``qkd ldpc-codes``).
 * ``n ≥ 30,000``: the other sockets matched by a seeded random permutation (check
   degrees following ``ρ``, adjusted by ±1 to the same number of edges; the
   configuration model of Richardson & Urbanke, IEEE Trans. IT 47, 599 (2001)), then
@@ -92,13 +114,14 @@ variable :data:`CACHE_ENV`, else ``$XDG_CACHE_HOME/qkd-circuits/ldpc``, else
 ``~/.cache/qkd-circuits/ldpc``) as ``.npz`` files written atomically (a
 temporary file in the same directory, then ``os.replace``). A file whose
 metadata does not match the requested ``(rate, n, seed, construction version)``
-is rebuilt. Nothing is ever downloaded. :func:`build_code_cache` builds the
-whole family and :func:`list_code_cache` lists what is cached (the
-``qkd ldpc-codes`` command).
+and the digest of the rate's degree distribution is rebuilt. Nothing is ever
+downloaded. :func:`build_code_cache` builds the whole family and
+:func:`list_code_cache` lists what is cached (the ``qkd ldpc-codes`` command).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import tempfile
@@ -117,10 +140,11 @@ __all__ = [
     "CACHE_ENV",
     "CONSTRUCTION_VERSION",
     "DEFAULT_SEED",
-    "DERIVED_FROM",
-    "DERIVED_RATES",
+    "DESIGNED_RATES",
     "DISTRIBUTIONS",
     "FRAME_SIZES",
+    "MAX_DESIGN_DEGREE",
+    "PUBLISHED",
     "RATES",
     "THRESHOLD_EFFICIENCY",
     "DegreeDistribution",
@@ -135,7 +159,7 @@ __all__ = [
 CACHE_ENV: Final[str] = "QKD_CIRCUITS_LDPC_CACHE"
 """Environment variable that overrides the cache directory."""
 
-CONSTRUCTION_VERSION: Final[int] = 3
+CONSTRUCTION_VERSION: Final[int] = 4
 """Bumped whenever the construction changes, so that stale cache files are rebuilt."""
 
 DEFAULT_SEED: Final[int] = 20090628
@@ -262,6 +286,11 @@ DISTRIBUTIONS: Final[dict[float, DegreeDistribution]] = {
 }
 
 
+PUBLISHED: Final[dict[float, DegreeDistribution]] = dict(DISTRIBUTIONS)
+"""The transcribed distributions of Elkouss et al. 2009 (module docstring), including
+those the family replaces by designed ones (:data:`DESIGNED_RATES`)."""
+
+
 def _check_concentrated(rate: float, base: DegreeDistribution) -> DegreeDistribution:
     """``base``'s variable degrees ``λ`` with a check-concentrated ``ρ`` (two consecutive
     degrees ``d, d + 1``, the form optimised ensembles take; Chung, Forney, Richardson,
@@ -273,25 +302,46 @@ def _check_concentrated(rate: float, base: DegreeDistribution) -> DegreeDistribu
     return DegreeDistribution(rate, base.variable, ((d, a), (d + 1, 1.0 - a)))
 
 
-# The transcription's rates 0.75 and 0.85 fail the design-rate check (module docstring):
-# in their place, the λ of a published neighbour with a check-concentrated ρ (module
-# docstring: thresholds of the candidates, and why 0.85 takes the λ of 0.90).
-DISTRIBUTIONS[0.75] = _check_concentrated(0.75, DISTRIBUTIONS[0.80])
-DISTRIBUTIONS[0.85] = _check_concentrated(0.85, DISTRIBUTIONS[0.90])
-DERIVED_FROM: Final[dict[float, float]] = {0.75: 0.80, 0.85: 0.90}
-"""The published rate whose ``λ`` each derived rate takes."""
-DERIVED_RATES: Final[frozenset[float]] = frozenset({0.75, 0.85})
-"""Rates whose distribution is derived here (:func:`_check_concentrated`), not published."""
+MAX_DESIGN_DEGREE: Final[int] = 25
+"""Largest variable degree of a designed distribution (depth-2 PEG at n = 10^4 cannot
+keep variables of higher degree free of 4-cycles)."""
+
+# Designed here (benchmarks/design_ldpc_distributions.py; module docstring): node degrees
+# and edge fractions, λ then ρ.
+_DESIGNED: Final[dict[float, DegreeDistribution]] = {
+    0.75: DegreeDistribution(
+        0.75,
+        ((2, 0.1072), (3, 0.21859), (6, 0.01421), (7, 0.14994), (8, 0.08271), (12, 0.1),
+         (25, 0.32735)),
+        ((21, 0.02305), (22, 0.97695)),
+    ),
+    0.85: DegreeDistribution(
+        0.85,
+        ((2, 0.08378), (3, 0.20598), (6, 0.13889), (7, 0.10778), (18, 0.46357)),
+        ((38, 0.86901), (39, 0.13099)),
+    ),
+    0.90: DegreeDistribution(
+        0.90,
+        ((2, 0.08457), (3, 0.25185), (6, 0.13055), (8, 0.2), (11, 0.02263), (12, 0.1),
+         (13, 0.15473), (14, 0.05567)),
+        ((50, 0.81198), (51, 0.18802)),
+    ),
+}  # fmt: skip
+DISTRIBUTIONS.update(_DESIGNED)
+DESIGNED_RATES: Final[frozenset[float]] = frozenset(_DESIGNED)
+"""Rates whose distribution is designed here by density evolution (module docstring),
+not published."""
 
 RATES: Final[tuple[float, ...]] = tuple(sorted(DISTRIBUTIONS))
 """Design rates of the family."""
 
 THRESHOLD_EFFICIENCY: Final[dict[float, float]] = {
     0.50: 1.021, 0.55: 1.038, 0.60: 1.032, 0.65: 1.029, 0.70: 1.040,
-    0.75: 1.057, 0.80: 1.039, 0.85: 1.089, 0.90: 1.140,
+    0.75: 1.033, 0.80: 1.039, 0.85: 1.054, 0.90: 1.113,
 }  # fmt: skip
-"""``(1 − R)/h(ε*)`` at each distribution's BP threshold ε* on the BSC (density
-evolution, module docstring): the efficiency its codes approach as n grows."""
+"""``(1 − R)/h(ε*)`` at each distribution's BP threshold ε* on the BSC (population
+density evolution, module docstring): the efficiency its codes approach as n grows.
+Construction version ≤ 3: 1.057 (0.75), 1.089 (0.85), 1.140 (0.90)."""
 
 
 def code_name(rate: float, n: int, seed: int = DEFAULT_SEED) -> str:
@@ -620,14 +670,20 @@ def _path(rate: float, n: int, seed: int) -> Path:
 
 
 def _meta(rate: float, n: int, seed: int) -> dict[str, object]:
-    return {"rate": round(rate, 2), "n": n, "seed": seed, "version": CONSTRUCTION_VERSION}
+    dist = DISTRIBUTIONS[round(rate, 2)]
+    digest = hashlib.sha256(repr((dist.variable, dist.check)).encode()).hexdigest()[:16]
+    return {
+        "rate": round(rate, 2), "n": n, "seed": seed, "version": CONSTRUCTION_VERSION,
+        "distribution": digest,
+    }  # fmt: skip
 
 
 def _load(path: Path, rate: float, n: int, seed: int) -> LdpcCode | None:
     try:
         with np.load(path, allow_pickle=False) as z:
             meta = json.loads(str(z["meta"]))
-            if {k: meta.get(k) for k in ("rate", "n", "seed", "version")} != _meta(rate, n, seed):
+            want = _meta(rate, n, seed)
+            if {k: meta.get(k) for k in want} != want:
                 return None
             m = int(meta["m"])
             indptr, indices = z["indptr"], z["indices"]
