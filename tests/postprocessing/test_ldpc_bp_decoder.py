@@ -192,3 +192,30 @@ def test_phi_table_is_within_half_a_bin_of_phi():
     assert np.all(np.abs(read - exact) <= bound * (1 + 1e-3) + 1e-6)
     assert np.abs(read - exact).max() < 1.96e-3
     assert table.dtype == np.float32 and table.size == 30 * bd.PHI_BINS_PER_OCTAVE
+
+
+def test_compiled_phi_lookup_stays_in_the_table_for_every_float32():
+    """The compiled lookup on edge inputs: 0, −0, denormals and negatives read the first
+    bin (φ(2^-24) = 17.3), 64 and beyond, +inf the last (≈ 0), NaN a bin of the table
+    (never memory outside it)."""
+    import numba
+
+    from qkd_circuits.postprocessing.reconciliation import bp_decoder as bd
+
+    @numba.njit
+    def lookup(xs, table):  # type: ignore[no-untyped-def]
+        out = np.empty(xs.size, dtype=np.float32)
+        for i in range(xs.size):
+            out[i] = bd._phi_lookup(xs[i], table)
+        return out
+
+    table = bd.phi_table()
+    xs = np.array([0.0, -0.0, 1e-45, 1e-40, 2.0**-30, -3.0, -np.inf], dtype=np.float32)
+    assert np.all(lookup(xs, table) == table[0])
+    high = np.array([64.0, 65.0, 1e30, np.inf], dtype=np.float32)
+    assert np.all(lookup(high, table) == table[-1])
+    assert table[0] == pytest.approx(float(bd._phi(np.array([2.0**-24]))[0]), abs=2e-3)
+    nan = lookup(np.array([np.nan, -np.nan], dtype=np.float32), table)
+    assert np.all(np.isin(nan, table))
+    one = lookup(np.array([1.0], dtype=np.float32), table)[0]
+    assert one == pytest.approx(float(bd._phi(np.array([1.0]))[0]), abs=2e-3)

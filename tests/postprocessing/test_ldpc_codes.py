@@ -120,6 +120,14 @@ def test_cache_is_written_atomically_loaded_and_rebuilt_when_stale(tmp_cache):
     assert (rebuilt.H != code.H).nnz == 0 and lc.list_code_cache()[0].name == code.name
 
 
+def test_a_truncated_cache_file_is_rebuilt(tmp_cache):
+    code = lc.get_code(0.9, 10_000)
+    path = lc._path(0.9, 10_000, lc.DEFAULT_SEED)
+    path.write_bytes(path.read_bytes()[:200])  # a zip cut short: BadZipFile, not ValueError
+    lc._MEMO.clear()
+    assert (lc.get_code(0.9, 10_000).H != code.H).nnz == 0
+
+
 def test_a_cached_code_of_another_distribution_is_rebuilt(tmp_cache, monkeypatch):
     """The cache key holds a digest of the rate's distribution: a file built from other
     coefficients under the same construction version is not loaded."""

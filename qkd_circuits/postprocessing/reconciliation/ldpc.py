@@ -26,9 +26,10 @@ of a mother code of length ``n`` and ``m`` checks holds ``k_f`` key bits, ``p``
 The rate is ``R = (k − s)/(n − p − s)``, chosen so that ``1 − R = f* h(q)`` for a
 design efficiency ``f*`` (:func:`design_efficiency`); the mother code is the one
 of the family (:mod:`~.ldpc_codes`) that carries the most key bits per frame at
-that rate with at most its untainted set punctured. Only the one or two rates whose
-``m`` can carry the frame (``p >= 0``, ``s >= 0``, known before a code is built) are
-built on first use, not the whole family (a cold cache then costs seconds, not ~20 s).
+that rate with at most its untainted set punctured. The rates are tried in order of
+preference and a code is built (on first use) only when its ``m``, known beforehand,
+gives ``p >= 0`` and ``s >= 0``: usually one code, not the whole family (a cold cache
+then costs seconds, not ~20 s).
 
 Leakage, counted exactly
 ------------------------
@@ -53,8 +54,11 @@ Blind reconciliation (Martínez-Mateo, Elkouss, Martin, Sci. Rep. 3, 1576 (2013)
 Alice reveals the values of the next ``Δ`` punctured bits (last of the untainted
 order first) and Bob decodes again with them known: :data:`BLIND_FINE_ROUNDS`
 reveals step evenly to :func:`design_efficiency`, the rest of the
-:data:`BLIND_ROUNDS` to :func:`design_efficiency` + :data:`BLIND_END_MARGIN` (or
-every punctured bit). Two messages per attempt.
+:data:`BLIND_ROUNDS` to :func:`design_efficiency` + :data:`BLIND_END_MARGIN`. A blind
+frame goes on a code whose every punctured bit revealed reaches that last efficiency;
+when no code can, the frame is sent once at it, as a one-shot frame (measured: blind
+frames that ran out of punctured bits below it failed 24 of 334 times at n = 10^4 and
+Q = 1 %). Two messages per attempt.
 
 Frame errors
 ------------
@@ -188,9 +192,10 @@ EFFICIENCY_LOSS: Final[dict[float, float]] = {
 }  # fmt: skip
 """``c(R)`` of :func:`design_efficiency`, per design rate: the codes' own finite-length
 loss at ``N`` = :data:`LOSS_REFERENCE` bits is ``c/√N``. Measured
-(``benchmarks/README.md``): 8 leaves no failed frame in ~105 at n = 10^5 over
-Q = 2–10 %; the high-rate codes, heavily punctured at Q < 2 %, needed more (with 8,
-12 of 105 frames failed at Q = 1.5 % and 14 at 1 %; with these, 1 and 0)."""
+(``benchmarks/README.md``): with 8 for every rate, no frame of ~105 failed at
+n = 10^5 over Q = 2–10 %, but the high-rate codes, heavily punctured at Q < 2 %,
+needed more (12 of 105 failed at Q = 1.5 % and 14 at 1 %; with these, 1 and 0). With
+these values, 0–2 of ~320 and 0–2 of ~1,060 frames failed at Q = 2–10 %."""
 
 
 LOSS_REFERENCE: Final[int] = 100_000
@@ -395,23 +400,28 @@ def _checks(rate: float, n: int) -> int:
     return round(n * (1.0 - rate))
 
 
-def _best_code(n: int, seed: int, k_f: int, leak: float, most_punctured: bool) -> LdpcCode | None:
+def _best_code(
+    n: int, seed: int, k_f: int, leak: float, most_punctured: bool, reach: float | None = None
+) -> LdpcCode | None:
     """The code of length ``n`` whose frame of ``k_f`` key bits at ``leak`` syndrome bits
     per key bit needs ``0 <= p <= max_punctured`` and ``s >= 0``: with the fewest
     punctured bits (puncturing costs BP more than shortening), or for blind frames the
-    most (the reveals' range); or None. Only the codes with ``p >= 0`` and ``s >= 0``
-    (one or two rates of the family) are built."""
-    best: tuple[float, LdpcCode] | None = None
-    for rate in RATES:
-        p = _checks(rate, n) - leak * k_f
-        s = n - k_f - p
-        if p < 0 or s < 0:
+    most (the reveals' range); or None. ``reach`` (blind): also ``m >= reach · k_f``, so
+    that revealing every punctured bit takes the frame to that leak per key bit.
+
+    ``p = m − leak k_f`` grows with ``m``, i.e. as the rate falls, so the rates are tried
+    in the order of preference (highest rate first, or lowest when ``most_punctured``)
+    and the first that fits is the best: a code is built only when its ``m``, known
+    beforehand (:func:`_checks`), gives ``p >= 0`` and ``s >= 0`` — usually one."""
+    for rate in sorted(RATES, reverse=not most_punctured):
+        m = _checks(rate, n)
+        p = m - leak * k_f
+        if p < 0 or n - k_f - p < 0 or (reach is not None and m < reach * k_f):
             continue
         code = get_code(rate, n, seed=seed)
-        score = -p if most_punctured else p
-        if p <= code.max_punctured and (best is None or score < best[0]):
-            best = (score, code)
-    return None if best is None else best[1]
+        if p <= code.max_punctured:
+            return code
+    return None
 
 
 def _clamped_code(codes: list[LdpcCode], k_f: int, leak: float) -> LdpcCode:
@@ -495,7 +505,7 @@ def _equal_frames(
         chosen: dict[int, tuple[LdpcCode, float]] = {}
         for k in set(sizes):
             f = blind_start_efficiency(q, k) if blind else design_efficiency(q, k)
-            code = _best_code(size, seed, k, f * h, blind)
+            code = _best_code(size, seed, k, f * h, blind, _blind_reach(q, k, h) if blind else None)
             if code is None:
                 break
             chosen[k] = (code, f)
@@ -516,7 +526,7 @@ def _frame(
 ) -> tuple[LdpcCode, int, float]:
     """One frame of (at most) ``k`` key bits on a code of length ``n``."""
     start = blind_start_efficiency(q, k)
-    code = _best_code(n, seed, k, start * h, True) if blind else None
+    code = _best_code(n, seed, k, start * h, True, _blind_reach(q, k, h)) if blind else None
     if code is not None:
         return code, k, start
     # Not blind, or a blind frame no code can start that optimistically: a one-shot
@@ -535,6 +545,13 @@ def _frame(
         return lowest, k, f
     codes = [get_code(r, n, seed=seed) for r in RATES]
     return _clamped_code(codes, k, f * h), k, f
+
+
+def _blind_reach(q: float, k: int, h: float) -> float:
+    """Leak per key bit a blind frame must be able to reach by revealing every punctured
+    bit: that of :func:`design_efficiency` + :data:`BLIND_END_MARGIN` (else its last
+    reveal would leave it below a one-shot frame's protection)."""
+    return (design_efficiency(q, k) + BLIND_END_MARGIN) * h
 
 
 def _plans(n_key: int, q: float, blind: bool, size: int, seed: int) -> list[_Plan]:

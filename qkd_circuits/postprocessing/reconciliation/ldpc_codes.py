@@ -126,6 +126,7 @@ import json
 import os
 import tempfile
 import time
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
@@ -696,7 +697,7 @@ def _load(path: Path, rate: float, n: int, seed: int) -> LdpcCode | None:
                 shorten_order=z["shorten"].astype(np.int32),
                 four_cycles=int(meta["four_cycles"]), build_seconds=float(meta["build_seconds"]),
             )  # fmt: skip
-    except (OSError, ValueError, KeyError):
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile):
         return None
 
 
