@@ -138,6 +138,8 @@ def test_a_cached_code_of_another_distribution_is_rebuilt(tmp_cache, monkeypatch
     changed = lc.DegreeDistribution(old.rate, old.variable, ((50, 0.5), (51, 0.5)))
     monkeypatch.setitem(lc.DISTRIBUTIONS, 0.9, changed)
     assert lc._load(path, 0.9, 10_000, lc.DEFAULT_SEED) is None
+    # ... and its file keeps its own name: the new distribution's code goes beside it.
+    assert lc._path(0.9, 10_000, lc.DEFAULT_SEED) != path
 
 
 def test_bad_rate_or_length_is_refused():

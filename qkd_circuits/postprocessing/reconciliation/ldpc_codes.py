@@ -114,9 +114,11 @@ variable :data:`CACHE_ENV`, else ``$XDG_CACHE_HOME/qkd-circuits/ldpc``, else
 ``~/.cache/qkd-circuits/ldpc``) as ``.npz`` files written atomically (a
 temporary file in the same directory, then ``os.replace``). A file whose
 metadata does not match the requested ``(rate, n, seed, construction version)``
-and the digest of the rate's degree distribution is rebuilt. Nothing is ever
-downloaded. :func:`build_code_cache` builds the whole family and
-:func:`list_code_cache` lists what is cached (the ``qkd ldpc-codes`` command).
+and the digest of the rate's degree distribution is rebuilt; the file name holds the
+version and the digest's first 8 hex digits, so checkouts of other coefficients
+sharing the cache keep apart. Nothing is ever downloaded. :func:`build_code_cache`
+builds the whole family and :func:`list_code_cache` lists what is cached (the
+``qkd ldpc-codes`` command).
 """
 
 from __future__ import annotations
@@ -666,16 +668,23 @@ def cache_dir() -> Path:
     return Path(base) / "qkd-circuits" / "ldpc"
 
 
+def _digest(rate: float) -> str:
+    """16 hex digits of SHA-256 of the rate's distribution coefficients."""
+    dist = DISTRIBUTIONS[round(rate, 2)]
+    return hashlib.sha256(repr((dist.variable, dist.check)).encode()).hexdigest()[:16]
+
+
 def _path(rate: float, n: int, seed: int) -> Path:
-    return cache_dir() / f"{code_name(rate, n, seed)}-v{CONSTRUCTION_VERSION}.npz"
+    # The digest in the name too: checkouts with other coefficients sharing the cache
+    # keep their own files instead of rebuilding each other's.
+    name = f"{code_name(rate, n, seed)}-v{CONSTRUCTION_VERSION}-{_digest(rate)[:8]}.npz"
+    return cache_dir() / name
 
 
 def _meta(rate: float, n: int, seed: int) -> dict[str, object]:
-    dist = DISTRIBUTIONS[round(rate, 2)]
-    digest = hashlib.sha256(repr((dist.variable, dist.check)).encode()).hexdigest()[:16]
     return {
         "rate": round(rate, 2), "n": n, "seed": seed, "version": CONSTRUCTION_VERSION,
-        "distribution": digest,
+        "distribution": _digest(rate),
     }  # fmt: skip
 
 
