@@ -248,13 +248,13 @@ def test_qkd_ldpc_codes_lists_the_cache(tmp_path, monkeypatch, capsys):
 
 
 def test_check_counts_are_known_before_a_code_is_built():
-    """`_best_code` filters rates by `_checks(rate, n)` before building: it must be the m
-    of the code the construction builds."""
+    """`_best_code` filters rates by `check_count(rate, n)` before building: it must be
+    the m of the code the construction builds."""
     from qkd_circuits.postprocessing.reconciliation.ldpc_codes import RATES
 
     for rate in RATES:
         code = get_code(rate, 10_000)
-        assert ldpc_mod._checks(rate, 10_000) == code.m
+        assert ldpc_mod.check_count(rate, 10_000) == code.m
 
 
 def test_a_frame_builds_only_the_codes_that_can_carry_it(tmp_path, monkeypatch):
@@ -291,7 +291,7 @@ def test_design_efficiency_grows_as_frames_shrink_and_approaches_the_threshold()
         rate = min(max(1 - huge * h, RATES[0]), RATES[-1])
         f_bp = float(np.interp(rate, RATES, [THRESHOLD_EFFICIENCY[r] for r in RATES]))
         assert huge == pytest.approx(f_bp, abs=2e-3)
-        assert ldpc_mod.blind_start_efficiency(q, 100_000) == pytest.approx(f_bp, abs=1e-3)
+        assert ldpc_mod.blind_start_efficiency(q) == pytest.approx(f_bp, abs=1e-3)
 
 
 @pytest.mark.parametrize("q", [0.01, 0.03, 0.06, 0.10])
@@ -308,7 +308,7 @@ def test_blind_reveals_step_up_to_the_one_shot_protection(q, size):
         if plan.reveals:
             assert all(d > 0 for d in plan.reveals) and len(plan.reveals) <= ldpc_mod.BLIND_ROUNDS
             assert sum(plan.reveals) <= plan.punctured
-            start = ldpc_mod.blind_start_efficiency(q, plan.key_bits)
+            start = ldpc_mod.blind_start_efficiency(q)
             assert code.m - plan.punctured == pytest.approx(start * h * plan.key_bits, abs=1)
             assert leak >= f_end * h * plan.key_bits - 1
         else:

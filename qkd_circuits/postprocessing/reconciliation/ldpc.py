@@ -134,6 +134,7 @@ from qkd_circuits.postprocessing.reconciliation.ldpc_codes import (
     THRESHOLD_EFFICIENCY,
     LdpcCode,
     cache_dir,
+    check_count,
     get_code,
 )
 from qkd_circuits.randomness import RNGLike, ensure_secret_rng
@@ -230,12 +231,10 @@ def design_efficiency(q: float, n: int) -> float:
     )
 
 
-def blind_start_efficiency(q: float, n: int) -> float:
+def blind_start_efficiency(q: float) -> float:
     """Efficiency of a blind frame's first attempt: ``f_BP(R)``, the threshold efficiency
     of the rate the frame needs (what the average frame reaches as n grows; frames with
-    fewer errors than ``q n`` decode there). ``n`` is accepted for symmetry with
-    :func:`design_efficiency` (the start does not depend on it)."""
-    del n
+    fewer errors than ``q n`` decode there), whatever the frame's length."""
     return _at_threshold(max(q, QBER_FLOOR), 1.0, 0.0)
 
 
@@ -394,12 +393,6 @@ def _frame_shape(code: LdpcCode, key_bits: int, leak: float) -> tuple[int, int]:
     return p, code.n - key_bits - p
 
 
-def _checks(rate: float, n: int) -> int:
-    """``m`` of the family's code of ``rate`` and length ``n`` (its construction's
-    ``round(n (1 − R))``), known without building the code."""
-    return round(n * (1.0 - rate))
-
-
 def _best_code(
     n: int, seed: int, k_f: int, leak: float, most_punctured: bool, reach: float | None = None
 ) -> LdpcCode | None:
@@ -412,9 +405,9 @@ def _best_code(
     ``p = m − leak k_f`` grows with ``m``, i.e. as the rate falls, so the rates are tried
     in the order of preference (highest rate first, or lowest when ``most_punctured``)
     and the first that fits is the best: a code is built only when its ``m``, known
-    beforehand (:func:`_checks`), gives ``p >= 0`` and ``s >= 0`` — usually one."""
+    beforehand (:func:`~.ldpc_codes.check_count`), gives ``p >= 0`` and ``s >= 0`` — usually one."""
     for rate in sorted(RATES, reverse=not most_punctured):
-        m = _checks(rate, n)
+        m = check_count(rate, n)
         p = m - leak * k_f
         if p < 0 or n - k_f - p < 0 or (reach is not None and m < reach * k_f):
             continue
@@ -443,10 +436,19 @@ def _clamped_code(codes: list[LdpcCode], k_f: int, leak: float) -> LdpcCode:
     return chosen[1]
 
 
-def _layout(
-    n_key: int, q: float, size: int, seed: int, blind: bool
-) -> list[tuple[LdpcCode, int, float]]:
-    """Frames ``(code, key bits, f of the first attempt)``.
+@dataclass(frozen=True, slots=True)
+class _Slot:
+    """One frame of a layout: its code, key bits, efficiency of the first attempt, and
+    whether it is a blind frame that starts optimistic and reveals on failure."""
+
+    code: LdpcCode
+    key_bits: int
+    f_start: float
+    reveals: bool = False
+
+
+def _layout(n_key: int, q: float, size: int, seed: int, blind: bool) -> list[_Slot]:
+    """The frames of a key, in key order.
 
     Full frames carry ``n − ⌊δ n⌋`` key bits (``δ`` = :func:`_modulation`; ``d = p + s``
     modulated bits, as in Elkouss et al. 2011) on the code of the family that reaches the
@@ -460,13 +462,13 @@ def _layout(
     if equal is not None:
         return equal
     lengths = [size] + [n for n in sorted(FRAME_SIZES, reverse=True) if n < size]
-    out: list[tuple[LdpcCode, int, float]] = []
+    out: list[_Slot] = []
     left = n_key
     for n in lengths:
         while left >= n - math.floor(delta * n):
             k = n - math.floor(delta * n)
             out.append(_frame(n, k, q, h, seed, blind))
-            left -= out[-1][1]
+            left -= out[-1].key_bits
     if left > 0:
         # The remainder gets a code of its own length (a multiple of 1,000, built and
         # cached on first use), with the same modulated fraction: no frame is mostly
@@ -474,13 +476,13 @@ def _layout(
         n_r = max(_MIN_CODE, math.ceil(left / (1 - delta) / _MIN_CODE) * _MIN_CODE)
         while left > 0:
             out.append(_frame(n_r, min(left, n_r - math.floor(delta * n_r)), q, h, seed, blind))
-            left -= out[-1][1]
+            left -= out[-1].key_bits
     return out
 
 
 def _equal_frames(
     n_key: int, q: float, h: float, size: int, seed: int, blind: bool
-) -> list[tuple[LdpcCode, int, float]] | None:
+) -> list[_Slot] | None:
     """Equal frames (±1 bit) of codes of length ``size`` that reach their rate, or None.
 
     ``c`` frames of at least ``n − 2⌊δn⌋`` key bits each (at most 2δ modulated) for
@@ -495,7 +497,7 @@ def _equal_frames(
     first = math.ceil(n_key / (size - d))
     counts = [c for c in range(first, n_key // (size - 2 * d) + 1) if c >= 1]
     counts += [n_key // (size - d)]
-    best: tuple[int, list[tuple[LdpcCode, int, float]]] | None = None
+    best: tuple[int, list[_Slot]] | None = None
     for count in counts:
         if count < 1:
             continue
@@ -504,16 +506,16 @@ def _equal_frames(
             continue
         chosen: dict[int, tuple[LdpcCode, float]] = {}
         for k in set(sizes):
-            f = blind_start_efficiency(q, k) if blind else design_efficiency(q, k)
+            f = blind_start_efficiency(q) if blind else design_efficiency(q, k)
             code = _best_code(size, seed, k, f * h, blind, _blind_reach(q, k, h) if blind else None)
             if code is None:
                 break
             chosen[k] = (code, f)
         else:
-            frames = [(chosen[k][0], k, chosen[k][1]) for k in sizes]
+            frames = [_Slot(chosen[k][0], k, chosen[k][1], blind) for k in sizes]
             if blind:
                 return frames
-            punctured = max(_frame_shape(c, k, f * h)[0] for c, k, f in frames)
+            punctured = max(_frame_shape(x.code, x.key_bits, x.f_start * h)[0] for x in frames)
             if best is None or punctured < best[0]:
                 best = (punctured, frames)
             if punctured == 0:
@@ -521,20 +523,19 @@ def _equal_frames(
     return None if best is None else best[1]
 
 
-def _frame(
-    n: int, k: int, q: float, h: float, seed: int, blind: bool
-) -> tuple[LdpcCode, int, float]:
+def _frame(n: int, k: int, q: float, h: float, seed: int, blind: bool) -> _Slot:
     """One frame of (at most) ``k`` key bits on a code of length ``n``."""
-    start = blind_start_efficiency(q, k)
-    code = _best_code(n, seed, k, start * h, True, _blind_reach(q, k, h)) if blind else None
-    if code is not None:
-        return code, k, start
+    if blind:
+        start = blind_start_efficiency(q)
+        code = _best_code(n, seed, k, start * h, True, _blind_reach(q, k, h))
+        if code is not None:
+            return _Slot(code, k, start, reveals=True)
     # Not blind, or a blind frame no code can start that optimistically: a one-shot
     # frame, with the blind end margin when blind.
     f = design_efficiency(q, k) + (BLIND_END_MARGIN if blind else 0.0)
     code = _best_code(n, seed, k, f * h, False)
     if code is not None:
-        return code, k, f
+        return _Slot(code, k, f)
     lowest = get_code(RATES[0], n, seed=seed)
     if lowest.m < f * h * k:
         # Above the reach of the lowest rate (high QBER): fewer key bits, more shortening.
@@ -542,9 +543,9 @@ def _frame(
             k = max(1, math.floor(lowest.m / (f * h)))
             f = design_efficiency(q, k) + (BLIND_END_MARGIN if blind else 0.0)
         k = max(1, math.floor(lowest.m / (f * h)))
-        return lowest, k, f
+        return _Slot(lowest, k, f)
     codes = [get_code(r, n, seed=seed) for r in RATES]
-    return _clamped_code(codes, k, f * h), k, f
+    return _Slot(_clamped_code(codes, k, f * h), k, f)
 
 
 def _blind_reach(q: float, k: int, h: float) -> float:
@@ -557,11 +558,12 @@ def _blind_reach(q: float, k: int, h: float) -> float:
 def _plans(n_key: int, q: float, blind: bool, size: int, seed: int) -> list[_Plan]:
     h = float(binary_entropy(q))
     plans = []
-    for code, k_f, f_start in _layout(n_key, q, size, seed, blind):
-        p, s = _frame_shape(code, k_f, f_start * h)
+    for slot in _layout(n_key, q, size, seed, blind):
+        code, k_f = slot.code, slot.key_bits
+        p, s = _frame_shape(code, k_f, slot.f_start * h)
         reveals: tuple[int, ...] = ()
-        if blind and f_start == blind_start_efficiency(q, k_f):
-            reveals = _reveals(code, k_f, h, p, f_start, design_efficiency(q, k_f))
+        if slot.reveals:
+            reveals = _reveals(code, k_f, h, p, slot.f_start, design_efficiency(q, k_f))
         plans.append(_Plan(code.rate, code.n, seed, k_f, p, s, reveals))
     return plans
 
@@ -843,9 +845,7 @@ def reconcile_ldpc(
         attempts=sum(o.attempts for o in outcomes),
         iterations=sum(o.iterations for o in outcomes),
         design_efficiency=(
-            blind_start_efficiency(q, first.key_bits)
-            if blind
-            else design_efficiency(q, first.key_bits)
+            blind_start_efficiency(q) if blind else design_efficiency(q, first.key_bits)
         ),
         rate=(first_code.k - first.shortened) / (first.n - first.punctured - first.shortened),
         qber_used=q,

@@ -154,6 +154,7 @@ __all__ = [
     "LdpcCode",
     "build_code_cache",
     "cache_dir",
+    "check_count",
     "code_name",
     "get_code",
     "list_code_cache",
@@ -345,6 +346,12 @@ THRESHOLD_EFFICIENCY: Final[dict[float, float]] = {
 """``(1 − R)/h(ε*)`` at each distribution's BP threshold ε* on the BSC (population
 density evolution, module docstring): the efficiency its codes approach as n grows.
 Construction version ≤ 3: 1.057 (0.75), 1.089 (0.85), 1.140 (0.90)."""
+
+
+def check_count(rate: float, n: int) -> int:
+    """``m = round(n (1 − R))``: the checks of the family's code of design rate ``rate``
+    and length ``n``, known without building it."""
+    return round(n * (1.0 - rate))
 
 
 def code_name(rate: float, n: int, seed: int = DEFAULT_SEED) -> str:
@@ -543,7 +550,7 @@ def _peg_short(dist: DegreeDistribution, n: int, rng: np.random.Generator) -> tu
     every check is within two hops, the lowest-degree check not yet connected (a 4-cycle,
     counted afterwards)."""
     vdeg = np.sort(_degrees(dist.variable, n))
-    m = round(n * (1.0 - dist.rate))
+    m = check_count(dist.rate, n)
     deg = np.zeros(m, dtype=np.int64)
     var_checks: list[list[int]] = [[] for _ in range(n)]
     check_vars: list[list[int]] = [[] for _ in range(m)]
@@ -584,7 +591,7 @@ def _peg_short(dist: DegreeDistribution, n: int, rng: np.random.Generator) -> tu
 
 def _construct(dist: DegreeDistribution, n: int, seed: int) -> tuple[sp.csr_matrix, I32, I32, int]:
     rng = np.random.default_rng(np.random.SeedSequence([seed, n, round(dist.rate * 1000)]))
-    m = round(n * (1.0 - dist.rate))
+    m = check_count(dist.rate, n)
     if n < _SOCKET_MIN_N:
         vs, cs = _peg_short(dist, n, rng)
         _, cycles = _bad_edges(vs, cs, n, m)
