@@ -291,25 +291,33 @@ def test_design_efficiency_grows_as_frames_shrink_and_approaches_the_threshold()
         rate = min(max(1 - huge * h, RATES[0]), RATES[-1])
         f_bp = float(np.interp(rate, RATES, [THRESHOLD_EFFICIENCY[r] for r in RATES]))
         assert huge == pytest.approx(f_bp, abs=2e-3)
-        assert ldpc_mod.blind_start_efficiency(q) == pytest.approx(f_bp, abs=1e-3)
+        for n in (10_000, 100_000):
+            start = ldpc_mod.blind_start_efficiency(q, n)
+            design = ldpc_mod.design_efficiency(q, n)
+            assert f_bp < start < design
+            assert start == pytest.approx(f_bp + ldpc_mod.BLIND_START * (design - f_bp), abs=2e-3)
 
 
 @pytest.mark.parametrize("q", [0.01, 0.03, 0.06, 0.10])
 @pytest.mark.parametrize("size", [10_000, 100_000])
 def test_blind_reveals_step_up_to_the_one_shot_protection(q, size):
     """Every blind frame's reveals are positive, at most BLIND_ROUNDS, never more than its
-    punctured bits, and revealing them all takes it at least to design_efficiency +
-    BLIND_END_MARGIN (else it is sent one-shot at that efficiency, with no reveals)."""
+    punctured bits, and revealing them all takes it at least to design_efficiency, as
+    protected as a one-shot frame (else it is sent one-shot at that efficiency, with no
+    reveals); its first BLIND_FINE_ROUNDS reveals end there, the rest go no further
+    than design_efficiency + BLIND_END_MARGIN."""
     h = float(binary_entropy(q))
     for plan in ldpc_mod._plans(30 * size // 10, q, True, size, ldpc_mod.DEFAULT_SEED):
         code = get_code(plan.rate, plan.n)
-        f_end = ldpc_mod.design_efficiency(q, plan.key_bits) + ldpc_mod.BLIND_END_MARGIN
+        k = plan.key_bits
+        design = ldpc_mod.design_efficiency(q, k)
         leak = code.m - plan.punctured + sum(plan.reveals)
         if plan.reveals:
             assert all(d > 0 for d in plan.reveals) and len(plan.reveals) <= ldpc_mod.BLIND_ROUNDS
             assert sum(plan.reveals) <= plan.punctured
-            start = ldpc_mod.blind_start_efficiency(q)
-            assert code.m - plan.punctured == pytest.approx(start * h * plan.key_bits, abs=1)
-            assert leak >= f_end * h * plan.key_bits - 1
-        else:
-            assert leak >= f_end * h * plan.key_bits - 1 or plan.punctured == 0
+            start = ldpc_mod.blind_start_efficiency(q, k)
+            assert code.m - plan.punctured == pytest.approx(start * h * k, abs=1)
+            fine = code.m - plan.punctured + sum(plan.reveals[: ldpc_mod.BLIND_FINE_ROUNDS])
+            assert fine == pytest.approx(design * h * k, abs=1)
+            assert leak <= (design + ldpc_mod.BLIND_END_MARGIN) * h * k + 1
+        assert leak >= design * h * k - 1 or plan.punctured == 0

@@ -49,16 +49,21 @@ stage, discarded frames included.
 
 Blind reconciliation (Martínez-Mateo, Elkouss, Martin, Sci. Rep. 3, 1576 (2013))
 ---------------------------------------------------------------------------------
-``blind=True``: a frame starts punctured for the *optimistic* efficiency
-:func:`blind_start_efficiency` (its rate's BP threshold); when Bob's decoding fails,
-Alice reveals the values of the next ``Δ`` punctured bits (last of the untainted
-order first) and Bob decodes again with them known: :data:`BLIND_FINE_ROUNDS`
-reveals step evenly to :func:`design_efficiency`, the rest of the
-:data:`BLIND_ROUNDS` to :func:`design_efficiency` + :data:`BLIND_END_MARGIN`. A blind
-frame goes on a code whose every punctured bit revealed reaches that last efficiency;
-when no code can, the frame is sent once at it, as a one-shot frame (measured: blind
-frames that ran out of punctured bits below it failed 24 of 334 times at n = 10^4 and
-Q = 1 %). Two messages per attempt.
+``blind=True``: a frame starts punctured for an *optimistic* efficiency
+:func:`blind_start_efficiency` (between its rate's BP threshold and
+:func:`design_efficiency`); when Bob's decoding fails, Alice reveals the values of the
+next ``Δ`` punctured bits (last of the untainted order first) and Bob decodes again
+with them known: :data:`BLIND_FINE_ROUNDS` reveals step evenly to
+:func:`design_efficiency`, the rest of the :data:`BLIND_ROUNDS` on to
+:func:`design_efficiency` + :data:`BLIND_END_MARGIN` as far as punctured bits are
+left. A blind frame goes on the code with the fewest punctured bits whose every
+punctured bit revealed reaches :func:`design_efficiency`, so that it ends at least as
+protected as a one-shot frame; when no code can, the frame is sent once at that
+efficiency, as a one-shot frame (measured: blind frames that ran out of punctured
+bits below it failed 24 of 334 times at n = 10^4 and Q = 1 %). A frame so decodes at
+about its own error count's efficiency, not at one set for the unluckiest frames:
+at Q = 2 % and n = 10^5, f = 1.097 against 1.154 one-shot (``benchmarks/README.md``).
+Two messages per attempt.
 
 Frame errors
 ------------
@@ -78,26 +83,23 @@ degree-2 construction (:mod:`~.ldpc_codes`), on ~5 % of the frames of 10^5 bits
 
 Frames and the last one
 -----------------------
-A key of at least one full frame is cut into equal frames of ``n − 2δn`` to
-``n − δn`` key bits (``δ`` = :data:`MODULATION`, 0.05, or :data:`BLIND_MODULATION`,
-0.1, for blind frames: the modulated fraction ``(p + s)/n`` of Elkouss et al.
-2011), each on the mother code of the family that reaches the design rate with at
-most its untainted set punctured; among the frame counts that fit, the one whose
-frames puncture the fewest bits (a higher-rate code shortened rather than a lower
-one punctured near its limit: measured, at Q = 2–4 % and n = 10^5 puncturing
-4,400–4,900 bits failed 3–13 of 48 frames where shortening the next code failed
-0–4 of ~50). When no
-code reaches that rate for them, full frames carry ``n − δ n`` key bits; what is
-left of the key (less than one full frame) goes to frames of the next smaller code
-length of :data:`~.ldpc_codes.FRAME_SIZES`, and the last remainder to frames of
+A key of at least one full frame is cut into equal frames of ``n − 2δn`` to ``n − δn``
+key bits (``δ`` = :data:`MODULATION`, 0.05: the modulated fraction ``(p + s)/n`` of
+Elkouss et al. 2011), each on the mother code of the family that reaches the design
+rate with at most its untainted set punctured; among the frame counts that fit, the
+one whose frames puncture the fewest bits (a higher-rate code shortened rather than a
+lower one punctured near its limit: measured, at Q = 2–4 % and n = 10^5 puncturing
+4,400–4,900 bits failed 3–13 of 48 frames where shortening the next code failed 0–4 of
+~50). When no code reaches that rate for them, full frames carry ``n − δ n`` key bits;
+what is left of the key (less than one full frame) goes to frames of the next smaller
+code length of :data:`~.ldpc_codes.FRAME_SIZES`, and the last remainder to frames of
 its own code length (the next multiple of 1,000 above ``remainder / (1 − δ)``, built
-and cached on first use), at the design efficiency of its own number of key bits:
-no frame is mostly shortened (measured: such frames fail far below their rate's
-threshold). No bit is left unreconciled. Above the lowest rate's reach (QBER ≳ 9 %
-at n = 10^4) a frame carries fewer key bits and more shortened ones; below the
-highest rate's reach (QBER ≲ 1 %) and between two codes' reach, frames are
-over-protected (a lower rate than the design one, never a higher): more leakage,
-reported as it is.
+and cached on first use), at the design efficiency of its own number of key bits: no
+frame is mostly shortened (measured: such frames fail far below their rate's
+threshold). No bit is left unreconciled. Above the lowest rate's reach (QBER ≳ 9 % at
+n = 10^4) a frame carries fewer key bits and more shortened ones; below the highest
+rate's reach (QBER ≲ 1 %) and between two codes' reach, frames are over-protected (a
+lower rate than the design one, never a higher): more leakage, reported as it is.
 
 Frames are decoded in parallel, one thread per CPU (the compiled decoder releases
 the GIL) or one process per CPU (the ``ldpc`` package's decoder holds it), when
@@ -142,8 +144,8 @@ from qkd_circuits.randomness import RNGLike, ensure_secret_rng
 __all__ = [
     "BLIND_END_MARGIN",
     "BLIND_FINE_ROUNDS",
-    "BLIND_MODULATION",
     "BLIND_ROUNDS",
+    "BLIND_START",
     "DECODERS",
     "EFFICIENCY_LOSS",
     "EFFICIENCY_LOSS_EXPONENT",
@@ -231,11 +233,14 @@ def design_efficiency(q: float, n: int) -> float:
     )
 
 
-def blind_start_efficiency(q: float) -> float:
-    """Efficiency of a blind frame's first attempt: ``f_BP(R)``, the threshold efficiency
-    of the rate the frame needs (what the average frame reaches as n grows; frames with
-    fewer errors than ``q n`` decode there), whatever the frame's length."""
-    return _at_threshold(max(q, QBER_FLOOR), 1.0, 0.0)
+def blind_start_efficiency(q: float, n: int) -> float:
+    """Efficiency of the first attempt of a blind frame of ``n`` key bits:
+    ``f_BP + a (f* − f_BP)``, ``a`` = :data:`BLIND_START` of the way from the threshold
+    efficiency ``f_BP(R)`` of the rate the frame needs (what the average frame reaches as
+    n grows) to :func:`design_efficiency` ``f*`` (where all but ~1 % of frames decode)."""
+    qq = max(q, QBER_FLOOR)
+    f_bp = _at_threshold(qq, 1.0, 0.0)
+    return f_bp + BLIND_START * (design_efficiency(qq, n) - f_bp)
 
 
 def _at_threshold(q: float, spread: float, loss_scale: float) -> float:
@@ -254,29 +259,30 @@ def _at_threshold(q: float, spread: float, loss_scale: float) -> float:
     return f
 
 
+BLIND_START: Final[float] = 0.3
+"""Where a blind frame's first attempt lies between ``f_BP`` and :func:`design_efficiency`
+(:func:`blind_start_efficiency`). Measured (``benchmarks/README.md``): at Q = 2 % and
+n = 10^5, 200 frames of the rate-0.85 code stepped by 0.005 first decoded at f = 1.06 (8 %),
+1.087 (half), 1.11 (90 %), 1.135 (all but one); with 0.3 and :data:`BLIND_FINE_ROUNDS`
+= 6 they would average f ≈ 1.098 in 2.2 attempts (from f_BP: 1.098 in 3.7); measured on
+327 frames, 1.097 in 2.05, none failed."""
+
 BLIND_END_MARGIN: Final[float] = 0.15
-"""A blind frame reveals until its efficiency is :func:`design_efficiency` + this."""
+"""After :func:`design_efficiency`, a blind frame reveals on towards it + this, as far as
+its punctured bits go."""
 
 MODULATION: Final[float] = 0.05
-"""Fraction ``δ = (p + s)/n`` of a full frame that is punctured or shortened (non-blind):
-small, since puncturing and shortening both cost decoding power (measured:
+"""Fraction ``δ = (p + s)/n`` of a full frame that is punctured or shortened: small,
+since puncturing and shortening both cost decoding power (measured:
 ``benchmarks/bench_ldpc.py``); the family's rate steps of 0.05 are covered by it."""
 
-BLIND_MODULATION: Final[float] = 0.1
-"""``δ`` of a blind frame: its punctured bits are the range its reveals walk through."""
-
-
-def _modulation(blind: bool) -> float:
-    return BLIND_MODULATION if blind else MODULATION
-
-
-BLIND_ROUNDS: Final[int] = 6
+BLIND_ROUNDS: Final[int] = 8
 """Reveals of a blind frame after its first attempt (each one a message and an ack)."""
 
-BLIND_FINE_ROUNDS: Final[int] = 4
+BLIND_FINE_ROUNDS: Final[int] = 6
 """The first reveals, which step evenly from :func:`blind_start_efficiency` to
-:func:`design_efficiency` (where most frames decode); the others step on to
-:func:`design_efficiency` + :data:`BLIND_END_MARGIN`."""
+:func:`design_efficiency` (where all but ~1 % of frames decode); the others step on to
+:func:`design_efficiency` + :data:`BLIND_END_MARGIN` while punctured bits are left."""
 
 _MIN_CODE: Final[int] = 1000  # remainder codes have a length that is a multiple of this
 _KNOWN: Final[float] = 1e-12  # error probability given to shortened and revealed bits
@@ -394,19 +400,19 @@ def _frame_shape(code: LdpcCode, key_bits: int, leak: float) -> tuple[int, int]:
 
 
 def _best_code(
-    n: int, seed: int, k_f: int, leak: float, most_punctured: bool, reach: float | None = None
+    n: int, seed: int, k_f: int, leak: float, reach: float | None = None
 ) -> LdpcCode | None:
     """The code of length ``n`` whose frame of ``k_f`` key bits at ``leak`` syndrome bits
-    per key bit needs ``0 <= p <= max_punctured`` and ``s >= 0``: with the fewest
-    punctured bits (puncturing costs BP more than shortening), or for blind frames the
-    most (the reveals' range); or None. ``reach`` (blind): also ``m >= reach · k_f``, so
-    that revealing every punctured bit takes the frame to that leak per key bit.
+    per key bit needs ``0 <= p <= max_punctured`` and ``s >= 0``, with the fewest
+    punctured bits (puncturing costs BP more than shortening); or None. ``reach``
+    (blind): also ``m >= reach · k_f``, so that revealing every punctured bit takes the
+    frame to that leak per key bit.
 
     ``p = m − leak k_f`` grows with ``m``, i.e. as the rate falls, so the rates are tried
-    in the order of preference (highest rate first, or lowest when ``most_punctured``)
-    and the first that fits is the best: a code is built only when its ``m``, known
-    beforehand (:func:`~.ldpc_codes.check_count`), gives ``p >= 0`` and ``s >= 0`` — usually one."""
-    for rate in sorted(RATES, reverse=not most_punctured):
+    from the highest and the first that fits is the best: a code is built only when its
+    ``m``, known beforehand (:func:`~.ldpc_codes.check_count`), gives ``p >= 0``,
+    ``s >= 0`` and the reach — usually one."""
+    for rate in sorted(RATES, reverse=True):
         m = check_count(rate, n)
         p = m - leak * k_f
         if p < 0 or n - k_f - p < 0 or (reach is not None and m < reach * k_f):
@@ -450,14 +456,14 @@ class _Slot:
 def _layout(n_key: int, q: float, size: int, seed: int, blind: bool) -> list[_Slot]:
     """The frames of a key, in key order.
 
-    Full frames carry ``n − ⌊δ n⌋`` key bits (``δ`` = :func:`_modulation`; ``d = p + s``
+    Full frames carry ``n − ⌊δ n⌋`` key bits (``δ`` = :data:`MODULATION`; ``d = p + s``
     modulated bits, as in Elkouss et al. 2011) on the code of the family that reaches the
     frame's rate with ``0 <= p <= max_punctured``; what is left of the key goes to frames
     of the next smaller code length of :data:`FRAME_SIZES`, and the last remainder to a
     code of its own length (module docstring).
     """
     h = float(binary_entropy(q))
-    delta = _modulation(blind)
+    delta = MODULATION
     equal = _equal_frames(n_key, q, h, size, seed, blind)
     if equal is not None:
         return equal
@@ -486,14 +492,15 @@ def _equal_frames(
     """Equal frames (±1 bit) of codes of length ``size`` that reach their rate, or None.
 
     ``c`` frames of at least ``n − 2⌊δn⌋`` key bits each (at most 2δ modulated) for
-    ``c`` from ``⌈n_key / (n − ⌊δn⌋)⌉`` up; non-blind, the count whose frames puncture
-    the fewest bits (a frame with fewer key bits can be a higher-rate code shortened
-    instead of a lower-rate one punctured near its limit, which decodes worse: measured,
-    ``benchmarks/README.md``), the first such count when blind (which wants punctured
-    bits). Else ``⌊n_key / (n − ⌊δn⌋)⌋`` frames of at least ``n − ⌊δn⌋`` key bits when
-    they fit in a frame.
+    ``c`` from ``⌈n_key / (n − ⌊δn⌋)⌉`` up: the count whose frames puncture the fewest
+    bits (a frame with fewer key bits can be a higher-rate code shortened instead of a
+    lower-rate one punctured near its limit, which decodes worse: measured,
+    ``benchmarks/README.md``); blind frames start at :func:`blind_start_efficiency` and
+    must reach :func:`design_efficiency` by their reveals (:func:`_blind_reach`). Else
+    ``⌊n_key / (n − ⌊δn⌋)⌋`` frames of at least ``n − ⌊δn⌋`` key bits when they fit in
+    a frame.
     """
-    d = math.floor(_modulation(blind) * size)
+    d = math.floor(MODULATION * size)
     first = math.ceil(n_key / (size - d))
     counts = [c for c in range(first, n_key // (size - 2 * d) + 1) if c >= 1]
     counts += [n_key // (size - d)]
@@ -506,15 +513,13 @@ def _equal_frames(
             continue
         chosen: dict[int, tuple[LdpcCode, float]] = {}
         for k in set(sizes):
-            f = blind_start_efficiency(q) if blind else design_efficiency(q, k)
-            code = _best_code(size, seed, k, f * h, blind, _blind_reach(q, k, h) if blind else None)
+            f = blind_start_efficiency(q, k) if blind else design_efficiency(q, k)
+            code = _best_code(size, seed, k, f * h, _blind_reach(q, k, h) if blind else None)
             if code is None:
                 break
             chosen[k] = (code, f)
         else:
             frames = [_Slot(chosen[k][0], k, chosen[k][1], blind) for k in sizes]
-            if blind:
-                return frames
             punctured = max(_frame_shape(x.code, x.key_bits, x.f_start * h)[0] for x in frames)
             if best is None or punctured < best[0]:
                 best = (punctured, frames)
@@ -526,14 +531,14 @@ def _equal_frames(
 def _frame(n: int, k: int, q: float, h: float, seed: int, blind: bool) -> _Slot:
     """One frame of (at most) ``k`` key bits on a code of length ``n``."""
     if blind:
-        start = blind_start_efficiency(q)
-        code = _best_code(n, seed, k, start * h, True, _blind_reach(q, k, h))
+        start = blind_start_efficiency(q, k)
+        code = _best_code(n, seed, k, start * h, _blind_reach(q, k, h))
         if code is not None:
             return _Slot(code, k, start, reveals=True)
     # Not blind, or a blind frame no code can start that optimistically: a one-shot
-    # frame, with the blind end margin when blind.
-    f = design_efficiency(q, k) + (BLIND_END_MARGIN if blind else 0.0)
-    code = _best_code(n, seed, k, f * h, False)
+    # frame at the design efficiency.
+    f = design_efficiency(q, k)
+    code = _best_code(n, seed, k, f * h)
     if code is not None:
         return _Slot(code, k, f)
     lowest = get_code(RATES[0], n, seed=seed)
@@ -541,7 +546,7 @@ def _frame(n: int, k: int, q: float, h: float, seed: int, blind: bool) -> _Slot:
         # Above the reach of the lowest rate (high QBER): fewer key bits, more shortening.
         for _ in range(8):  # f* grows as k shrinks: iterate to k = m / (f*(k) h)
             k = max(1, math.floor(lowest.m / (f * h)))
-            f = design_efficiency(q, k) + (BLIND_END_MARGIN if blind else 0.0)
+            f = design_efficiency(q, k)
         k = max(1, math.floor(lowest.m / (f * h)))
         return _Slot(lowest, k, f)
     codes = [get_code(r, n, seed=seed) for r in RATES]
@@ -550,9 +555,11 @@ def _frame(n: int, k: int, q: float, h: float, seed: int, blind: bool) -> _Slot:
 
 def _blind_reach(q: float, k: int, h: float) -> float:
     """Leak per key bit a blind frame must be able to reach by revealing every punctured
-    bit: that of :func:`design_efficiency` + :data:`BLIND_END_MARGIN` (else its last
-    reveal would leave it below a one-shot frame's protection)."""
-    return (design_efficiency(q, k) + BLIND_END_MARGIN) * h
+    bit: that of :func:`design_efficiency`, so that its last reveal leaves it at least as
+    protected as a one-shot frame. (Reaching on to + :data:`BLIND_END_MARGIN` would take
+    a lower-rate code punctured more, on which every attempt decodes worse: measured, at
+    Q = 2 % and n = 10^5, blind f was 1.125 so against 1.097 now, ``benchmarks/README.md``.)"""
+    return design_efficiency(q, k) * h
 
 
 def _plans(n_key: int, q: float, blind: bool, size: int, seed: int) -> list[_Plan]:
@@ -845,7 +852,7 @@ def reconcile_ldpc(
         attempts=sum(o.attempts for o in outcomes),
         iterations=sum(o.iterations for o in outcomes),
         design_efficiency=(
-            blind_start_efficiency(q) if blind else design_efficiency(q, first.key_bits)
+            (blind_start_efficiency if blind else design_efficiency)(q, first.key_bits)
         ),
         rate=(first_code.k - first.shortened) / (first.n - first.punctured - first.shortened),
         qber_used=q,
