@@ -321,3 +321,49 @@ def test_blind_reveals_step_up_to_the_one_shot_protection(q, size):
             assert fine == pytest.approx(design * h * k, abs=1)
             assert leak <= (design + ldpc_mod.BLIND_END_MARGIN) * h * k + 1
         assert leak >= design * h * k - 1 or plan.punctured == 0
+
+
+@pytest.mark.parametrize("q", [0.02, 0.04, 0.06, 0.08])
+@pytest.mark.parametrize("size", [10_000, 100_000])
+def test_blind_frames_reveal_for_keys_of_any_length(q, size):
+    """Keys that do not cut into equal frames (1 to 5.5 frames) still go blind: at least
+    90 % of their key bits are in frames that reveal (a full frame of n − δn key bits
+    has no room to start blind at Q = 2–8 %, so it takes fewer key bits)."""
+    for frames in (1, 1.5, 2, 3, 4, 5.5):
+        n_key = int(frames * size)
+        plans = ldpc_mod._plans(n_key, q, True, size, ldpc_mod.DEFAULT_SEED)
+        assert sum(p.key_bits for p in plans) == n_key
+        blind_bits = sum(p.key_bits for p in plans if p.reveals)
+        assert blind_bits >= 0.9 * n_key, (n_key, blind_bits)
+
+
+@pytest.mark.parametrize("q", [0.02, 0.04, 0.08])
+def test_blind_frames_take_the_highest_rate_code_that_reaches_the_design(q):
+    """A blind frame's code is the highest rate on which it can start at
+    blind_start_efficiency and reach design_efficiency by its reveals (fewest punctured
+    bits): no higher-rate code of the family could hold the same frame."""
+    from qkd_circuits.postprocessing.reconciliation.ldpc_codes import RATES, check_count
+
+    h = float(binary_entropy(q))
+    size = 100_000
+    for plan in ldpc_mod._plans(30 * size, q, True, size, ldpc_mod.DEFAULT_SEED):
+        assert plan.reveals
+        k = plan.key_bits
+        start, design = ldpc_mod.blind_start_efficiency(q, k), ldpc_mod.design_efficiency(q, k)
+        assert plan.f_start == start
+        for rate in (r for r in RATES if r > plan.rate):
+            m = check_count(rate, size)
+            p = m - start * h * k
+            fits = m >= design * h * k and 0 <= p <= get_code(rate, size).max_punctured
+            assert not (fits and size - k - p >= 0), (rate, plan)
+
+
+def test_blind_stats_report_the_first_attempt_of_the_first_frame():
+    """``design_efficiency`` of the stats is what the first frame was sent at: the blind
+    start when it reveals, the design efficiency when it went one-shot."""
+    alice, bob = _keys(25_000, 0.03, seed=5)
+    res = reconcile_ldpc(alice, bob, qber=0.03, frame_bits=10_000, blind=True, secret_rng=2)
+    first = ldpc_mod._plans(alice.size, 0.03, True, 10_000, ldpc_mod.DEFAULT_SEED)[0]
+    assert first.reveals
+    assert res.ldpc.design_efficiency == ldpc_mod.blind_start_efficiency(0.03, first.key_bits)
+    assert np.array_equal(res.corrected, alice)

@@ -58,8 +58,9 @@ with them known: :data:`BLIND_FINE_ROUNDS` reveals step evenly to
 :func:`design_efficiency` + :data:`BLIND_END_MARGIN` as far as punctured bits are
 left. A blind frame goes on the code with the fewest punctured bits whose every
 punctured bit revealed reaches :func:`design_efficiency`, so that it ends at least as
-protected as a one-shot frame; when no code can, the frame is sent once at that
-efficiency, as a one-shot frame (measured: blind frames that ran out of punctured
+protected as a one-shot frame (a full frame with no room for that carries fewer key
+bits, down to ``n − 2δn``: :func:`_blind_frame`); when no code can, the frame is sent
+once at that efficiency, as a one-shot frame (measured: blind frames that ran out of punctured
 bits below it failed 24 of 334 times at n = 10^4 and Q = 1 %). A frame so decodes at
 about its own error count's efficiency, not at one set for the unluckiest frames:
 at Q = 2 % and n = 10^5, f = 1.097 against 1.154 one-shot (``benchmarks/README.md``).
@@ -113,7 +114,7 @@ import importlib.util
 import math
 import numbers
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from multiprocessing import get_context
 from typing import Any, Final
 
@@ -376,6 +377,7 @@ class _Plan:
     punctured: int
     shortened: int
     reveals: tuple[int, ...]  # Δ of each blind reveal
+    f_start: float  # efficiency the first attempt is designed for
     decoder: str = "ldpc"
 
 
@@ -531,10 +533,9 @@ def _equal_frames(
 def _frame(n: int, k: int, q: float, h: float, seed: int, blind: bool) -> _Slot:
     """One frame of (at most) ``k`` key bits on a code of length ``n``."""
     if blind:
-        start = blind_start_efficiency(q, k)
-        code = _best_code(n, seed, k, start * h, _blind_reach(q, k, h))
-        if code is not None:
-            return _Slot(code, k, start, reveals=True)
+        slot = _blind_frame(n, k, q, h, seed)
+        if slot is not None:
+            return slot
     # Not blind, or a blind frame no code can start that optimistically: a one-shot
     # frame at the design efficiency.
     f = design_efficiency(q, k)
@@ -551,6 +552,37 @@ def _frame(n: int, k: int, q: float, h: float, seed: int, blind: bool) -> _Slot:
         return _Slot(lowest, k, f)
     codes = [get_code(r, n, seed=seed) for r in RATES]
     return _Slot(_clamped_code(codes, k, f * h), k, f)
+
+
+def _blind_frame(n: int, k: int, q: float, h: float, seed: int) -> _Slot | None:
+    """A blind frame of ``k`` key bits, or of fewer but at least ``n − 2⌊δn⌋`` (at most
+    2δ modulated, as :func:`_equal_frames` allows) when only that lets a code start it at
+    :func:`blind_start_efficiency` and reach :func:`_blind_reach`: of the key bit counts
+    that fit, the one whose frame punctures the fewest bits (then the most key bits);
+    None when none fits.
+
+    The counts tried are ``k`` and, per rate of ``m`` checks, the most key bits whose
+    reveals reach :func:`design_efficiency` (``m / (f* h)``, with ``f*`` of the fewest
+    key bits, the largest) and whose start leaves room for its punctured bits
+    (``p = m − f₀ h k <= n − k``, with ``f₀`` of ``k`` key bits, the smallest)."""
+    fewest = min(k, n - 2 * math.floor(MODULATION * n))
+    f_most = design_efficiency(q, max(1, fewest))
+    f_least = blind_start_efficiency(q, k)
+    tries = {k}
+    for rate in RATES:
+        m = check_count(rate, n)
+        room = (n - m) / (1.0 - f_least * h) if f_least * h < 1.0 else k
+        tries.add(min(k, math.floor(m / (f_most * h)), math.floor(room)))
+    best: tuple[int, int, _Slot] | None = None
+    for k_f in sorted(t for t in tries if fewest <= t):
+        start = blind_start_efficiency(q, k_f)
+        code = _best_code(n, seed, k_f, start * h, _blind_reach(q, k_f, h))
+        if code is None:
+            continue
+        p, _ = _frame_shape(code, k_f, start * h)
+        if best is None or (p, -k_f) < best[:2]:
+            best = (p, -k_f, _Slot(code, k_f, start, reveals=True))
+    return None if best is None else best[2]
 
 
 def _blind_reach(q: float, k: int, h: float) -> float:
@@ -571,7 +603,7 @@ def _plans(n_key: int, q: float, blind: bool, size: int, seed: int) -> list[_Pla
         reveals: tuple[int, ...] = ()
         if slot.reveals:
             reveals = _reveals(code, k_f, h, p, slot.f_start, design_efficiency(q, k_f))
-        plans.append(_Plan(code.rate, code.n, seed, k_f, p, s, reveals))
+        plans.append(_Plan(code.rate, code.n, seed, k_f, p, s, reveals, slot.f_start))
     return plans
 
 
@@ -776,10 +808,7 @@ def reconcile_ldpc(
     secret = ensure_secret_rng(secret_rng)
     chan = PublicChannel() if channel is None else channel
 
-    plans = [
-        _Plan(p.rate, p.n, p.seed, p.key_bits, p.punctured, p.shortened, p.reveals, kind)
-        for p in _plans(a.size, q, blind, size, code_seed)
-    ]
+    plans = [replace(p, decoder=kind) for p in _plans(a.size, q, blind, size, code_seed)]
     bounds = np.cumsum([0] + [pl.key_bits for pl in plans])
 
     # Alice: her frames (key bits, secret punctured values, zero shortened bits) → syndromes.
@@ -851,9 +880,7 @@ def reconcile_ldpc(
         revealed_bits=sum(o.revealed for o in outcomes),
         attempts=sum(o.attempts for o in outcomes),
         iterations=sum(o.iterations for o in outcomes),
-        design_efficiency=(
-            (blind_start_efficiency if blind else design_efficiency)(q, first.key_bits)
-        ),
+        design_efficiency=first.f_start,
         rate=(first_code.k - first.shortened) / (first.n - first.punctured - first.shortened),
         qber_used=q,
         decoder=kind,
