@@ -60,11 +60,11 @@ left. A blind frame goes on the code with the fewest punctured bits whose every
 punctured bit revealed reaches :func:`design_efficiency`, so that it ends at least as
 protected as a one-shot frame (a full frame with no room for that carries fewer key
 bits, down to ``n − 2δn``: :func:`_blind_frame`); when no code can, the frame is sent
-once at that efficiency, as a one-shot frame (measured: blind frames that ran out of punctured
-bits below it failed 24 of 334 times at n = 10^4 and Q = 1 %). A frame so decodes at
-about its own error count's efficiency, not at one set for the unluckiest frames:
-at Q = 2 % and n = 10^5, f = 1.097 against 1.154 one-shot (``benchmarks/README.md``).
-Two messages per attempt.
+once at that efficiency, as a one-shot frame (measured: blind frames that ran out of
+punctured bits below it failed 24 of 334 times at n = 10^4 and Q = 1 %). A frame so
+decodes at about its own error count's efficiency, not at one set for the unluckiest
+frames: at Q = 2 % and n = 10^5, f = 1.097 against 1.154 one-shot
+(``benchmarks/README.md``). Two messages per attempt.
 
 Frame errors
 ------------
@@ -261,12 +261,13 @@ def _at_threshold(q: float, spread: float, loss_scale: float) -> float:
 
 
 BLIND_START: Final[float] = 0.3
-"""Where a blind frame's first attempt lies between ``f_BP`` and :func:`design_efficiency`
-(:func:`blind_start_efficiency`). Measured (``benchmarks/README.md``): at Q = 2 % and
-n = 10^5, 200 frames of the rate-0.85 code stepped by 0.005 first decoded at f = 1.06 (8 %),
-1.087 (half), 1.11 (90 %), 1.135 (all but one); with 0.3 and :data:`BLIND_FINE_ROUNDS`
-= 6 they would average f ≈ 1.098 in 2.2 attempts (from f_BP: 1.098 in 3.7); measured on
-327 frames, 1.097 in 2.05, none failed."""
+"""Where a blind frame's first attempt lies between ``f_BP`` and
+:func:`design_efficiency` (:func:`blind_start_efficiency`). Measured
+(``benchmarks/README.md``): at Q = 2 % and n = 10^5, 200 frames of the rate-0.85 code
+stepped by 0.005 first decoded at f = 1.06 (8 %), 1.087 (half), 1.11 (90 %), 1.135
+(all but one); with 0.3 and :data:`BLIND_FINE_ROUNDS` = 6 they would average f ≈ 1.098
+in 2.2 attempts (from f_BP: 1.098 in 3.7); measured on 327 frames, 1.097 in 2.05, none
+failed."""
 
 BLIND_END_MARGIN: Final[float] = 0.15
 """After :func:`design_efficiency`, a blind frame reveals on towards it + this, as far as
@@ -513,21 +514,29 @@ def _equal_frames(
         sizes = [(n_key * (i + 1)) // count - (n_key * i) // count for i in range(count)]
         if max(sizes) >= size:
             continue
-        chosen: dict[int, tuple[LdpcCode, float]] = {}
+        chosen: dict[int, _Slot] = {}
         for k in set(sizes):
-            f = blind_start_efficiency(q, k) if blind else design_efficiency(q, k)
-            code = _best_code(size, seed, k, f * h, _blind_reach(q, k, h) if blind else None)
-            if code is None:
+            slot = _slot(size, seed, k, q, h, blind)
+            if slot is None:
                 break
-            chosen[k] = (code, f)
+            chosen[k] = slot
         else:
-            frames = [_Slot(chosen[k][0], k, chosen[k][1], blind) for k in sizes]
+            frames = [chosen[k] for k in sizes]
             punctured = max(_frame_shape(x.code, x.key_bits, x.f_start * h)[0] for x in frames)
             if best is None or punctured < best[0]:
                 best = (punctured, frames)
             if punctured == 0:
                 break
     return None if best is None else best[1]
+
+
+def _slot(n: int, seed: int, k: int, q: float, h: float, blind: bool) -> _Slot | None:
+    """A frame of ``k`` key bits on the best code of length ``n`` (:func:`_best_code`):
+    one-shot at :func:`design_efficiency`, or blind from :func:`blind_start_efficiency`
+    with reveals reaching :func:`_blind_reach`; None when no code fits."""
+    f = blind_start_efficiency(q, k) if blind else design_efficiency(q, k)
+    code = _best_code(n, seed, k, f * h, _blind_reach(q, k, h) if blind else None)
+    return None if code is None else _Slot(code, k, f, blind)
 
 
 def _frame(n: int, k: int, q: float, h: float, seed: int, blind: bool) -> _Slot:
@@ -538,10 +547,10 @@ def _frame(n: int, k: int, q: float, h: float, seed: int, blind: bool) -> _Slot:
             return slot
     # Not blind, or a blind frame no code can start that optimistically: a one-shot
     # frame at the design efficiency.
+    slot = _slot(n, seed, k, q, h, False)
+    if slot is not None:
+        return slot
     f = design_efficiency(q, k)
-    code = _best_code(n, seed, k, f * h)
-    if code is not None:
-        return _Slot(code, k, f)
     lowest = get_code(RATES[0], n, seed=seed)
     if lowest.m < f * h * k:
         # Above the reach of the lowest rate (high QBER): fewer key bits, more shortening.
@@ -575,13 +584,12 @@ def _blind_frame(n: int, k: int, q: float, h: float, seed: int) -> _Slot | None:
         tries.add(min(k, math.floor(m / (f_most * h)), math.floor(room)))
     best: tuple[int, int, _Slot] | None = None
     for k_f in sorted(t for t in tries if fewest <= t):
-        start = blind_start_efficiency(q, k_f)
-        code = _best_code(n, seed, k_f, start * h, _blind_reach(q, k_f, h))
-        if code is None:
+        slot = _slot(n, seed, k_f, q, h, True)
+        if slot is None:
             continue
-        p, _ = _frame_shape(code, k_f, start * h)
+        p, _ = _frame_shape(slot.code, k_f, slot.f_start * h)
         if best is None or (p, -k_f) < best[:2]:
-            best = (p, -k_f, _Slot(code, k_f, start, reveals=True))
+            best = (p, -k_f, slot)
     return None if best is None else best[2]
 
 
@@ -590,7 +598,8 @@ def _blind_reach(q: float, k: int, h: float) -> float:
     bit: that of :func:`design_efficiency`, so that its last reveal leaves it at least as
     protected as a one-shot frame. (Reaching on to + :data:`BLIND_END_MARGIN` would take
     a lower-rate code punctured more, on which every attempt decodes worse: measured, at
-    Q = 2 % and n = 10^5, blind f was 1.125 so against 1.097 now, ``benchmarks/README.md``.)"""
+    Q = 2 % and n = 10^5, blind f was 1.125 that way against 1.097 this way,
+    ``benchmarks/README.md``.)"""
     return design_efficiency(q, k) * h
 
 
